@@ -1,0 +1,110 @@
+"""The four source formats we land, described as data so that one set-based loader serves them all.
+
+Each format says how a landed file splits into items (NDJSON lines, or the array inside one JSON
+document), which entity an item is, and where its id and creation time live. Items are stored whole
+in the raw tables; dbt staging picks the fields. See ../shared/docs/SOURCE_FORMATS.md.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class SourceFormat:
+    name: str
+    description: str
+    # File name endings this format accepts inside its landing folder.
+    suffixes: tuple[str, ...]
+    # True: the file is one JSON document and `item_paths` point at its record arrays.
+    # False: the file is NDJSON and every non-blank line is an item.
+    is_document: bool
+    # SQL expression over `item` (JSON) giving the entity, NULL when the item is not one we keep.
+    entity_sql: str
+    # Why an item whose entity is NULL is rejected (SQL expression over `item`).
+    unsupported_reason_sql: str
+    # entity -> (JSON path of the id, JSON path of the creation time), both required.
+    required_paths: dict[str, tuple[str, str]]
+    # JSON paths of record arrays, for documents. A `[*]` path yields one item per element.
+    item_paths: tuple[str, ...] = ()
+    # SQL expression over `doc` (a document's JSON) giving why the whole file is refused, else NULL.
+    document_error_sql: str = "NULL"
+
+    @property
+    def raw_table(self) -> str:
+        return f"raw.{self.name}"
+
+
+REDDIT_DUMP = SourceFormat(
+    name="reddit_dump",
+    description="Reddit monthly dumps (Pushshift / Arctic Shift): NDJSON, plain or zstd (RS_*/RC_*).",
+    suffixes=(".ndjson", ".jsonl", ".json", ".zst"),
+    is_document=False,
+    entity_sql="""case
+        when json_exists(item, '$.link_id') then 'comment'
+        when json_exists(item, '$.title') then 'submission'
+    end""",
+    unsupported_reason_sql="'neither a submission (no title) nor a comment (no link_id)'",
+    required_paths={
+        "submission": ("$.id", "$.created_utc"),
+        "comment": ("$.id", "$.created_utc"),
+    },
+)
+
+REDDIT_API = SourceFormat(
+    name="reddit_api",
+    description="Reddit API listing JSON (kind Listing with t3/t1 children), or an array of listings.",
+    suffixes=(".json",),
+    is_document=True,
+    entity_sql="""case item->>'$.kind' when 't3' then 'submission' when 't1' then 'comment' end""",
+    unsupported_reason_sql="""'listing child of kind ' || coalesce(item->>'$.kind', 'NULL')
+        || ' is neither a submission (t3) nor a comment (t1)'""",
+    required_paths={
+        "submission": ("$.data.id", "$.data.created_utc"),
+        "comment": ("$.data.id", "$.data.created_utc"),
+    },
+    # A subreddit listing is one object; /comments/<id>.json answers an array of two listings.
+    item_paths=("$.data.children[*]", "$[*].data.children[*]"),
+    document_error_sql="""case
+        when json_type(doc) = 'ARRAY' and (doc->>'$[0].kind') = 'Listing' then NULL
+        when (doc->>'$.kind') is distinct from 'Listing' then 'not a Reddit Listing (kind is '
+            || coalesce(doc->>'$.kind', 'missing') || ')'
+    end""",
+)
+
+TIKTOK_RESEARCH = SourceFormat(
+    name="tiktok_research",
+    description="TikTok Research API responses: video query and comment list envelopes.",
+    suffixes=(".json",),
+    is_document=True,
+    entity_sql="""case when json_exists(item, '$.video_id') then 'comment' else 'video' end""",
+    unsupported_reason_sql="'unreachable'",
+    required_paths={
+        "video": ("$.id", "$.create_time"),
+        "comment": ("$.id", "$.create_time"),
+    },
+    item_paths=("$.data.videos[*]", "$.data.comments[*]"),
+    document_error_sql="""case
+        when coalesce(doc->>'$.error.code', 'ok') <> 'ok' then 'TikTok API error '
+            || (doc->>'$.error.code') || ': ' || coalesce(doc->>'$.error.message', '')
+        when not (json_exists(doc, '$.data.videos') or json_exists(doc, '$.data.comments'))
+            then 'not a TikTok Research API response (no data.videos or data.comments)'
+    end""",
+)
+
+ZEESCHUIMER = SourceFormat(
+    name="zeeschuimer",
+    description="Zeeschuimer NDJSON exports of TikTok posts (tiktok.com) and comments (tiktok-comments).",
+    suffixes=(".ndjson", ".jsonl"),
+    is_document=False,
+    entity_sql="""case item->>'$.source_platform'
+        when 'tiktok.com' then 'video' when 'tiktok-comments' then 'comment' end""",
+    unsupported_reason_sql="""'source_platform ' || coalesce(item->>'$.source_platform', 'NULL')
+        || ' is not tiktok.com or tiktok-comments'""",
+    required_paths={
+        "video": ("$.data.id", "$.data.createTime"),
+        "comment": ("$.data.cid", "$.data.create_time"),
+    },
+)
+
+SOURCE_FORMATS: dict[str, SourceFormat] = {
+    source.name: source for source in (REDDIT_DUMP, REDDIT_API, TIKTOK_RESEARCH, ZEESCHUIMER)
+}
