@@ -1,0 +1,22 @@
+# The two commands of the README: `make run` and `make test`. Both create .venv on first use.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: run test dev
+
+run: $(VENV)/.installed
+	$(BIN)/stigma-insights run
+
+test: $(VENV)/.installed
+	$(BIN)/pytest
+
+dev: $(VENV)/.installed
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dagster dev -w workspace.yaml
+
+# torch first and alone: pinned exactly, pip takes the machine's local CPU build (see STACK.md).
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@

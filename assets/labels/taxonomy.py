@@ -1,0 +1,89 @@
+"""The label taxonomy file: dimensions, classes with descriptions and example texts."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+DEFAULT_TAXONOMY_PATH = Path(__file__).with_name("taxonomy.yaml")
+
+
+class TaxonomyError(ValueError):
+    """The taxonomy file is malformed."""
+
+
+@dataclass(frozen=True)
+class LabelClass:
+    name: str
+    description: str
+    examples: tuple[str, ...]
+
+    @property
+    def training_texts(self) -> tuple[str, ...]:
+        return (self.description, *self.examples)
+
+
+@dataclass(frozen=True)
+class Dimension:
+    name: str
+    description: str
+    classes: tuple[LabelClass, ...]
+    # Labelled only where another dimension has one of these labels, e.g. {"relevance": "relevant"}.
+    applies_when: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.classes)
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    version: str
+    dimensions: tuple[Dimension, ...]
+    source: str
+
+    def dimension(self, name: str) -> Dimension:
+        for dimension in self.dimensions:
+            if dimension.name == name:
+                return dimension
+        raise KeyError(f"no dimension {name!r} in taxonomy {self.source} (has {self.dimension_names})")
+
+    @property
+    def dimension_names(self) -> tuple[str, ...]:
+        return tuple(d.name for d in self.dimensions)
+
+
+def load_taxonomy(path: Path = DEFAULT_TAXONOMY_PATH) -> Taxonomy:
+    document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(document, dict) or "version" not in document or "dimensions" not in document:
+        raise TaxonomyError(f"{path}: needs top-level 'version' and 'dimensions'")
+    applies_when = document.get("applies_when") or {}
+    dimensions = []
+    for name, spec in document["dimensions"].items():
+        classes = tuple(
+            LabelClass(
+                name=class_name,
+                description=str(class_spec.get("description", "")).strip(),
+                examples=tuple(str(e) for e in class_spec.get("examples") or ()),
+            )
+            for class_name, class_spec in (spec.get("classes") or {}).items()
+        )
+        if len(classes) < 2:
+            raise TaxonomyError(f"{path}: dimension {name!r} needs at least two classes")
+        for label_class in classes:
+            if not label_class.description and not label_class.examples:
+                raise TaxonomyError(f"{path}: class {name}.{label_class.name} has no description or examples")
+        dimensions.append(
+            Dimension(
+                name=name,
+                description=str(spec.get("description", "")),
+                classes=classes,
+                applies_when=tuple((applies_when.get(name) or {}).items()),
+            )
+        )
+    names = {d.name: d for d in dimensions}
+    for dimension in dimensions:
+        for other, label in dimension.applies_when:
+            if other not in names or label not in names[other].class_names:
+                raise TaxonomyError(f"{path}: applies_when of {dimension.name!r} names unknown {other}={label}")
+    return Taxonomy(version=str(document["version"]), dimensions=tuple(dimensions), source=str(path))

@@ -1,0 +1,55 @@
+-- The unified, de-duplicated posts and comments: one row per platform item, newest version kept,
+-- authors pseudonymised, text scrubbed, region of origin and self-disclosed gender/age attached.
+
+with latest as (
+    select *
+    from {{ ref('int_posts_unioned') }}
+    qualify row_number() over (
+        partition by platform, kind, post_id
+        order by observed_at desc, loaded_at desc, source_file desc
+    ) = 1
+),
+
+-- Comments take community and region from their thread's post (TikTok comments carry neither).
+threads as (
+    select platform, post_id as thread_id, community, region_code
+    from latest
+    where kind = 'post'
+)
+
+select
+    latest.platform || ':' || latest.kind || ':' || latest.post_id as post_key,
+    latest.platform,
+    latest.kind,
+    latest.post_id,
+    latest.platform || ':post:' || latest.thread_id as thread_key,
+    case when latest.parent_id is not null
+        then latest.platform || ':comment:' || latest.parent_id end as parent_comment_key,
+    coalesce(latest.community, threads.community) as community,
+    pseudonymise(latest.author_handle) as author_id,
+    latest.created_at,
+    scrub_text(latest.text) as text,
+    latest.status,
+    {{ self_disclosed_gender('latest.text') }} as self_disclosed_gender,
+    {{ self_disclosed_age('latest.text') }} as self_disclosed_age,
+    coalesce(subreddit_country.country_code, tiktok_country.country_code) as country_code,
+    countries.country,
+    case
+        when latest.platform = 'reddit' and subreddit_country.subreddit is null then 'Unmapped'
+        when latest.platform = 'reddit' and subreddit_country.country_code is null then 'Global'
+        when latest.platform = 'tiktok' and coalesce(latest.region_code, threads.region_code) is null
+            then 'Unknown'
+        else coalesce(countries.region, 'Unmapped')
+    end as region,
+    latest.source_format,
+    latest.observed_at
+from latest
+left join threads
+    on latest.platform = threads.platform and latest.thread_id = threads.thread_id
+left join {{ ref('subreddit_countries') }} as subreddit_country
+    on latest.platform = 'reddit' and lower(latest.community) = lower(subreddit_country.subreddit)
+left join {{ ref('countries') }} as tiktok_country
+    on latest.platform = 'tiktok'
+    and coalesce(latest.region_code, threads.region_code) = tiktok_country.country_code
+left join {{ ref('countries') }} as countries
+    on countries.country_code = coalesce(subreddit_country.country_code, tiktok_country.country_code)
