@@ -1,0 +1,47 @@
+"""One Dagster asset per source format: landed files -> raw.<format> (+ raw.rejects, raw.load_log)."""
+
+import dagster as dg
+from dagster_duckdb import DuckDBResource
+
+from assets.ingest.formats import SOURCE_FORMATS, SourceFormat
+from assets.ingest.loader import load_landing_folder
+from orchestration.settings import WAREHOUSE_WRITER_POOL, landing_path
+
+
+def _raw_asset(source: SourceFormat) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["raw", source.name],
+        group_name="raw",
+        kinds={"duckdb"},
+        pool=WAREHOUSE_WRITER_POOL,
+        description=f"{source.description} Landing folder: <landing>/{source.name}/.",
+    )
+    def _asset(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+        folder = landing_path() / source.name
+        with duckdb.get_connection() as conn:
+            results = load_landing_folder(conn, source, folder)
+            (rows,) = conn.execute(f"select count(*) from {source.raw_table}").fetchone()
+        for result in results:
+            if result.status == "refused":
+                context.log.warning(f"Refused {result.source_file}: {result.refusal_reason}")
+        loaded = [r for r in results if r.status == "loaded"]
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": rows,
+                "landing_folder": str(folder),
+                "files_loaded": len(loaded),
+                "files_already_loaded": sum(r.status == "already_loaded" for r in results),
+                "files_refused": dg.MetadataValue.json(
+                    {r.source_file: r.refusal_reason for r in results if r.status == "refused"}
+                ),
+                "records_read": sum(r.records_read for r in loaded),
+                "records_loaded": sum(r.records_loaded for r in loaded),
+                "records_rejected": sum(r.records_rejected for r in loaded),
+                "records_duplicate": sum(r.records_duplicate for r in loaded),
+            }
+        )
+
+    return _asset
+
+
+raw_assets = [_raw_asset(source) for source in SOURCE_FORMATS.values()]

@@ -1,0 +1,45 @@
+"""The Dagster definitions: `dagster dev -w workspace.yaml` loads `defs` from here."""
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+from dagster_duckdb import DuckDBResource
+
+from assets.ingest.assets import raw_assets
+from assets.labels.assets import post_labels
+from assets.labels.taxonomy import load_taxonomy
+from orchestration.dbt import dbt_aggregates, dbt_clean_and_unify, dbt_labelled_fact, dbt_project
+from orchestration.settings import warehouse_path
+from quality.checks import build_gx_check
+from quality.suites import labelled_posts_suite
+
+LABELLED_FACT = dg.AssetKey(["marts", "fct_labelled_posts"])
+
+labelled_fact_check = build_gx_check(
+    LABELLED_FACT, "marts.fct_labelled_posts", lambda: labelled_posts_suite(load_taxonomy())
+)
+
+materialise_everything = dg.define_asset_job(
+    "materialise_everything",
+    selection=dg.AssetSelection.all(include_sources=False),
+    description="Landing files -> raw -> dbt staging/posts -> labels -> labelled fact -> checks -> aggregates.",
+)
+
+nightly = dg.ScheduleDefinition(
+    name="nightly_materialise_everything",
+    job=materialise_everything,
+    cron_schedule="0 2 * * *",
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="The whole graph every night at 02:00 UTC; turn it on in the UI or with `dagster schedule start`.",
+)
+
+defs = dg.Definitions(
+    assets=[*raw_assets, dbt_clean_and_unify, post_labels, dbt_labelled_fact, dbt_aggregates],
+    asset_checks=[labelled_fact_check],
+    jobs=[materialise_everything],
+    schedules=[nightly],
+    resources={
+        "duckdb": DuckDBResource(database=str(warehouse_path())),
+        "dbt": DbtCliResource(project_dir=dbt_project),
+    },
+)

@@ -1,0 +1,38 @@
+"""Blocking Dagster asset checks that run great-expectations suites on warehouse tables."""
+
+from collections.abc import Callable
+
+import dagster as dg
+import great_expectations as gx
+from dagster_duckdb import DuckDBResource
+
+from quality.suites import validate
+
+
+def build_gx_check(
+    asset_key: dg.AssetKey, table: str, build_suite: Callable[[], gx.ExpectationSuite]
+) -> dg.AssetChecksDefinition:
+    """A blocking check: when it fails, assets downstream of `asset_key` are not materialised."""
+
+    @dg.asset_check(
+        asset=asset_key,
+        name=f"gx_{table.split('.')[-1]}",
+        blocking=True,
+        description=f"Great-expectations suite on {table}; blocks everything downstream on failure.",
+    )
+    def gx_check(duckdb: DuckDBResource) -> dg.AssetCheckResult:
+        with duckdb.get_connection() as conn:
+            frame = conn.sql(f"select * from {table}").df()
+        outcome = validate(frame, build_suite)
+        return dg.AssetCheckResult(
+            passed=outcome.success,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={
+                "rows": outcome.row_count,
+                "expectations_evaluated": outcome.evaluated,
+                "expectations_failed": len(outcome.failed),
+                "failures": dg.MetadataValue.json(outcome.failed),
+            },
+        )
+
+    return gx_check

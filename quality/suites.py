@@ -1,0 +1,93 @@
+"""Great-expectations 1.x suites for the tables that feed the aggregate marts.
+
+GX validates a pandas frame read from DuckDB: its SQL datasource over duckdb_engine returns no
+rows (STACK.md, trap 4). Suites are built from the taxonomy, so label checks follow the taxonomy.
+"""
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+import great_expectations as gx  # noqa: E402  (the variable above must be set before import)
+from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
+
+from assets.labels.taxonomy import Taxonomy  # noqa: E402
+
+# Share of labellable posts (available, with text) that must carry a relevance label.
+MIN_LABEL_COVERAGE = 0.95
+LABELLABLE = "status == 'available' and text.notnull() and text.str.strip() != ''"
+
+
+@dataclass(frozen=True)
+class SuiteOutcome:
+    success: bool
+    failed: list[dict]
+    evaluated: int
+    row_count: int
+
+
+def labelled_posts_suite(taxonomy: Taxonomy) -> gx.ExpectationSuite:
+    expectations = gx.expectations
+    suite = gx.ExpectationSuite(name="fct_labelled_posts")
+    suite.add_expectation(expectations.ExpectTableRowCountToBeBetween(min_value=1))
+    suite.add_expectation(expectations.ExpectColumnValuesToNotBeNull(column="post_key"))
+    suite.add_expectation(expectations.ExpectColumnValuesToBeUnique(column="post_key"))
+    for dimension in taxonomy.dimensions:
+        suite.add_expectation(
+            expectations.ExpectColumnValuesToBeInSet(column=dimension.name, value_set=list(dimension.class_names))
+        )
+        suite.add_expectation(
+            expectations.ExpectColumnValuesToBeBetween(
+                column=f"{dimension.name}_confidence", min_value=0, max_value=1
+            )
+        )
+    first = taxonomy.dimensions[0].name
+    suite.add_expectation(
+        expectations.ExpectColumnValueLengthsToBeBetween(
+            column="text", min_value=1, row_condition=f"{first}.notnull()", condition_parser="pandas"
+        )
+    )
+    suite.add_expectation(
+        expectations.ExpectColumnValuesToNotBeNull(
+            column="text", row_condition=f"{first}.notnull()", condition_parser="pandas"
+        )
+    )
+    suite.add_expectation(
+        expectations.ExpectColumnValuesToNotBeNull(
+            column=first, mostly=MIN_LABEL_COVERAGE, row_condition=LABELLABLE, condition_parser="pandas"
+        )
+    )
+    return suite
+
+
+def validate(frame: pd.DataFrame, build_suite: Callable[[], gx.ExpectationSuite]) -> SuiteOutcome:
+    """Validate the frame; the suite is built inside the context (GX 1.x requires an active one)."""
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    suite = build_suite()
+    batch = (
+        context.data_sources.add_pandas("warehouse")
+        .add_dataframe_asset(suite.name)
+        .add_batch_definition_whole_dataframe("whole_table")
+        .get_batch(batch_parameters={"dataframe": frame})
+    )
+    result = batch.validate(suite)
+    failed = [
+        {
+            "expectation": r.expectation_config.type,
+            "column": r.expectation_config.kwargs.get("column"),
+            "unexpected_count": r.result.get("unexpected_count"),
+            "unexpected_percent": r.result.get("unexpected_percent"),
+            "observed_value": r.result.get("observed_value"),
+            "partial_unexpected_list": [str(v) for v in r.result.get("partial_unexpected_list") or []][:10],
+        }
+        for r in result.results
+        if not r.success
+    ]
+    return SuiteOutcome(
+        success=result.success, failed=failed, evaluated=len(result.results), row_count=len(frame)
+    )
