@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 
 .PHONY: run test dev
 
+# Runs are recorded in dagster_home/, so `make dev` shows them in the UI.
+export DAGSTER_HOME := $(CURDIR)/dagster_home
+
 run: $(VENV)/.installed
 	$(BIN)/stigma-insights run
 

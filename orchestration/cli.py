@@ -23,7 +23,9 @@ def run(args: argparse.Namespace) -> int:
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     print(f"Landing files: {landing_path()}")
     result = defs.resolve_job_def("materialise_everything").execute_in_process(
-        instance=instance, raise_on_error=False
+        instance=instance,
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
     )
     checks = result.get_asset_check_evaluations()
     print(f"Checks: {sum(c.passed for c in checks)} passed, {sum(not c.passed for c in checks)} failed")
@@ -52,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     run_parser = commands.add_parser("run", help="materialise everything on the landing files")
     run_parser.add_argument("--warehouse", help=f"DuckDB file (default: ${WAREHOUSE_ENV} or data/warehouse.duckdb)")
     run_parser.add_argument("--landing", help=f"landing folder (default: ${LANDING_ENV} or data/landing)")
+    run_parser.add_argument("--log-level", default="INFO", help="Dagster console log level (default: INFO)")
     run_parser.set_defaults(handler=run)
     args = parser.parse_args(argv)
     return args.handler(args)

@@ -33,13 +33,20 @@ nightly = dg.ScheduleDefinition(
     description="The whole graph every night at 02:00 UTC; turn it on in the UI or with `dagster schedule start`.",
 )
 
-defs = dg.Definitions(
-    assets=[*raw_assets, dbt_clean_and_unify, post_labels, dbt_labelled_fact, dbt_aggregates],
-    asset_checks=[labelled_fact_check],
-    jobs=[materialise_everything],
-    schedules=[nightly],
-    resources={
-        "duckdb": DuckDBResource(database=str(warehouse_path())),
-        "dbt": DbtCliResource(project_dir=dbt_project),
-    },
-)
+
+
+def build_definitions() -> dg.Definitions:
+    """Definitions bound to the warehouse that the environment names at call time."""
+    return dg.Definitions(
+        assets=[*raw_assets, dbt_clean_and_unify, post_labels, dbt_labelled_fact, dbt_aggregates],
+        asset_checks=[labelled_fact_check],
+        jobs=[materialise_everything],
+        schedules=[nightly],
+        resources={
+            "duckdb": DuckDBResource(database=str(warehouse_path())),
+            "dbt": DbtCliResource(project_dir=dbt_project),
+        },
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,57 @@
+"""The Dagster definitions load, show the full lineage, gate the aggregates and schedule the job."""
+
+import dagster as dg
+
+from orchestration.definitions import defs
+
+RAW = [dg.AssetKey(["raw", name]) for name in ("reddit_dump", "reddit_api", "tiktok_research", "zeeschuimer")]
+POSTS = dg.AssetKey(["intermediate", "posts"])
+LABELS = dg.AssetKey(["labels", "post_labels"])
+FACT = dg.AssetKey(["marts", "fct_labelled_posts"])
+AGGREGATES = [
+    dg.AssetKey(["marts", name])
+    for name in ("agg_stigma_domain_by_platform", "agg_intent_by_platform", "agg_labels_by_region",
+                 "agg_labels_by_gender", "agg_subreddits_by_region")
+]
+
+
+def upstream(graph, key) -> set[dg.AssetKey]:
+    return set(graph.get(key).parent_keys)
+
+
+def test_lineage_runs_from_raw_through_labels_to_the_aggregates():
+    graph = defs.resolve_asset_graph()
+    staging = {
+        dg.AssetKey(["staging", f"stg_{source}__{entity}"])
+        for source, entities in [("reddit_dump", ("submissions", "comments")), ("reddit_api", ("submissions", "comments")),
+                                 ("tiktok_research", ("videos", "comments")), ("zeeschuimer", ("videos", "comments"))]
+        for entity in entities
+    }
+    unioned = dg.AssetKey(["intermediate", "int_posts_unioned"])
+
+    assert RAW[0] in upstream(graph, dg.AssetKey(["staging", "stg_reddit_dump__submissions"]))
+    assert upstream(graph, unioned) == staging
+    assert unioned in upstream(graph, POSTS)
+    assert upstream(graph, LABELS) == {POSTS}
+    assert {POSTS, LABELS} <= upstream(graph, FACT)
+    for aggregate in AGGREGATES:
+        assert upstream(graph, aggregate) == {FACT}
+
+
+def test_the_fact_table_has_a_blocking_great_expectations_check():
+    graph = defs.resolve_asset_graph()
+    check_keys = {key for key in graph.asset_check_keys if key.asset_key == FACT}
+    gx_checks = [key for key in check_keys if key.name == "gx_fct_labelled_posts"]
+
+    assert gx_checks
+    assert graph.get_check_spec(gx_checks[0]).blocking
+
+
+def test_nightly_schedule_materialises_the_whole_graph_at_two_utc():
+    schedule = defs.resolve_schedule_def("nightly_materialise_everything")
+    job = defs.resolve_job_def("materialise_everything")
+
+    assert schedule.cron_schedule == "0 2 * * *"
+    assert schedule.execution_timezone == "UTC"
+    assert schedule.job_name == job.name
+    assert set(RAW + [POSTS, LABELS, FACT, *AGGREGATES]) <= set(job.asset_layer.executable_asset_keys)

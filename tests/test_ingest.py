@@ -1,0 +1,178 @@
+"""Source parsers and loader, run against a real DuckDB file without Dagster."""
+
+import json
+from pathlib import Path
+
+import duckdb
+import pytest
+import zstandard
+
+from assets.ingest.formats import SOURCE_FORMATS
+from assets.ingest.loader import load_file, load_landing_folder
+
+SUBMISSION = {"id": "abc1", "title": "Title", "selftext": "text", "author": "someone",
+              "subreddit": "mentalhealth", "created_utc": 1767225600}
+COMMENT = {"id": "c1", "link_id": "t3_abc1", "parent_id": "t3_abc1", "body": "reply", "author": "other",
+           "subreddit": "mentalhealth", "created_utc": "1767225700"}
+
+
+def ndjson(*records) -> str:
+    return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records)
+
+
+@pytest.fixture
+def conn(tmp_path):
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as connection:
+        yield connection
+
+
+def load(conn, tmp_path, source_name, files: dict[str, str | bytes]):
+    folder = tmp_path / source_name
+    folder.mkdir(exist_ok=True)
+    for name, content in files.items():
+        path = folder / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return load_landing_folder(conn, SOURCE_FORMATS[source_name], folder)
+
+
+def rejects(conn):
+    return conn.execute("select source_position, reason from raw.rejects order by all").fetchall()
+
+
+def test_reddit_dump_types_timestamps_and_bad_lines(conn, tmp_path):
+    float_time = dict(SUBMISSION, id="abc2", created_utc=1767225600.0)
+    text = ndjson(SUBMISSION, COMMENT, float_time, '{"id": "cut', "[1, 2]",
+                  dict(SUBMISSION, id="abc3", created_utc="yesterday"), dict(SUBMISSION, id=""), {"id": "x"})
+    (result,) = load(conn, tmp_path, "reddit_dump", {"RS_2026-01.ndjson": text})
+
+    assert (result.records_read, result.records_loaded, result.records_rejected) == (8, 3, 5)
+    assert conn.execute("select entity, record_id from raw.reddit_dump order by record_id").fetchall() == [
+        ("submission", "abc1"), ("submission", "abc2"), ("comment", "c1")]
+    assert rejects(conn) == [
+        ("line 4", "invalid JSON"),
+        ("line 5", "JSON value is not an object (ARRAY)"),
+        ("line 6", "missing or non-numeric creation time for submission"),
+        ("line 7", "missing id for submission"),
+        ("line 8", "neither a submission (no title) nor a comment (no link_id)"),
+    ]
+    original = conn.execute("select original_text from raw.rejects where source_position = 'line 4'").fetchone()
+    assert original == ('{"id": "cut',)
+
+
+def test_reddit_dump_zstd_and_duplicates_across_files(conn, tmp_path):
+    plain = ndjson(SUBMISSION, COMMENT)
+    zst = zstandard.ZstdCompressor().compress(ndjson(SUBMISSION, dict(SUBMISSION, id="zz9")).encode())
+    results = load(conn, tmp_path, "reddit_dump", {"RS_a.ndjson": plain, "RS_b.zst": zst})
+
+    assert [(r.records_loaded, r.records_duplicate) for r in results] == [(2, 0), (1, 1)]
+    assert conn.execute("select count(*) from raw.reddit_dump").fetchone() == (3,)
+
+
+def test_loading_the_same_files_twice_adds_nothing(conn, tmp_path):
+    files = {"RS.ndjson": ndjson(SUBMISSION, "{oops")}
+    first = load(conn, tmp_path, "reddit_dump", files)
+    second = load(conn, tmp_path, "reddit_dump", files)
+
+    assert [r.status for r in first] == ["loaded"] and [r.status for r in second] == ["already_loaded"]
+    assert conn.execute("select count(*) from raw.reddit_dump").fetchone() == (1,)
+    assert conn.execute("select count(*) from raw.rejects").fetchone() == (1,)
+    assert conn.execute("select count(*) from raw.load_log").fetchone() == (1,)
+
+
+def test_invalid_utf8_line_is_rejected_and_the_rest_loads(conn, tmp_path):
+    data = ndjson(SUBMISSION).encode() + b'{"id": "bad", "title": "caf\xe9", "created_utc": 1}\n'
+    (result,) = load(conn, tmp_path, "reddit_dump", {"RS.ndjson": data})
+
+    assert (result.records_loaded, result.records_rejected) == (1, 1)
+    assert rejects(conn) == [("line 2", "invalid UTF-8 bytes")]
+
+
+def test_reddit_api_listing_and_comment_thread(conn, tmp_path):
+    listing = {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": dict(SUBMISSION, created_utc=1767225600.0)}]}}
+    thread = [
+        {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": SUBMISSION}]}},
+        {"kind": "Listing", "data": {"children": [{"kind": "t1", "data": COMMENT},
+                                                  {"kind": "more", "data": {"children": ["x"]}}]}},
+    ]
+    results = load(conn, tmp_path, "reddit_api", {"a_new.json": json.dumps(listing), "b_thread.json": json.dumps(thread)})
+
+    assert [(r.records_read, r.records_loaded, r.records_rejected) for r in results] == [(1, 1, 0), (3, 2, 1)]
+    assert conn.execute("select entity, record_id from raw.reddit_api order by entity").fetchall() == [
+        ("comment", "c1"), ("submission", "abc1"), ("submission", "abc1")]
+    assert rejects(conn)[0][1] == "listing child of kind more is neither a submission (t3) nor a comment (t1)"
+
+
+def test_tiktok_research_envelopes_keep_int64_ids_exactly(conn, tmp_path):
+    videos = '{"data": {"videos": [{"id": 7318000000000000001, "create_time": 1703980800, "username": "u"}],' \
+             ' "cursor": 1, "has_more": false}, "error": {"code": "ok", "message": ""}}'
+    comments = '{"data": {"comments": [{"id": 7318100000000000003, "video_id": 7318000000000000001,' \
+               ' "text": "hi", "create_time": 1703990000}]}, "error": {"code": "ok"}}'
+    load(conn, tmp_path, "tiktok_research", {"v.json": videos, "c.json": comments})
+
+    assert conn.execute("select entity, record_id from raw.tiktok_research order by all").fetchall() == [
+        ("comment", "7318100000000000003"), ("video", "7318000000000000001")]
+
+
+@pytest.mark.parametrize(
+    ("source_name", "name", "content", "reason"),
+    [
+        ("tiktok_research", "limited.json",
+         '{"data": {}, "error": {"code": "rate_limit_exceeded", "message": "Too many requests"}}',
+         "limited.json: TikTok API error rate_limit_exceeded: Too many requests"),
+        ("reddit_api", "page.json", "<html><body>502 Bad Gateway</body></html>",
+         "page.json looks like HTML or XML (starts with '<'), not JSON text"),
+        ("zeeschuimer", "export.ndjson", b"PK\x03\x04\x14\x00binary", "export.ndjson is a zip archive, not JSON text"),
+        ("reddit_api", "half.json", '{"kind": "Listing", "data": {"children": [', "half.json is not a valid JSON document"),
+    ],
+)
+def test_a_file_that_is_not_what_it_claims_is_refused_and_the_batch_goes_on(
+    conn, tmp_path, source_name, name, content, reason
+):
+    good = {
+        "tiktok_research": '{"data": {"videos": [{"id": 1, "create_time": 2}]}, "error": {"code": "ok"}}',
+        "reddit_api": json.dumps({"kind": "Listing", "data": {"children": [{"kind": "t3", "data": SUBMISSION}]}}),
+        "zeeschuimer": ndjson({"source_platform": "tiktok.com", "data": {"id": "1", "createTime": 2}}),
+    }[source_name]
+    results = load(conn, tmp_path, source_name, {name: content, "zz_good" + Path(name).suffix: good})
+
+    assert [(r.status, r.refusal_reason) for r in results] == [("refused", reason), ("loaded", None)]
+    assert rejects(conn) == [("file", reason)]
+    assert conn.execute(f"select count(*) from raw.{source_name}").fetchone() == (1,)
+
+
+def test_zeeschuimer_posts_comments_and_other_platforms(conn, tmp_path):
+    lines = ndjson(
+        {"source_platform": "tiktok.com", "data": {"id": "7318", "createTime": "1703980800", "author": "handle"}},
+        {"source_platform": "tiktok-comments", "data": {"cid": "7319", "aweme_id": "7318", "create_time": 1703990000}},
+        {"source_platform": "instagram.com", "data": {"id": "9"}},
+    )
+    (result,) = load(conn, tmp_path, "zeeschuimer", {"export.ndjson": lines})
+
+    assert (result.records_loaded, result.records_rejected) == (2, 1)
+    assert rejects(conn) == [("line 3", "source_platform instagram.com is not tiktok.com or tiktok-comments")]
+
+
+def test_every_load_accounts_for_every_record(conn, tmp_path):
+    results = load(conn, tmp_path, "reddit_dump", {"a.ndjson": ndjson(SUBMISSION, SUBMISSION, "nope", COMMENT)})
+    logged = conn.execute(
+        "select records_read, records_loaded, records_rejected, records_duplicate from raw.load_log"
+    ).fetchone()
+
+    assert logged == (4, 2, 1, 1)
+    assert results[0].records_read == sum(logged[1:])
+
+
+def test_a_failed_load_leaves_nothing_behind(conn, tmp_path):
+    source = SOURCE_FORMATS["reddit_dump"]
+    folder = tmp_path / "reddit_dump"
+    folder.mkdir()
+    path = folder / "a.ndjson"
+    path.write_text(ndjson(SUBMISSION))
+    load_landing_folder(conn, source, folder)
+    conn.execute("drop table raw.rejects")  # make the insert of rejects fail mid-transaction
+    path.write_text(ndjson(dict(SUBMISSION, id="new1"), "bad line"))
+
+    with pytest.raises(duckdb.CatalogException):
+        load_file(conn, source, path)
+    assert conn.execute("select record_id from raw.reddit_dump").fetchall() == [("abc1",)]
+    assert conn.execute("select count(*) from raw.load_log").fetchone() == (1,)

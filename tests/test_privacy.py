@@ -1,0 +1,34 @@
+"""Pseudonyms and scrubbing: the Python functions and the Arrow version dbt uses must agree."""
+
+import pyarrow as pa
+import pytest
+
+from assets.privacy import _scrub_arrow, pseudonymise, scrub_text
+
+KEY = b"test-key"
+
+
+def test_pseudonyms_are_stable_keyed_and_not_the_handle():
+    first = pseudonymise("Quiet_Owl7", KEY)
+    assert first == pseudonymise("quiet_owl7", KEY)  # Reddit handles are case-insensitive
+    assert first != pseudonymise("quiet_owl8", KEY)
+    assert first != pseudonymise("Quiet_Owl7", b"another-key")
+    assert "owl" not in first and first.startswith("author_")
+    assert pseudonymise(None, KEY) is None and pseudonymise("", KEY) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "scrubbed"),
+    [
+        ("mail me at jane.doe+x@example.org ok", "mail me at [email] ok"),
+        ("see https://example.com/a?b=1 and www.foo.org", "see [url] and [url]"),
+        ("thanks u/Some_User and /u/other-one", "thanks [user] and [user]"),
+        ("posted in r/mentalhealth", "posted in [community]"),
+        ("follow @creator.name now", "follow [user] now"),
+        ("call +63 917 123 4567 today", "call [phone] today"),
+        ("I (24F) am 24 years old", "I (24F) am 24 years old"),
+    ],
+)
+def test_scrub_replaces_contact_details_and_mentions(text, scrubbed):
+    assert scrub_text(text) == scrubbed
+    assert _scrub_arrow(pa.array([text])).to_pylist() == [scrubbed]
