@@ -48,6 +48,35 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def evaluate(args: argparse.Namespace) -> int:
+    """Train on a labelled file or the taxonomy, score on a labelled file, print (and save) the report."""
+    import json
+
+    from assets.labels.datasets import concatenate, read_labelled_file
+    from assets.labels.evaluation import evaluate as run_evaluation
+    from assets.labels.evaluation import format_report, training_set_from_file, training_set_from_taxonomy
+    from assets.labels.taxonomy import load_taxonomy
+
+    if bool(args.train) == bool(args.taxonomy):
+        raise SystemExit("give either --train FILE or --taxonomy FILE --dimension D")
+    if args.train:
+        train = training_set_from_file(
+            concatenate([read_labelled_file(path, args.text_col, args.label_col) for path in args.train])
+        )
+    else:
+        if not args.dimension:
+            raise SystemExit("--taxonomy needs --dimension")
+        train = training_set_from_taxonomy(load_taxonomy(args.taxonomy).dimension(args.dimension))
+    test = read_labelled_file(args.test, args.text_col, args.label_col)
+    report = run_evaluation(train, test)
+    print(format_report(report))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as handle:
+            json.dump(report, handle, indent=2)
+        print(f"JSON report: {args.json}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stigma-insights", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -56,6 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--landing", help=f"landing folder (default: ${LANDING_ENV} or data/landing)")
     run_parser.add_argument("--log-level", default="INFO", help="Dagster console log level (default: INFO)")
     run_parser.set_defaults(handler=run)
+
+    evaluate_parser = commands.add_parser("evaluate", help="score the labelling engine and two baselines")
+    evaluate_parser.add_argument("--train", action="append", help="labelled CSV or Parquet to train on (repeatable)")
+    evaluate_parser.add_argument("--taxonomy", help="taxonomy YAML to train on instead (with --dimension)")
+    evaluate_parser.add_argument("--dimension", help="taxonomy dimension, e.g. stigma_domain")
+    evaluate_parser.add_argument("--test", required=True, help="labelled CSV or Parquet to score on")
+    evaluate_parser.add_argument("--text-col", required=True)
+    evaluate_parser.add_argument("--label-col", required=True, help='label column; "a,b" takes the first present')
+    evaluate_parser.add_argument("--json", help="also write the report as JSON here")
+    evaluate_parser.set_defaults(handler=evaluate)
     args = parser.parse_args(argv)
     return args.handler(args)
 
