@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     import duckdb
 
     from orchestration.definitions import defs
-    from orchestration.settings import landing_path, warehouse_path
+    from orchestration.settings import landing_path, published_path, warehouse_path
 
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     print(f"Landing files: {landing_path()}")
@@ -32,15 +32,16 @@ def run(args: argparse.Namespace) -> int:
     for check in checks:
         if not check.passed:
             print(f"  FAILED {check.asset_check_key.asset_key.to_user_string()}:{check.check_name}")
-    warehouse = warehouse_path()
-    print(f"Warehouse: {warehouse}")
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
-        tables = conn.execute(
-            "select table_name, estimated_size from duckdb_tables() where schema_name = 'marts' order by table_name"
-        ).fetchall()
-        for (table, _) in tables:
-            (rows,) = conn.execute(f"select count(*) from marts.{table}").fetchone()
-            print(f"  marts.{table}: {rows} rows")
+    published = published_path()
+    print(f"Warehouse: {warehouse_path()}")
+    print(f"Published for analysts (open read-only): {published}")
+    if published.exists():
+        with duckdb.connect(str(published), read_only=True) as conn:
+            for (table,) in conn.execute(
+                "select table_name from duckdb_tables() where schema_name = 'marts' order by table_name"
+            ).fetchall():
+                (rows,) = conn.execute(f"select count(*) from marts.{table}").fetchone()
+                print(f"  marts.{table}: {rows} rows")
     if not result.success:
         failed = [event.step_key for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
         print(f"Run failed (steps: {', '.join(failed) or 'see log'}); downstream tables kept their last version.")
@@ -77,6 +78,28 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def taxonomy_check(args: argparse.Namespace) -> int:
+    """Cross-validate the taxonomy's own examples: how well each dimension's classes separate."""
+    from assets.labels.labeller import train_from_taxonomy
+    from assets.labels.taxonomy import DEFAULT_TAXONOMY_PATH, load_taxonomy
+
+    taxonomy = load_taxonomy(args.taxonomy or DEFAULT_TAXONOMY_PATH)
+    print(f"taxonomy {taxonomy.source}, version {taxonomy.version}")
+    for name, engine in train_from_taxonomy(taxonomy).items():
+        calibration = engine.calibration
+        print(f"\n{name}: cross-validated macro-F1 {calibration.held_out_macro_f1:.3f}"
+              f" (uncertain below {calibration.uncertain_below:.2f})")
+        confusions = sorted(
+            ((calibration.hard_rates[i, j], true, predicted)
+             for i, true in enumerate(engine.classes_) for j, predicted in enumerate(engine.classes_) if i != j),
+            reverse=True,
+        )
+        for rate, true, predicted in confusions:
+            if rate > 0:
+                print(f"  {rate:5.0%} of {true} examples labelled {predicted}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stigma-insights", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -95,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     evaluate_parser.add_argument("--label-col", required=True, help='label column; "a,b" takes the first present')
     evaluate_parser.add_argument("--json", help="also write the report as JSON here")
     evaluate_parser.set_defaults(handler=evaluate)
+
+    taxonomy_parser = commands.add_parser("taxonomy-check", help="cross-validate the taxonomy's examples")
+    taxonomy_parser.add_argument("--taxonomy", help="taxonomy YAML (default: the shipped one)")
+    taxonomy_parser.set_defaults(handler=taxonomy_check)
     args = parser.parse_args(argv)
     return args.handler(args)
 

@@ -13,7 +13,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.settings import DBT_PROJECT_DIR, WAREHOUSE_WRITER_POOL, warehouse_path
+from orchestration.settings import DBT_PROJECT_DIR, WAREHOUSE_POOL, warehouse_path
 
 warehouse_path()  # dbt's profile reads the exported path, also when parsing
 # dagster-dbt looks for `dbt` on PATH; use the one installed beside this interpreter (the venv's).
@@ -58,7 +58,7 @@ def _dbt_step(name: str, select: str, description: str) -> dg.AssetsDefinition:
         select=select,
         name=name,
         dagster_dbt_translator=WarehouseTranslator(),
-        pool=WAREHOUSE_WRITER_POOL,
+        pool=WAREHOUSE_POOL,
     )
     def _assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
         yield from dbt.cli(["build"], context=context).stream()

@@ -5,10 +5,13 @@ from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from assets.ingest.assets import raw_assets
-from assets.labels.assets import post_labels
+from assets.ingest.formats import SOURCE_FORMATS
+from assets.labels.assets import labels
 from assets.labels.taxonomy import load_taxonomy
+from assets.publish.assets import analyst_marts
 from orchestration.dbt import dbt_aggregates, dbt_clean_and_unify, dbt_labelled_fact, dbt_project
 from orchestration.settings import warehouse_path
+from quality.accounting import build_accounting_check
 from quality.checks import build_gx_check
 from quality.suites import labelled_posts_suite
 
@@ -21,7 +24,8 @@ labelled_fact_check = build_gx_check(
 materialise_everything = dg.define_asset_job(
     "materialise_everything",
     selection=dg.AssetSelection.all(include_sources=False),
-    description="Landing files -> raw -> dbt staging/posts -> labels -> labelled fact -> checks -> aggregates.",
+    description="Landing files -> raw -> dbt staging/posts -> labels -> labelled fact -> checks -> aggregates"
+    " -> published analyst copy.",
 )
 
 nightly = dg.ScheduleDefinition(
@@ -38,12 +42,15 @@ nightly = dg.ScheduleDefinition(
 def build_definitions() -> dg.Definitions:
     """Definitions bound to the warehouse that the environment names at call time."""
     return dg.Definitions(
-        assets=[*raw_assets, dbt_clean_and_unify, post_labels, dbt_labelled_fact, dbt_aggregates],
-        asset_checks=[labelled_fact_check],
+        assets=[*raw_assets, dbt_clean_and_unify, labels, dbt_labelled_fact, dbt_aggregates, analyst_marts],
+        asset_checks=[labelled_fact_check, *(build_accounting_check(s) for s in SOURCE_FORMATS.values())],
         jobs=[materialise_everything],
         schedules=[nightly],
         resources={
             "duckdb": DuckDBResource(database=str(warehouse_path())),
+            "warehouse_reader": DuckDBResource(
+                database=str(warehouse_path()), connection_config={"access_mode": "READ_ONLY"}
+            ),
             "dbt": DbtCliResource(project_dir=dbt_project),
         },
     )

@@ -8,12 +8,13 @@ DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
 
 WAREHOUSE_ENV = "STIGMA_INSIGHTS_DUCKDB"
 LANDING_ENV = "STIGMA_INSIGHTS_LANDING"
+PUBLISHED_ENV = "STIGMA_INSIGHTS_PUBLISHED"
 DEFAULT_WAREHOUSE = REPO_ROOT / "data" / "warehouse.duckdb"
 DEFAULT_LANDING = REPO_ROOT / "data" / "landing"
 
-# Every asset that writes to the warehouse runs in this Dagster concurrency pool: DuckDB allows one
-# writing process per file.
-WAREHOUSE_WRITER_POOL = "duckdb_warehouse_writer"
+# Every asset and check that opens the warehouse runs in this Dagster concurrency pool (limit 1 in
+# dagster_home/dagster.yaml): a DuckDB file admits one process while any process writes to it.
+WAREHOUSE_POOL = "duckdb_warehouse"
 
 
 def warehouse_path() -> Path:
@@ -26,3 +27,11 @@ def warehouse_path() -> Path:
 
 def landing_path() -> Path:
     return Path(os.environ.get(LANDING_ENV) or DEFAULT_LANDING).expanduser().resolve()
+
+
+def published_path() -> Path:
+    """The analysts' read-only copy of the marts; by default beside the warehouse, named after it."""
+    if os.environ.get(PUBLISHED_ENV):
+        return Path(os.environ[PUBLISHED_ENV]).expanduser().resolve()
+    warehouse = warehouse_path()
+    return warehouse.with_name(f"{warehouse.stem}_published.duckdb")

@@ -6,6 +6,7 @@ import dagster as dg
 import great_expectations as gx
 from dagster_duckdb import DuckDBResource
 
+from orchestration.settings import WAREHOUSE_POOL
 from quality.suites import validate
 
 
@@ -19,9 +20,10 @@ def build_gx_check(
         name=f"gx_{table.split('.')[-1]}",
         blocking=True,
         description=f"Great-expectations suite on {table}; blocks everything downstream on failure.",
+        pool=WAREHOUSE_POOL,
     )
-    def gx_check(duckdb: DuckDBResource) -> dg.AssetCheckResult:
-        with duckdb.get_connection() as conn:
+    def gx_check(warehouse_reader: DuckDBResource) -> dg.AssetCheckResult:
+        with warehouse_reader.get_connection() as conn:
             frame = conn.sql(f"select * from {table}").df()
         outcome = validate(frame, build_suite)
         return dg.AssetCheckResult(

@@ -7,12 +7,14 @@ from orchestration.definitions import defs
 RAW = [dg.AssetKey(["raw", name]) for name in ("reddit_dump", "reddit_api", "tiktok_research", "zeeschuimer")]
 POSTS = dg.AssetKey(["intermediate", "posts"])
 LABELS = dg.AssetKey(["labels", "post_labels"])
+ERROR_RATES = dg.AssetKey(["labels", "label_error_rates"])
 FACT = dg.AssetKey(["marts", "fct_labelled_posts"])
 AGGREGATES = [
     dg.AssetKey(["marts", name])
     for name in ("agg_stigma_domain_by_platform", "agg_intent_by_platform", "agg_labels_by_region",
                  "agg_labels_by_gender", "agg_subreddits_by_region")
 ]
+ADJUSTED = dg.AssetKey(["marts", "agg_adjusted_label_shares"])
 
 
 def upstream(graph, key) -> set[dg.AssetKey]:
@@ -32,10 +34,11 @@ def test_lineage_runs_from_raw_through_labels_to_the_aggregates():
     assert RAW[0] in upstream(graph, dg.AssetKey(["staging", "stg_reddit_dump__submissions"]))
     assert upstream(graph, unioned) == staging
     assert unioned in upstream(graph, POSTS)
-    assert upstream(graph, LABELS) == {POSTS}
+    assert upstream(graph, LABELS) == upstream(graph, ERROR_RATES) == {POSTS}
     assert {POSTS, LABELS} <= upstream(graph, FACT)
     for aggregate in AGGREGATES:
         assert upstream(graph, aggregate) == {FACT}
+    assert upstream(graph, ADJUSTED) == {FACT, ERROR_RATES}
 
 
 def test_the_fact_table_has_a_blocking_great_expectations_check():
@@ -54,4 +57,5 @@ def test_nightly_schedule_materialises_the_whole_graph_at_two_utc():
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone == "UTC"
     assert schedule.job_name == job.name
-    assert set(RAW + [POSTS, LABELS, FACT, *AGGREGATES]) <= set(job.asset_layer.executable_asset_keys)
+    assert set(RAW + [POSTS, LABELS, ERROR_RATES, FACT, ADJUSTED, *AGGREGATES]) <= set(
+        job.asset_layer.executable_asset_keys)

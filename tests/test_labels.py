@@ -1,11 +1,14 @@
-"""Taxonomy, classifier and labeller; the labeller tests use the real packaged MiniLM model."""
+"""Taxonomy, engine, labeller and evaluation; the engine tests use the real packaged MiniLM model."""
+
+import json
 
 import numpy as np
 import pytest
 
-from assets.labels.classifier import CentroidClassifier
+from assets.labels.engine import UNCERTAIN, LabelEngine
 from assets.labels.labeller import label_texts
 from assets.labels.taxonomy import TaxonomyError, load_taxonomy
+from orchestration.cli import main
 
 
 def test_shipped_taxonomy_has_the_three_dimensions():
@@ -26,17 +29,42 @@ def test_malformed_taxonomy_is_refused(tmp_path):
         load_taxonomy(path)
 
 
-def test_centroid_classifier_picks_the_nearest_class_with_calibrated_confidence():
-    train = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9]], dtype=np.float32)
-    train /= np.linalg.norm(train, axis=1, keepdims=True)
-    classifier = CentroidClassifier().fit(train, ["a", "a", "b", "b"])
+def synthetic_embeddings(y: np.ndarray, noise: float, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = np.eye(3, 16)
+    vectors = centres[y] + noise * rng.normal(size=(len(y), 16))
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
-    labels, confidences = classifier.predict(np.array([[0.95, 0.05], [0.7, 0.7], [0, 1]], dtype=np.float32))
 
-    assert (labels[0], labels[2]) == ("a", "b")
-    assert confidences[0] > 0.99 and confidences[2] > 0.99
-    assert 0.45 < confidences[1] < 0.55  # equidistant: no confidence either way
-    assert np.allclose(classifier.predict_proba(train).sum(axis=1), 1)
+def test_engine_learns_and_chooses_its_blend_on_held_out_predictions():
+    y = np.repeat([0, 1, 2], 40)
+    texts = [f"item {i}" for i in range(len(y))]  # uninformative words: TF-IDF cannot help here
+    engine = LabelEngine(fine_tune=False).fit(texts, [f"c{v}" for v in y], synthetic_embeddings(y, 0.3, 0))
+
+    test_y = np.repeat([0, 1, 2], 20)
+    labels, confidence = engine.predict([f"item {i}" for i in range(60)], synthetic_embeddings(test_y, 0.3, 1))
+
+    calibration = engine.calibration
+    assert calibration.sparse_weight <= 0.2 and calibration.held_out_macro_f1 > 0.9
+    assert (labels == np.array([f"c{v}" for v in test_y])).mean() > 0.9
+    assert ((0 <= confidence) & (confidence <= 1)).all()
+    assert np.allclose(calibration.rates.sum(axis=1), 1) and np.allclose(calibration.hard_rates.sum(axis=1), 1)
+    ambiguous_label, ambiguous_confidence = engine.predict(["item"], np.full((1, 16), 0.25))
+    assert (ambiguous_label[0] == UNCERTAIN) == (ambiguous_confidence[0] < calibration.uncertain_below)
+
+
+def test_uncertain_below_the_confidence_where_held_out_predictions_turn_mostly_wrong():
+    rng = np.random.default_rng(0)
+    confidence = rng.uniform(0.5, 1.0, size=4000)
+    y = np.zeros(4000, dtype=int)
+    # Predictions under 0.6 confidence are right a quarter of the time, above it nine times in ten.
+    right = rng.uniform(size=4000) < np.where(confidence < 0.6, 0.25, 0.9)
+    predicted_class_first = np.column_stack([confidence, 1 - confidence])
+    probabilities = np.where(right[:, None], predicted_class_first, predicted_class_first[:, ::-1])
+
+    threshold = LabelEngine._uncertainty_threshold(probabilities, y)
+
+    assert 0.55 <= threshold <= 0.65
 
 
 def test_labeller_labels_clear_texts_and_skips_dimensions_that_do_not_apply():
@@ -51,5 +79,37 @@ def test_labeller_labels_clear_texts_and_skips_dimensions_that_do_not_apply():
     assert labels["relevance"].labels == ["relevant", "relevant", "relevant", "noise"]
     assert labels["stigma_domain"].labels == ["community", "professional", "self", None]
     assert labels["intent"].labels[2] == "seeking_help"
-    assert labels["intent"].labels[3] is None and labels["intent"].confidences[3] is None
+    assert labels["intent"].labels[3] is None and labels["intent"].uncertain[3] is None
     assert all(0 <= c <= 1 for c in labels["relevance"].confidences)
+
+
+def test_evaluate_command_scores_engine_and_both_baselines(tmp_path, capsys):
+    topics = {
+        "family": ["my parents say my depression is shameful", "my mom hides my pills from relatives"],
+        "work": ["my boss demoted me after my sick leave", "hr laughed at my anxiety accommodation"],
+        "self": ["i feel like a failure for needing therapy", "i am ashamed of my own diagnosis"],
+    }
+    for split, repeats in (("train", 8), ("test", 3)):
+        rows = ["text,label"] + [f'"{t} ({split} {i})",{label}' for label, ts in topics.items()
+                                 for t in ts for i in range(repeats)]
+        (tmp_path / f"{split}.csv").write_text("\n".join(rows) + "\n")
+    report_path = tmp_path / "report.json"
+
+    assert main(["evaluate", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"),
+                 "--text-col", "text", "--label-col", "label", "--json", str(report_path)]) == 0
+
+    report = json.loads(report_path.read_text())
+    assert report["macro_f1"] > 0.9 and report["accuracy"] > 0.9
+    assert set(report["per_class"]) == {"family", "work", "self"}
+    assert set(report["prevalence_error"]["work"]) >= {"true_share", "error_before", "error_after"}
+    assert {"macro_f1", "accuracy"} <= set(report["baselines"]["tfidf_lr"])
+    assert {"macro_f1", "accuracy"} <= set(report["baselines"]["embedding_lr"])
+    assert sum(map(sum, report["confusion_matrix"]["rows_true_columns_predicted"])) == 18
+    assert "macro-F1" in capsys.readouterr().out
+
+
+def test_taxonomy_check_reports_each_dimension(capsys):
+    assert main(["taxonomy-check"]) == 0
+    out = capsys.readouterr().out
+    for name in ("relevance", "stigma_domain", "intent"):
+        assert f"{name}: cross-validated macro-F1" in out

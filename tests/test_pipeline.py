@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 import pytest
 
+from assets.labels.taxonomy import load_taxonomy
 from conftest import FIXTURES, REPO_ROOT
 
 FACT = dg.AssetKey(["marts", "fct_labelled_posts"])
@@ -23,6 +24,8 @@ AGGREGATES = {
     "agg_labels_by_region": (["region"], ["stigma_domain", "intent"]),
     "agg_labels_by_gender": (["self_disclosed_gender"], ["stigma_domain", "intent"]),
 }
+
+ALL_AGGREGATES = [*AGGREGATES, "agg_subreddits_by_region", "agg_adjusted_label_shares"]
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +126,22 @@ def test_aggregates_equal_counts_and_shares_recomputed_from_the_fact_table(wareh
     assert (actual["is_small_group"] == (actual["n_group"] < 30)).all()
 
 
+def test_adjusted_shares_sit_next_to_the_raw_shares_of_the_same_groups(warehouse):
+    adjusted = table(warehouse, "marts.agg_adjusted_label_shares")
+    by_platform = table(warehouse, "marts.agg_stigma_domain_by_platform")
+    joined = by_platform.join(
+        adjusted.filter(pl.col("grouping") == "platform").rename({"group_value": "platform"}),
+        on=["platform", "dimension", "label"], suffix="_adjusted")
+
+    assert joined.height == by_platform.height
+    assert (joined["n_posts"] == joined["n_posts_adjusted"]).all()
+    assert ((joined["share"] - joined["share_adjusted"]).abs() < 1e-9).all()
+    sums = adjusted.group_by("grouping", "group_value", "dimension").agg(pl.col("adjusted_share").sum())
+    assert ((sums["adjusted_share"] - 1).abs() < 1e-6).all()
+    assert adjusted["adjusted_share"].min() >= 0
+    assert set(adjusted["grouping"]) == {"platform", "platform_kind", "region", "self_disclosed_gender"}
+
+
 def test_labels_agree_with_the_sample_answer_key(warehouse, answer_key):
     truth = {f"{r['platform']}:{r['kind']}:{r['post_id']}": r for r in answer_key if r["relevance"]}
     rows = warehouse.execute(
@@ -137,7 +156,7 @@ def test_labels_agree_with_the_sample_answer_key(warehouse, answer_key):
     intent = sum(by_key[k][3] == truth[k]["intent"] for k in relevant) / len(relevant)
     # Measured on this sample: relevance 1.00, domain 0.93, intent 0.71 (zero-shot from the taxonomy).
     assert relevance >= 0.95 and domain >= 0.85 and intent >= 0.6
-    assert {row[4] for row in rows} == {"2026.11.1"} and {row[5] for row in rows} == {
+    assert {row[4] for row in rows} == {load_taxonomy().version} and {row[5] for row in rows} == {
         "sentence-transformers/all-MiniLM-L6-v2"}
 
 
@@ -195,13 +214,13 @@ def test_failing_label_checks_block_the_aggregates_which_keep_their_last_version
     with duckdb.connect(str(copy)) as conn:
         conn.execute("update labels.post_labels set stigma_domain = 'banana', intent_confidence = 1.7"
                      " where stigma_domain is not null")
-        aggregates_before = {name: table(conn, f"marts.{name}").sort(pl.all()) for name in AGGREGATES}
+        aggregates_before = {name: table(conn, f"marts.{name}").sort(pl.all()) for name in ALL_AGGREGATES}
 
     from orchestration.definitions import build_definitions
 
     result = build_definitions().resolve_job_def("materialise_everything").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
-        asset_selection=[FACT, *(dg.AssetKey(["marts", name]) for name in AGGREGATES)],
+        asset_selection=[FACT, *(dg.AssetKey(["marts", name]) for name in ALL_AGGREGATES)],
     )
 
     (gx_check,) = [c for c in result.get_asset_check_evaluations() if c.check_name == "gx_fct_labelled_posts"]
@@ -213,7 +232,7 @@ def test_failing_label_checks_block_the_aggregates_which_keep_their_last_version
     }
     materialised = {event.asset_key for event in result.get_asset_materialization_events()}
     assert FACT in materialised
-    assert not materialised & {dg.AssetKey(["marts", name]) for name in AGGREGATES}
+    assert not materialised & {dg.AssetKey(["marts", name]) for name in ALL_AGGREGATES}
     with duckdb.connect(str(copy), read_only=True) as conn:
         assert conn.execute("select count(*) from marts.fct_labelled_posts where stigma_domain = 'banana'").fetchone()[0] > 0
         for name, before in aggregates_before.items():

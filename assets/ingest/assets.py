@@ -5,7 +5,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.ingest.formats import SOURCE_FORMATS, SourceFormat
 from assets.ingest.loader import load_landing_folder
-from orchestration.settings import WAREHOUSE_WRITER_POOL, landing_path
+from orchestration.settings import WAREHOUSE_POOL, landing_path
 
 
 def _raw_asset(source: SourceFormat) -> dg.AssetsDefinition:
@@ -13,7 +13,7 @@ def _raw_asset(source: SourceFormat) -> dg.AssetsDefinition:
         key=["raw", source.name],
         group_name="raw",
         kinds={"duckdb"},
-        pool=WAREHOUSE_WRITER_POOL,
+        pool=WAREHOUSE_POOL,
         description=f"{source.description} Landing folder: <landing>/{source.name}/.",
     )
     def _asset(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:

@@ -73,7 +73,8 @@ class Calibration:
     held_out_macro_f1: float
     held_out_macro_f1_minilm: float
     held_out_macro_f1_tfidf: float
-    rates: np.ndarray  # misclassification rates M[true, predicted] on held-out predictions
+    rates: np.ndarray  # M[true, predicted]: mean held-out probability of `predicted` for items of `true`
+    hard_rates: np.ndarray  # M[true, predicted]: share of held-out items of `true` labelled `predicted`
 
 
 class LabelEngine:
@@ -129,6 +130,7 @@ class LabelEngine:
             held_out_macro_f1_minilm=scores[0.0],
             held_out_macro_f1_tfidf=scores[1.0],
             rates=misclassification_rates(y, calibrated),
+            hard_rates=misclassification_rates(y, np.eye(len(self.classes_))[calibrated.argmax(axis=1)]),
         )
 
     def _out_of_fold(self, texts, embeddings, y) -> tuple[np.ndarray, np.ndarray]:

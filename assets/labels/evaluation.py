@@ -10,6 +10,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 from assets.labels.datasets import LabelledTexts
 from assets.labels.embedding import MODEL_NAME, embed_truncated
 from assets.labels.engine import UNCERTAIN, LabelEngine, sparse_model
+from assets.labels.labeller import taxonomy_training_texts
 from assets.labels.prevalence import classify_and_count, pacc
 from assets.labels.taxonomy import Dimension
 
@@ -22,8 +23,7 @@ class TrainingSet:
 
 
 def training_set_from_taxonomy(dimension: Dimension) -> TrainingSet:
-    texts = [t for c in dimension.classes for t in c.training_texts]
-    labels = [c.name for c in dimension.classes for _ in c.training_texts]
+    texts, labels = taxonomy_training_texts(dimension)
     return TrainingSet(texts, labels, f"taxonomy dimension {dimension.name} ({len(texts)} texts)")
 
 

@@ -1,44 +1,54 @@
-"""Label texts on every taxonomy dimension from one embedding pass."""
+"""Label texts on every taxonomy dimension: one embedding pass, one engine per dimension."""
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from assets.labels.classifier import CentroidClassifier
 from assets.labels.embedding import embed
-from assets.labels.taxonomy import Taxonomy
+from assets.labels.engine import LabelEngine
+from assets.labels.taxonomy import Dimension, Taxonomy
 
 
 @dataclass(frozen=True)
 class DimensionLabels:
-    labels: list[str | None]
-    confidences: list[float | None]
+    labels: list[str | None]  # the most probable class; None where the dimension does not apply
+    confidences: list[float | None]  # its calibrated probability
+    uncertain: list[bool | None]  # below the engine's validated confidence threshold
 
 
-def train_from_taxonomy(taxonomy: Taxonomy) -> dict[str, CentroidClassifier]:
-    classifiers = {}
-    for dimension in taxonomy.dimensions:
-        texts = [t for c in dimension.classes for t in c.training_texts]
-        labels = [c.name for c in dimension.classes for _ in c.training_texts]
-        classifiers[dimension.name] = CentroidClassifier().fit(embed(texts), labels)
-    return classifiers
+def taxonomy_training_texts(dimension: Dimension) -> tuple[list[str], list[str]]:
+    texts = [t for c in dimension.classes for t in c.training_texts]
+    labels = [c.name for c in dimension.classes for _ in c.training_texts]
+    return texts, labels
 
 
-def label_texts(texts: list[str], taxonomy: Taxonomy) -> dict[str, DimensionLabels]:
-    """Label and confidence per dimension; None where a dimension does not apply to the text."""
-    classifiers = train_from_taxonomy(taxonomy)
-    embeddings = embed(texts)
-    predicted: dict[str, tuple[np.ndarray, np.ndarray]] = {
-        name: classifier.predict(embeddings) for name, classifier in classifiers.items()
+def train_from_taxonomy(taxonomy: Taxonomy) -> dict[str, LabelEngine]:
+    return {
+        dimension.name: LabelEngine(fine_tune=False).fit(*taxonomy_training_texts(dimension))
+        for dimension in taxonomy.dimensions
     }
+
+
+def label_texts(
+    texts: list[str], taxonomy: Taxonomy, engines: dict[str, LabelEngine] | None = None
+) -> dict[str, DimensionLabels]:
+    engines = engines or train_from_taxonomy(taxonomy)
+    embeddings = embed(texts)
+    predicted = {}
+    for name, engine in engines.items():
+        probabilities = engine.predict_proba(texts, embeddings)
+        confidence = probabilities.max(axis=1)
+        predicted[name] = (engine.classes_[probabilities.argmax(axis=1)], confidence,
+                           confidence < engine.calibration.uncertain_below)
     result = {}
     for dimension in taxonomy.dimensions:
-        labels, confidences = predicted[dimension.name]
+        labels, confidences, uncertain = predicted[dimension.name]
         applies = np.ones(len(texts), dtype=bool)
         for other, required_label in dimension.applies_when:
             applies &= predicted[other][0] == required_label
         result[dimension.name] = DimensionLabels(
-            labels=[str(l) if a else None for l, a in zip(labels, applies)],
-            confidences=[float(c) if a else None for c, a in zip(confidences, applies)],
+            labels=[str(v) if a else None for v, a in zip(labels, applies)],
+            confidences=[float(v) if a else None for v, a in zip(confidences, applies)],
+            uncertain=[bool(v) if a else None for v, a in zip(uncertain, applies)],
         )
     return result

@@ -33,7 +33,7 @@ select
     *,
     greatest(0, ({{ wilson_centre('share', 'n_group', z) }}) - ({{ wilson_half_width('share', 'n_group', z) }})) as share_ci_low,
     least(1, ({{ wilson_centre('share', 'n_group', z) }}) + ({{ wilson_half_width('share', 'n_group', z) }})) as share_ci_high,
-    n_group < {{ var('min_group_size', 30) }} as is_small_group
+    n_group < {{ var('min_group_size') }} as is_small_group
 from shared
 {% endmacro %}
 
