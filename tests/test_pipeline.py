@@ -8,6 +8,7 @@ import csv
 import os
 import shutil
 from collections import Counter
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -237,3 +238,14 @@ def test_failing_label_checks_block_the_aggregates_which_keep_their_last_version
         assert conn.execute("select count(*) from marts.fct_labelled_posts where stigma_domain = 'banana'").fetchone()[0] > 0
         for name, before in aggregates_before.items():
             assert table(conn, f"marts.{name}").sort(pl.all()).equals(before)
+
+
+def test_the_published_copy_holds_exactly_the_marts(warehouse):
+    published = Path(os.environ["STIGMA_INSIGHTS_DUCKDB"]).with_name("warehouse_published.duckdb")
+    marts = dict(warehouse.execute(
+        "select table_name, estimated_size from duckdb_tables() where schema_name = 'marts'").fetchall())
+    with duckdb.connect(str(published), read_only=True) as copy:
+        copied = {t: copy.execute(f"select count(*) from marts.{t}").fetchone()[0] for t in marts}
+        schemas = {row[0] for row in copy.execute("select distinct schema_name from duckdb_tables()").fetchall()}
+    assert schemas == {"marts"}
+    assert copied == {t: warehouse.execute(f"select count(*) from marts.{t}").fetchone()[0] for t in marts}

@@ -73,3 +73,13 @@
         loaded_at
     ) as observed_at
 {%- endmacro %}
+
+{# The staging views of one entity from several landing formats, with the format as a column. #}
+{% macro union_staging(entity, source_formats) -%}
+    {%- for source_format in source_formats %}
+    select '{{ source_format }}' as source_format, * from {{ ref('stg_' ~ source_format ~ '__' ~ entity) }}
+    {%- if not loop.last %}
+    union all by name
+    {%- endif %}
+    {%- endfor %}
+{%- endmacro %}

@@ -2,29 +2,10 @@
 -- title + body; TikTok videos' text is caption + transcript.
 {{ config(materialized='view') }}
 
-with reddit_submissions as (
-    select 'reddit_dump' as source_format, * from {{ ref('stg_reddit_dump__submissions') }}
-    union all by name
-    select 'reddit_api' as source_format, * from {{ ref('stg_reddit_api__submissions') }}
-),
-
-reddit_comments as (
-    select 'reddit_dump' as source_format, * from {{ ref('stg_reddit_dump__comments') }}
-    union all by name
-    select 'reddit_api' as source_format, * from {{ ref('stg_reddit_api__comments') }}
-),
-
-tiktok_videos as (
-    select 'tiktok_research' as source_format, * from {{ ref('stg_tiktok_research__videos') }}
-    union all by name
-    select 'zeeschuimer' as source_format, * from {{ ref('stg_zeeschuimer__videos') }}
-),
-
-tiktok_comments as (
-    select 'tiktok_research' as source_format, * from {{ ref('stg_tiktok_research__comments') }}
-    union all by name
-    select 'zeeschuimer' as source_format, * from {{ ref('stg_zeeschuimer__comments') }}
-)
+with reddit_submissions as ({{ union_staging('submissions', ['reddit_dump', 'reddit_api']) }}),
+reddit_comments as ({{ union_staging('comments', ['reddit_dump', 'reddit_api']) }}),
+tiktok_videos as ({{ union_staging('videos', ['tiktok_research', 'zeeschuimer']) }}),
+tiktok_comments as ({{ union_staging('comments', ['tiktok_research', 'zeeschuimer']) }})
 
 select
     'reddit' as platform, 'post' as kind, submission_id as post_id, submission_id as thread_id,
