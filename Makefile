@@ -5,17 +5,15 @@ BIN := $(VENV)/bin
 
 .PHONY: run test dev
 
-# Runs are recorded in dagster_home/, so `make dev` shows them in the UI.
-export DAGSTER_HOME := $(CURDIR)/dagster_home
-
 run: $(VENV)/.installed
 	$(BIN)/stigma-insights run
 
 test: $(VENV)/.installed
 	$(BIN)/pytest
 
+# dagster_home/dagster.yaml limits the warehouse pool to one step at a time across runs.
 dev: $(VENV)/.installed
-	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dagster dev -w workspace.yaml
+	DAGSTER_HOME=$(CURDIR)/dagster_home PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dagster dev -w workspace.yaml
 
 # torch first and alone: pinned exactly, pip takes the machine's local CPU build (see STACK.md).
 $(VENV)/.installed: pyproject.toml

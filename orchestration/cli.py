@@ -20,10 +20,11 @@ def run(args: argparse.Namespace) -> int:
     from orchestration.definitions import defs
     from orchestration.settings import landing_path, published_path, warehouse_path
 
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     print(f"Landing files: {landing_path()}")
+    # An in-process run executes its steps one after another, so it needs no pool limits; an
+    # ephemeral instance also means a killed run leaves no claimed pool slot behind to block the next.
     result = defs.resolve_job_def("materialise_everything").execute_in_process(
-        instance=instance,
+        instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
     )
