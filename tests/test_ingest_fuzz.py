@@ -91,7 +91,7 @@ def assert_accounted(result: LoadResult, conn, source_name: str, lines: int | No
 @given(lines=st.lists(ndjson_line([REDDIT_SUBMISSION, REDDIT_COMMENT]), min_size=1, max_size=8))
 def test_reddit_dump_lines_never_crash_and_are_all_accounted_for(tmp_path, lines):
     result, conn = load_bytes(tmp_path, "reddit_dump", "RS.ndjson", b"\n".join(lines) + b"\n")
-    assert_accounted(result, conn, "reddit_dump", lines=sum(1 for l in lines if l.strip()))
+    assert_accounted(result, conn, "reddit_dump", lines=sum(1 for line in lines if line.strip()))
 
 
 @FUZZ

@@ -123,6 +123,7 @@ def test_analysts_query_the_published_copy_without_a_failure_while_the_pipeline_
     stop.set()
     reader.join()
 
+    print(f"analyst queries during the run: {results['queries']}, failures: {len(results['failures'])}")
     assert results["failures"] == [] and results["queries"] > 20
     assert secret not in output
     with duckdb.connect(str(published), read_only=True) as conn:

@@ -8,7 +8,6 @@ from assets.labels.store import LABELLABLE_POSTS_SQL, label_posts, replace_post_
 from assets.labels.taxonomy import load_taxonomy
 from orchestration.settings import WAREHOUSE_POOL
 
-
 POSTS = dg.AssetKey(["intermediate", "posts"])
 
 

@@ -52,7 +52,7 @@ def read_labelled_file(path: str | Path, text_col: str, label_col: str) -> Label
 def concatenate(parts: list[LabelledTexts]) -> LabelledTexts:
     return LabelledTexts(
         texts=[t for p in parts for t in p.texts],
-        labels=[l for p in parts for l in p.labels],
+        labels=[label for p in parts for label in p.labels],
         source=" + ".join(p.source for p in parts),
         dropped_rows=sum(p.dropped_rows for p in parts),
     )
