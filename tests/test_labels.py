@@ -42,15 +42,16 @@ def test_engine_learns_and_chooses_its_blend_on_held_out_predictions():
     engine = LabelEngine(fine_tune=False).fit(texts, [f"c{v}" for v in y], synthetic_embeddings(y, 0.3, 0))
 
     test_y = np.repeat([0, 1, 2], 20)
-    labels, confidence = engine.predict([f"item {i}" for i in range(60)], synthetic_embeddings(test_y, 0.3, 1))
+    decisions = engine.predict([f"item {i}" for i in range(60)], synthetic_embeddings(test_y, 0.3, 1))
+    labels, confidence = decisions.labels, decisions.confidence
 
     calibration = engine.calibration
     assert calibration.sparse_weight <= 0.2 and calibration.held_out_macro_f1 > 0.9
     assert (labels == np.array([f"c{v}" for v in test_y])).mean() > 0.9
     assert ((0 <= confidence) & (confidence <= 1)).all()
     assert np.allclose(calibration.rates.sum(axis=1), 1) and np.allclose(calibration.hard_rates.sum(axis=1), 1)
-    ambiguous_label, ambiguous_confidence = engine.predict(["item"], np.full((1, 16), 0.25))
-    assert (ambiguous_label[0] == UNCERTAIN) == (ambiguous_confidence[0] < calibration.uncertain_below)
+    ambiguous = engine.predict(["item"], np.full((1, 16), 0.25))
+    assert (ambiguous.labels[0] == UNCERTAIN) == (ambiguous.confidence[0] < calibration.uncertain_below)
 
 
 def test_uncertain_below_the_confidence_where_held_out_predictions_turn_mostly_wrong():

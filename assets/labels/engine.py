@@ -179,14 +179,23 @@ class LabelEngine:
             probabilities = (1 - weight) * probabilities + weight * self._sparse.predict_proba(texts)
         return _softmax_with_temperature(probabilities, self.calibration.temperature)
 
-    def predict(
-        self, texts: list[str], embeddings: np.ndarray | None = None, abstain: bool = True
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Labels (or `uncertain`) and the calibrated probability of the most likely class."""
-        probabilities = self.predict_proba(texts, embeddings)
+    def decide(self, probabilities: np.ndarray) -> "Decisions":
+        """The most probable class of each row, its probability, and whether it is below the threshold."""
         best = probabilities.argmax(axis=1)
         confidence = probabilities[np.arange(len(best)), best]
-        labels = self.classes_[best].astype(object)
-        if abstain:
-            labels[confidence < self.calibration.uncertain_below] = UNCERTAIN
-        return labels, confidence
+        return Decisions(self.classes_[best], confidence, confidence < self.calibration.uncertain_below)
+
+    def predict(self, texts: list[str], embeddings: np.ndarray | None = None) -> "Decisions":
+        return self.decide(self.predict_proba(texts, embeddings))
+
+
+@dataclass(frozen=True)
+class Decisions:
+    best: np.ndarray  # the most probable class
+    confidence: np.ndarray  # its calibrated probability
+    uncertain: np.ndarray  # confidence below the validated threshold
+
+    @property
+    def labels(self) -> np.ndarray:
+        """The best class, or `uncertain` where the engine is not confident."""
+        return np.where(self.uncertain, UNCERTAIN, self.best.astype(object))

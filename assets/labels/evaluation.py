@@ -9,7 +9,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 
 from assets.labels.datasets import LabelledTexts
 from assets.labels.embedding import MODEL_NAME, embed_truncated
-from assets.labels.engine import UNCERTAIN, LabelEngine, sparse_model
+from assets.labels.engine import LabelEngine, sparse_model
 from assets.labels.labeller import taxonomy_training_texts
 from assets.labels.prevalence import classify_and_count, pacc
 from assets.labels.taxonomy import Dimension
@@ -42,7 +42,8 @@ def evaluate(train: TrainingSet, test: LabelledTexts) -> dict:
     probabilities = engine.predict_proba(test.texts)
     trained = time.perf_counter()
     classes = engine.classes_
-    predicted = classes[probabilities.argmax(axis=1)]
+    decisions = engine.decide(probabilities)
+    predicted = decisions.best
     true = np.asarray(test.labels)
     labels = sorted(set(classes) | set(true))
 
@@ -52,8 +53,7 @@ def evaluate(train: TrainingSet, test: LabelledTexts) -> dict:
     cc_shares = classify_and_count(np.array([index[p] for p in predicted]), len(classes))
     adjusted = pacc(probabilities, engine.calibration.rates)
 
-    selective = np.where(probabilities.max(axis=1) < engine.calibration.uncertain_below, UNCERTAIN, predicted)
-    accepted = selective != UNCERTAIN
+    accepted = ~decisions.uncertain
 
     baseline_train_labels = np.asarray(train.labels)
     tfidf = sparse_model().fit(train.texts, baseline_train_labels).predict(test.texts)
@@ -79,7 +79,7 @@ def evaluate(train: TrainingSet, test: LabelledTexts) -> dict:
         "mean_prevalence_error": {"before": float(np.abs(cc_shares - true_shares).mean()),
                                   "after": float(np.abs(adjusted - true_shares).mean())},
         "uncertain": {"threshold": calibration.uncertain_below, "coverage": float(accepted.mean()),
-                      "accuracy_when_certain": float((selective[accepted] == true[accepted]).mean())
+                      "accuracy_when_certain": float((predicted[accepted] == true[accepted]).mean())
                       if accepted.any() else None},
         "engine": {"fine_tuned": calibration.fine_tuned, "sparse_weight": calibration.sparse_weight,
                    "temperature": calibration.temperature, "held_out_macro_f1": calibration.held_out_macro_f1,

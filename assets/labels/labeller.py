@@ -34,21 +34,16 @@ def label_texts(
 ) -> dict[str, DimensionLabels]:
     engines = engines or train_from_taxonomy(taxonomy)
     embeddings = embed(texts)
-    predicted = {}
-    for name, engine in engines.items():
-        probabilities = engine.predict_proba(texts, embeddings)
-        confidence = probabilities.max(axis=1)
-        predicted[name] = (engine.classes_[probabilities.argmax(axis=1)], confidence,
-                           confidence < engine.calibration.uncertain_below)
+    decided = {name: engine.predict(texts, embeddings) for name, engine in engines.items()}
     result = {}
     for dimension in taxonomy.dimensions:
-        labels, confidences, uncertain = predicted[dimension.name]
+        decisions = decided[dimension.name]
         applies = np.ones(len(texts), dtype=bool)
         for other, required_label in dimension.applies_when:
-            applies &= predicted[other][0] == required_label
+            applies &= decided[other].best == required_label
         result[dimension.name] = DimensionLabels(
-            labels=[str(v) if a else None for v, a in zip(labels, applies)],
-            confidences=[float(v) if a else None for v, a in zip(confidences, applies)],
-            uncertain=[bool(v) if a else None for v, a in zip(uncertain, applies)],
+            labels=[str(v) if a else None for v, a in zip(decisions.best, applies)],
+            confidences=[float(v) if a else None for v, a in zip(decisions.confidence, applies)],
+            uncertain=[bool(v) if a else None for v, a in zip(decisions.uncertain, applies)],
         )
     return result

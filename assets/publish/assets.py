@@ -4,17 +4,14 @@ import dagster as dg
 from dagster_duckdb import DuckDBResource
 
 from assets.publish.analyst_copy import publish_marts
+from orchestration.dbt import dbt_aggregates, dbt_labelled_fact
 from orchestration.settings import WAREHOUSE_POOL, published_path
-
-MARTS = [
-    "fct_labelled_posts", "agg_stigma_domain_by_platform", "agg_intent_by_platform", "agg_labels_by_region",
-    "agg_labels_by_gender", "agg_subreddits_by_region", "agg_adjusted_label_shares",
-]
 
 
 @dg.asset(
     key=["published", "analyst_marts"],
-    deps=[dg.AssetKey(["marts", name]) for name in MARTS],
+    # Every mart the dbt steps build, so a mart added later is published too.
+    deps=[*dbt_labelled_fact.keys, *dbt_aggregates.keys],
     group_name="published",
     kinds={"duckdb"},
     pool=WAREHOUSE_POOL,
