@@ -1,14 +1,17 @@
-"""The Dagster labels asset: embedding-based labels for every labellable post."""
+"""The Dagster labels asset: embedding-based labels for every labellable post, incrementally."""
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.labels.embedding import MODEL_NAME
-from assets.labels.store import LABELLABLE_POSTS_SQL, label_posts, replace_post_labels
+from assets.labels.store import POST_LABELS_TABLE, label_new_posts
 from assets.labels.taxonomy import load_taxonomy
 from orchestration.settings import WAREHOUSE_POOL
 
 POSTS = dg.AssetKey(["intermediate", "posts"])
+
+
+class LabelsConfig(dg.Config):
+    relabel_all: bool = False  # label every post again (embeddings still come from the cache)
 
 
 @dg.multi_asset(
@@ -17,7 +20,8 @@ POSTS = dg.AssetKey(["intermediate", "posts"])
             ["labels", "post_labels"],
             deps=[POSTS],
             description="Relevance, stigma domain and intent for each post: label, calibrated confidence "
-            "and uncertain flag, from MiniLM embeddings and engines trained on the taxonomy.",
+            "and uncertain flag, from MiniLM embeddings and engines trained on the taxonomy. Incremental: "
+            "only posts with new text, model or taxonomy are labelled; embeddings are cached.",
         ),
         dg.AssetSpec(
             ["labels", "label_error_rates"],
@@ -29,29 +33,36 @@ POSTS = dg.AssetKey(["intermediate", "posts"])
     group_name="labels",
     pool=WAREHOUSE_POOL,
 )
-def labels(context: dg.AssetExecutionContext, duckdb: DuckDBResource):
+def labels(context: dg.AssetExecutionContext, config: LabelsConfig, duckdb: DuckDBResource):
     taxonomy = load_taxonomy()
     with duckdb.get_connection() as conn:
-        posts = conn.sql(LABELLABLE_POSTS_SQL).pl()
-        context.log.info(f"Labelling {posts.height} posts with {MODEL_NAME}, taxonomy {taxonomy.version}")
-        post_labels, rates = label_posts(posts, taxonomy)
-        replace_post_labels(conn, post_labels, rates)
-    counts = {
-        dimension.name: dict(post_labels[dimension.name].drop_nulls().value_counts().sort(dimension.name).rows())
-        for dimension in taxonomy.dimensions
-    }
-    provenance = {"model_name": MODEL_NAME, "taxonomy_version": taxonomy.version}
+        summary = label_new_posts(conn, taxonomy, relabel_all=config.relabel_all, log=context.log.info)
+        (rows,) = conn.execute(f"select count(*) from {POST_LABELS_TABLE}").fetchone()
+        counts = {
+            dimension.name: dict(conn.execute(
+                f"select {dimension.name}, count(*) from {POST_LABELS_TABLE} where {dimension.name} is not null"
+                f" group by all order by 1").fetchall())
+            for dimension in taxonomy.dimensions
+        }
+        uncertain = {
+            dimension.name: conn.execute(
+                f"select avg({dimension.name}_is_uncertain::int) from {POST_LABELS_TABLE}").fetchone()[0]
+            for dimension in taxonomy.dimensions
+        }
+        (model_id,) = conn.execute(f"select any_value(model_name) from {POST_LABELS_TABLE}").fetchone()
+    provenance = {"model_name": model_id or "", "taxonomy_version": taxonomy.version}
     yield dg.MaterializeResult(
         asset_key=["labels", "post_labels"],
         metadata={
-            "dagster/row_count": post_labels.height,
+            "dagster/row_count": rows,
             **provenance,
+            "labelled_this_run": summary.labelled,
+            "kept_from_earlier_runs": summary.kept,
+            "removed_stale": summary.removed,
+            "embeddings_computed": summary.embeddings_computed,
+            "embeddings_from_cache": summary.embeddings_from_cache,
             "label_counts": dg.MetadataValue.json(counts),
-            "uncertain_share": dg.MetadataValue.json(
-                {d.name: post_labels[f"{d.name}_is_uncertain"].drop_nulls().mean() for d in taxonomy.dimensions}
-            ),
+            "uncertain_share": dg.MetadataValue.json(uncertain),
         },
     )
-    yield dg.MaterializeResult(
-        asset_key=["labels", "label_error_rates"], metadata={"dagster/row_count": rates.height, **provenance}
-    )
+    yield dg.MaterializeResult(asset_key=["labels", "label_error_rates"], metadata=provenance)

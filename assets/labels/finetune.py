@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from assets.labels.embedding import load_encoder, windows_of
+from assets.labels.embedding import load_torch_encoder, windows_of
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class FineTunedClassifier:
         config = self.config
         torch.manual_seed(config.seed)
         order_rng = np.random.default_rng(config.seed)
-        encoder = load_encoder()
+        encoder = load_torch_encoder()
         self._tokenizer = encoder.tokenizer
         self._window_tokens = encoder.max_seq_length
         # A copy: the shared encoder keeps producing the frozen embeddings other code relies on.

@@ -1,5 +1,6 @@
 """Label texts on every taxonomy dimension: one embedding pass, one engine per dimension."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,18 +23,25 @@ def taxonomy_training_texts(dimension: Dimension) -> tuple[list[str], list[str]]
     return texts, labels
 
 
-def train_from_taxonomy(taxonomy: Taxonomy) -> dict[str, LabelEngine]:
-    return {
-        dimension.name: LabelEngine(fine_tune=False).fit(*taxonomy_training_texts(dimension))
-        for dimension in taxonomy.dimensions
-    }
+def train_from_taxonomy(
+    taxonomy: Taxonomy, embed_texts: Callable[[list[str]], np.ndarray] = embed
+) -> dict[str, LabelEngine]:
+    engines = {}
+    for dimension in taxonomy.dimensions:
+        texts, labels = taxonomy_training_texts(dimension)
+        engines[dimension.name] = LabelEngine(fine_tune=False).fit(texts, labels, embed_texts(texts))
+    return engines
 
 
 def label_texts(
-    texts: list[str], taxonomy: Taxonomy, engines: dict[str, LabelEngine] | None = None
+    texts: list[str],
+    taxonomy: Taxonomy,
+    engines: dict[str, LabelEngine] | None = None,
+    embeddings: np.ndarray | None = None,
 ) -> dict[str, DimensionLabels]:
+    """`embeddings`: the texts' embeddings when the caller has them (from the cache)."""
     engines = engines or train_from_taxonomy(taxonomy)
-    embeddings = embed(texts)
+    embeddings = embed(texts) if embeddings is None else embeddings
     decided = {name: engine.predict(texts, embeddings) for name, engine in engines.items()}
     result = {}
     for dimension in taxonomy.dimensions:

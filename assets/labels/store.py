@@ -1,37 +1,134 @@
-"""Read labellable posts from and write labels (and the engines' error rates) to the warehouse."""
+"""Label the warehouse's posts incrementally: only posts whose text, model or taxonomy is new.
 
+A post keeps its label row while its text (by hash), the embedding model and the taxonomy version
+are unchanged, so a nightly run labels what arrived since the last one. Posts are labelled in
+batches, each committed in one transaction with the embeddings it cached: memory stays bounded
+and a killed run keeps its finished batches; the next run carries on where it stopped.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import duckdb
 import polars as pl
 
-from assets.labels.embedding import MODEL_NAME
+from assets.labels.embedding import embedding_model_id
+from assets.labels.embedding_cache import EmbeddingCache
 from assets.labels.engine import LabelEngine
-from assets.labels.labeller import label_texts, train_from_taxonomy
+from assets.labels.labeller import DimensionLabels, label_texts, train_from_taxonomy
 from assets.labels.taxonomy import Taxonomy
 
 POST_LABELS_TABLE = "labels.post_labels"
 ERROR_RATES_TABLE = "labels.label_error_rates"
+BATCH_SIZE = 4096
 LABELLABLE_POSTS_SQL = """
-    select post_key, text
+    select post_key, text, sha256(text) as text_sha256
     from intermediate.posts
     where status = 'available' and trim(coalesce(text, '')) <> ''
-    order by post_key
 """
 
 
-def label_posts(posts: pl.DataFrame, taxonomy: Taxonomy) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Labels (one row per post: label, confidence and uncertainty per dimension) and error rates."""
-    engines = train_from_taxonomy(taxonomy)
-    labelled = label_texts(posts["text"].to_list(), taxonomy, engines)
-    columns: dict[str, pl.Series] = {"post_key": posts["post_key"]}
+@dataclass(frozen=True)
+class LabellingSummary:
+    labelled: int  # posts labelled in this run
+    kept: int  # posts whose labels were still valid
+    removed: int  # label rows of posts no longer labellable (deleted, removed, emptied)
+    embeddings_computed: int
+    embeddings_from_cache: int
+    labelled_at: datetime
+
+
+def label_new_posts(
+    conn: duckdb.DuckDBPyConnection,
+    taxonomy: Taxonomy,
+    relabel_all: bool = False,
+    batch_size: int = BATCH_SIZE,
+    log: Callable[[str], None] = print,
+) -> LabellingSummary:
+    cache = EmbeddingCache(conn)
+    engines = train_from_taxonomy(taxonomy, cache.embed)
+    labelled_at = datetime.now(timezone.utc)
+    provenance = {"model_name": cache.model_id, "taxonomy_version": taxonomy.version}
+    stamp = {"labelled_at": pl.lit(labelled_at), **{k: pl.lit(v) for k, v in provenance.items()}}
+    conn.begin()
+    removed = _forget_stale_labels(conn, provenance, relabel_all)
+    if not _label_columns(conn):  # the table exists from the first run on, even with nothing to label
+        no_posts = pl.DataFrame(schema={"post_key": pl.String, "text_sha256": pl.String})
+        no_labels = {dimension.name: DimensionLabels([], [], []) for dimension in taxonomy.dimensions}
+        _insert_labels(conn, labels_frame(no_posts, no_labels).with_columns(**stamp))
+    _replace_error_rates(conn, error_rates(engines).with_columns(**{k: pl.lit(v) for k, v in provenance.items()}))
+    conn.commit()
+    conn.execute(
+        f"""create or replace temp table posts_to_label as
+            select row_number() over (order by post_key) as position, post_key, text, text_sha256
+            from ({LABELLABLE_POSTS_SQL}) posts
+            anti join {POST_LABELS_TABLE} using (post_key)"""
+    )
+    (to_label,) = conn.execute("select count(*) from posts_to_label").fetchone()
+    (labellable,) = conn.execute(f"select count(*) from ({LABELLABLE_POSTS_SQL})").fetchone()
+    log(f"Labelling {to_label} of {labellable} labellable posts ({cache.model_id}, taxonomy {taxonomy.version})")
+    for start in range(0, to_label, batch_size):
+        batch = conn.execute(
+            "select post_key, text, text_sha256 from posts_to_label where position > ? and position <= ?"
+            " order by position",
+            [start, start + batch_size],
+        ).pl()
+        conn.begin()
+        embeddings = cache.embed(batch["text"].to_list(), batch["text_sha256"].to_list())
+        labels = labels_frame(batch, label_texts(batch["text"].to_list(), taxonomy, engines, embeddings))
+        _insert_labels(conn, labels.with_columns(**stamp))
+        conn.commit()
+        log(f"  labelled {min(start + batch_size, to_label)} of {to_label}")
+    conn.execute("drop table posts_to_label")
+    return LabellingSummary(
+        labelled=to_label, kept=labellable - to_label, removed=removed,
+        embeddings_computed=cache.computed, embeddings_from_cache=cache.hits, labelled_at=labelled_at,
+    )
+
+
+def _forget_stale_labels(conn, provenance: dict[str, str], relabel_all: bool) -> int:
+    """Delete label rows that no longer hold: post gone from the labellable set, text, model or taxonomy changed."""
+    columns = _label_columns(conn)
+    if "text_sha256" not in columns:  # no table yet, or one from before labels were incremental
+        conn.execute(f"drop table if exists {POST_LABELS_TABLE}")
+        return 0
+    (removed,) = conn.execute(
+        f"""delete from {POST_LABELS_TABLE} l
+            where ? or model_name is distinct from ? or taxonomy_version is distinct from ?
+               or not exists (select 1 from ({LABELLABLE_POSTS_SQL}) p
+                              where p.post_key = l.post_key and p.text_sha256 = l.text_sha256)""",
+        [relabel_all, provenance["model_name"], provenance["taxonomy_version"]],
+    ).fetchone()
+    return removed
+
+
+def labels_frame(batch: pl.DataFrame, labelled: dict) -> pl.DataFrame:
+    """One row per post: label, calibrated confidence and uncertain flag for each dimension."""
+    columns: dict[str, pl.Series] = {"post_key": batch["post_key"], "text_sha256": batch["text_sha256"]}
     for dimension, result in labelled.items():
         columns[dimension] = pl.Series(result.labels, dtype=pl.String)
         columns[f"{dimension}_confidence"] = pl.Series(result.confidences, dtype=pl.Float64)
         columns[f"{dimension}_is_uncertain"] = pl.Series(result.uncertain, dtype=pl.Boolean)
-    provenance = {"model_name": pl.lit(MODEL_NAME), "taxonomy_version": pl.lit(taxonomy.version)}
-    labels = pl.DataFrame(columns).with_columns(**provenance, labelled_at=pl.lit(datetime.now(timezone.utc)))
-    return labels, error_rates(engines).with_columns(**provenance)
+    return pl.DataFrame(columns)
+
+
+def _insert_labels(conn, labels: pl.DataFrame) -> None:
+    """Append a batch; the table is (re)created when the taxonomy's dimensions change its columns."""
+    conn.register("new_post_labels", labels.to_arrow())
+    try:
+        if _label_columns(conn) != labels.columns:
+            conn.execute(f"create or replace table {POST_LABELS_TABLE} as select * from new_post_labels")
+        else:
+            conn.execute(f"insert into {POST_LABELS_TABLE} select * from new_post_labels")
+    finally:
+        conn.unregister("new_post_labels")
+
+
+def _label_columns(conn) -> list[str]:
+    return [name for (name,) in conn.execute(
+        "select column_name from duckdb_columns() where schema_name = 'labels' and table_name = 'post_labels'"
+        " order by column_index").fetchall()]
 
 
 def error_rates(engines: dict[str, LabelEngine]) -> pl.DataFrame:
@@ -46,19 +143,9 @@ def error_rates(engines: dict[str, LabelEngine]) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def replace_post_labels(conn: duckdb.DuckDBPyConnection, labels: pl.DataFrame, rates: pl.DataFrame) -> None:
-    """Swap in the new labels and rates in one transaction: readers see the old set or the new one."""
-    conn.execute("create schema if not exists labels")
-    conn.register("new_post_labels", labels.to_arrow())
+def _replace_error_rates(conn, rates: pl.DataFrame) -> None:
     conn.register("new_error_rates", rates.to_arrow())
-    conn.begin()
     try:
-        conn.execute(f"create or replace table {POST_LABELS_TABLE} as select * from new_post_labels")
         conn.execute(f"create or replace table {ERROR_RATES_TABLE} as select * from new_error_rates")
-        conn.commit()
-    except Exception:
-        conn.rollback()
-        raise
     finally:
-        conn.unregister("new_post_labels")
         conn.unregister("new_error_rates")

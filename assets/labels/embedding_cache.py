@@ -1,0 +1,84 @@
+"""Embeddings kept in the warehouse by (model, text hash): a text is embedded once, whatever reruns.
+
+The model part of the key names the model, the backend and the pooling (embedding_model_id), so a
+change of backend never mixes vectors. A nightly run embeds only the texts it has not seen.
+"""
+
+import hashlib
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from assets.labels.embedding import EMBEDDING_DIM, embed, embedding_model_id
+
+CACHE_TABLE = "labels.embedding_cache"
+CACHE_DDL = f"""
+create schema if not exists labels;
+create table if not exists {CACHE_TABLE} (
+    model_id varchar not null,
+    text_sha256 varchar not null,
+    embedding float[{EMBEDDING_DIM}] not null,
+    embedded_at timestamptz not null default current_timestamp
+)
+"""
+
+
+def text_sha256(text: str) -> str:
+    """The same hex digest as DuckDB's sha256() of the text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class EmbeddingCache:
+    conn: duckdb.DuckDBPyConnection
+    model_id: str = field(default_factory=embedding_model_id)
+    hits: int = 0
+    computed: int = 0
+
+    def __post_init__(self) -> None:
+        self.conn.execute(CACHE_DDL)
+
+    def embed(self, texts: list[str], hashes: list[str] | None = None) -> np.ndarray:
+        """One unit-length embedding per text; cached ones are read, the rest computed and stored.
+
+        Call inside the caller's transaction: the new vectors commit with what was built from them.
+        """
+        hashes = hashes or [text_sha256(text) for text in texts]
+        found = self._lookup(sorted(set(hashes)))
+        missing = {h: t for h, t in zip(hashes, texts) if h not in found}
+        if missing:
+            vectors = embed(list(missing.values()))
+            self._store(list(missing), vectors)
+            found.update(zip(missing, vectors))
+        self.computed += len(missing)
+        self.hits += len(texts) - sum(1 for h in hashes if h in missing)
+        return np.stack([found[h] for h in hashes]) if hashes else np.zeros((0, EMBEDDING_DIM), np.float32)
+
+    def _lookup(self, hashes: list[str]) -> dict[str, np.ndarray]:
+        self.conn.register("wanted_hashes", pa.table({"text_sha256": hashes}))
+        try:
+            found = self.conn.execute(
+                f"""select c.text_sha256, c.embedding from {CACHE_TABLE} c
+                    semi join wanted_hashes w on c.text_sha256 = w.text_sha256
+                    where c.model_id = ?
+                    qualify row_number() over (partition by c.text_sha256) = 1""",
+                [self.model_id],
+            ).fetch_arrow_table()
+        finally:
+            self.conn.unregister("wanted_hashes")
+        vectors = found["embedding"].combine_chunks().flatten().to_numpy().reshape(-1, EMBEDDING_DIM)
+        return dict(zip(found["text_sha256"].to_pylist(), vectors))
+
+    def _store(self, hashes: list[str], vectors: np.ndarray) -> None:
+        embeddings = pa.FixedSizeListArray.from_arrays(pa.array(vectors.astype(np.float32).ravel()), EMBEDDING_DIM)
+        self.conn.register("new_embeddings", pa.table({"text_sha256": hashes, "embedding": embeddings}))
+        try:
+            self.conn.execute(
+                f"insert into {CACHE_TABLE} (model_id, text_sha256, embedding)"
+                " select ?, text_sha256, embedding from new_embeddings",
+                [self.model_id],
+            )
+        finally:
+            self.conn.unregister("new_embeddings")

@@ -1,0 +1,260 @@
+"""Benchmark the pipeline at a chosen size: per-stage time, throughput and peak memory, plus ratios.
+
+    python bench/run_benchmark.py --size 100000        # or: make bench SIZE=100000
+
+Generates landing files (bench/generate_landing.py) into a scratch folder, runs the real Dagster
+assets stage by stage on a fresh warehouse, then adds 1% new records and runs every stage again
+(the nightly case). Prints a table and writes bench/results/latest.json (and size_<N>.json).
+"""
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+sys.path.insert(0, str(BENCH_DIR.parent))
+
+from generate_landing import generate  # noqa: E402
+
+ENCODE_SAMPLE = 2000  # texts for the plain `encode` baseline
+
+
+class PeakMemory:
+    """Peak resident memory of this process and its children (dbt runs in a subprocess), sampled."""
+
+    def __init__(self, interval_s: float = 0.1):
+        self.interval_s = interval_s
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+
+    def __enter__(self) -> "PeakMemory":
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while True:
+            self.peak_bytes = max(self.peak_bytes, process_tree_rss(os.getpid()))
+            if self._stop.wait(self.interval_s):
+                return
+
+    @property
+    def peak_mb(self) -> float:
+        return round(self.peak_bytes / 2**20, 1)
+
+
+def process_tree_rss(root: int) -> int:
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+            rss[int(entry.name)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, IndexError, ValueError):
+            continue
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
+def stage_selections():
+    import dagster as dg
+
+    from orchestration.dbt import dbt_aggregates, dbt_clean_and_unify, dbt_labelled_fact
+    from orchestration.definitions import labelled_fact_check
+
+    raw_keys = [["raw", name] for name in ("reddit_dump", "zeeschuimer", "reddit_api", "tiktok_research")]
+    return {
+        "ingest_ndjson": dg.AssetSelection.assets(*raw_keys[:2]).without_checks(),
+        "ingest_documents": dg.AssetSelection.assets(*raw_keys[2:]).without_checks(),
+        "dbt": dg.AssetSelection.assets(*dbt_clean_and_unify.keys),
+        "labels": dg.AssetSelection.assets(["labels", "post_labels"], ["labels", "label_error_rates"]),
+        "fact": dg.AssetSelection.assets(*dbt_labelled_fact.keys) - dg.AssetSelection.checks(labelled_fact_check),
+        # the Python checks: raw accounting and the blocking great-expectations suite (dbt tests run with dbt)
+        "checks": dg.AssetSelection.checks_for_assets(*raw_keys) | dg.AssetSelection.checks(labelled_fact_check),
+        "aggregates": dg.AssetSelection.assets(*dbt_aggregates.keys, ["published", "analyst_marts"]),
+    }
+
+
+COUNT_SQL = {
+    "read_ndjson": "select sum(records_read) from raw.load_log where source_format in ('reddit_dump', 'zeeschuimer')",
+    "read_documents": "select sum(records_read) from raw.load_log where source_format in ('reddit_api', 'tiktok_research')",
+    "posts": "select count(*) from intermediate.posts",
+    "fact": "select count(*) from marts.fct_labelled_posts",
+}
+
+
+def warehouse_counts() -> dict[str, int]:
+    """Rows so far in the tables each stage writes; 0 for tables not built yet."""
+    import duckdb
+
+    from orchestration.settings import warehouse_path
+
+    if not warehouse_path().exists():
+        return dict.fromkeys(COUNT_SQL, 0)
+    counts = {}
+    with duckdb.connect(str(warehouse_path()), read_only=True) as conn:
+        for name, sql in COUNT_SQL.items():
+            try:
+                counts[name] = conn.execute(sql).fetchone()[0] or 0
+            except duckdb.CatalogException:
+                counts[name] = 0
+    return counts
+
+
+def run_stages(defs, label: str) -> dict[str, dict]:
+    """Each stage as its own in-process run; records are what the stage handled."""
+    import dagster as dg
+
+    stages = {}
+    for name, selection in stage_selections().items():
+        job = dg.define_asset_job(f"bench_{name}", selection=selection)
+        stage_defs = dg.Definitions(
+            assets=defs.assets, asset_checks=defs.asset_checks, resources=defs.resources, jobs=[job]
+        )
+        before = warehouse_counts()
+        started = time.perf_counter()
+        with PeakMemory() as memory:
+            result = stage_defs.resolve_job_def(job.name).execute_in_process(
+                instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+            )
+        seconds = time.perf_counter() - started
+        if not result.success:
+            raise SystemExit(f"{label} run: stage {name} failed")
+        after = warehouse_counts()
+        records = labelled_this_run() if name == "labels" else {
+            "ingest_ndjson": after["read_ndjson"] - before["read_ndjson"],
+            "ingest_documents": after["read_documents"] - before["read_documents"],
+            "dbt": after["posts"],
+        }.get(name, after["fact"])
+        stages[name] = {
+            "seconds": round(seconds, 2),
+            "records": records,
+            "records_per_s": round(records / seconds, 1),
+            "peak_rss_mb": memory.peak_mb,
+        }
+        print(f"  {label:<11} {name:<17} {seconds:9.2f} s {records:>10,} rec {records / seconds:>12,.0f} rec/s"
+              f" {memory.peak_mb:>9,.0f} MB", flush=True)
+    return stages
+
+
+def labelled_this_run() -> int:
+    """Posts the labels stage embedded and labelled in its last run (not those it kept)."""
+    import duckdb
+
+    from orchestration.settings import warehouse_path
+
+    with duckdb.connect(str(warehouse_path()), read_only=True) as conn:
+        (count,) = conn.execute(
+            "select count(*) from labels.post_labels where labelled_at = (select max(labelled_at) from labels.post_labels)"
+        ).fetchone()
+    return count
+
+
+def plain_encode_throughput(sample: int) -> tuple[float, int]:
+    """Texts/s of SentenceTransformer.encode (torch, defaults) on a random sample of the labelled texts."""
+    import duckdb
+
+    from assets.labels.embedding import load_torch_encoder
+    from orchestration.settings import warehouse_path
+
+    with duckdb.connect(str(warehouse_path()), read_only=True) as conn:
+        texts = [t for (t,) in conn.execute(
+            "select text from marts.fct_labelled_posts where relevance is not null"
+            f" using sample reservoir({int(sample)} rows) repeatable (7)").fetchall()]
+    encoder = load_torch_encoder()
+    encoder.encode(texts[:64])
+    started = time.perf_counter()
+    encoder.encode(texts, batch_size=64)
+    return len(texts) / (time.perf_counter() - started), len(texts)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--workdir", type=Path, help="scratch folder (default: a new temporary one)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    args = parser.parse_args()
+
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix=f"stigma-bench-{args.size}-"))
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    landing = workdir / "landing"
+    os.environ["STIGMA_INSIGHTS_DUCKDB"] = str(workdir / "warehouse.duckdb")
+    os.environ["STIGMA_INSIGHTS_LANDING"] = str(landing)
+    started = time.perf_counter()
+    generate(args.size, landing, seed=1, first_id=0)
+    print(f"Generated {args.size:,} records in {time.perf_counter() - started:.1f} s under {landing}")
+
+    from assets.labels.embedding import backend_name
+    from orchestration.definitions import build_definitions
+
+    defs = build_definitions()
+    print(f"{'run':<13} {'stage':<17} {'time':>11} {'records':>14} {'throughput':>18} {'peak RSS':>12}")
+    with PeakMemory() as overall:
+        full = run_stages(defs, "full")
+        delta = max(1, args.size // 100)
+        generate(delta, landing, seed=2, first_id=args.size)
+        incremental = run_stages(defs, "incremental")
+    encode_per_s, encode_sample = plain_encode_throughput(ENCODE_SAMPLE)
+
+    full_s = sum(s["seconds"] for s in full.values())
+    incremental_s = sum(s["seconds"] for s in incremental.values())
+    ingest_s = full["ingest_ndjson"]["seconds"] + full["ingest_documents"]["seconds"]
+    results = {
+        "size": args.size,
+        "stages": {
+            "ingest": {
+                "seconds": round(ingest_s, 2),
+                "records_per_s": round((full["ingest_ndjson"]["records"] + full["ingest_documents"]["records"]) / ingest_s, 1),
+                "peak_rss_mb": max(full["ingest_ndjson"]["peak_rss_mb"], full["ingest_documents"]["peak_rss_mb"]),
+            },
+            **{name: {k: v for k, v in stage.items() if k != "records"} for name, stage in full.items()
+               if not name.startswith("ingest")},
+        },
+        "labels_vs_encode_ratio": round(full["labels"]["records_per_s"] / encode_per_s, 3),
+        "incremental_vs_full_ratio": round(incremental_s / full_s, 4),
+        "ingest_records_per_s": full["ingest_ndjson"]["records_per_s"],
+        "peak_rss_mb": overall.peak_mb,
+        "details": {
+            "full_run": full, "incremental_run": incremental, "incremental_new_records": delta,
+            "full_seconds": round(full_s, 2), "incremental_seconds": round(incremental_s, 2),
+            "plain_encode_texts_per_s": round(encode_per_s, 1), "plain_encode_sample": encode_sample,
+            "embedding_backend": backend_name(), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        },
+    }
+    print(f"\nfull run {full_s:.1f} s, incremental run ({delta:,} new records) {incremental_s:.1f} s")
+    print(f"labels stage {full['labels']['records_per_s']:,.1f} posts/s vs plain encode {encode_per_s:,.1f} texts/s"
+          f" -> labels_vs_encode_ratio {results['labels_vs_encode_ratio']} (goal >= 0.9)")
+    print(f"incremental_vs_full_ratio {results['incremental_vs_full_ratio']} (goal <= 0.05)")
+    print(f"ingest_records_per_s {results['ingest_records_per_s']:,.0f} (NDJSON; goal >= 200,000)")
+    print(f"peak_rss_mb {results['peak_rss_mb']:,.0f} (goal < 4,096 at 1M)")
+    results_dir = BENCH_DIR / "results"
+    for name in ("latest.json", f"size_{args.size}.json"):
+        (results_dir / name).write_text(json.dumps(results, indent=2) + "\n")
+    print(f"Wrote {results_dir / 'latest.json'}")
+    if not args.keep and not args.workdir:
+        shutil.rmtree(workdir)
+
+
+if __name__ == "__main__":
+    main()
