@@ -3,13 +3,19 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: run test dev
+.PHONY: run test dev bench
 
 run: $(VENV)/.installed
 	$(BIN)/stigma-insights run
 
 test: $(VENV)/.installed
 	$(BIN)/pytest
+
+# Benchmark on generated data (never part of the tests): make bench SIZE=100000 [STAGES=...]
+SIZE ?= 10000
+STAGES ?= ingest_ndjson,ingest_documents,dbt,labels,fact,checks,aggregates
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run_benchmark.py --size $(SIZE) --stages $(STAGES)
 
 # dagster_home/dagster.yaml limits the warehouse pool to one step at a time across runs.
 dev: $(VENV)/.installed

@@ -17,7 +17,7 @@ def run(args: argparse.Namespace) -> int:
     import dagster as dg
     import duckdb
 
-    from orchestration.definitions import defs
+    from orchestration.definitions import defs, refresh_run_config
     from orchestration.settings import landing_path, published_path, warehouse_path
 
     print(f"Landing files: {landing_path()}")
@@ -26,7 +26,10 @@ def run(args: argparse.Namespace) -> int:
     result = defs.resolve_job_def("materialise_everything").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
-        run_config={"loggers": {"console": {"config": {"log_level": args.log_level}}}},
+        run_config={
+            "loggers": {"console": {"config": {"log_level": args.log_level}}},
+            **refresh_run_config(args.full_refresh),
+        },
     )
     checks = result.get_asset_check_evaluations()
     print(f"Checks: {sum(c.passed for c in checks)} passed, {sum(not c.passed for c in checks)} failed")
@@ -70,7 +73,7 @@ def evaluate(args: argparse.Namespace) -> int:
             raise SystemExit("--taxonomy needs --dimension")
         train = training_set_from_taxonomy(load_taxonomy(args.taxonomy).dimension(args.dimension))
     test = read_labelled_file(args.test, args.text_col, args.label_col)
-    report = run_evaluation(train, test)
+    report = run_evaluation(train, test, fine_tune={"auto": None, "frozen": False, "fine-tuned": True}[args.engine])
     print(format_report(report))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
@@ -108,6 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--warehouse", help=f"DuckDB file (default: ${WAREHOUSE_ENV} or data/warehouse.duckdb)")
     run_parser.add_argument("--landing", help=f"landing folder (default: ${LANDING_ENV} or data/landing)")
     run_parser.add_argument("--log-level", default="INFO", help="Dagster console log level (default: INFO)")
+    run_parser.add_argument(
+        "--full-refresh", action="store_true",
+        help="rebuild the incremental dbt models whole and label every post again (embeddings stay cached)",
+    )
     run_parser.set_defaults(handler=run)
 
     evaluate_parser = commands.add_parser("evaluate", help="score the labelling engine and two baselines")
@@ -118,6 +125,11 @@ def main(argv: list[str] | None = None) -> int:
     evaluate_parser.add_argument("--text-col", required=True)
     evaluate_parser.add_argument("--label-col", required=True, help='label column; "a,b" takes the first present')
     evaluate_parser.add_argument("--json", help="also write the report as JSON here")
+    evaluate_parser.add_argument(
+        "--engine", choices=["auto", "frozen", "fine-tuned"], default="auto",
+        help="auto: fine-tune from 300 training texts; frozen: the frozen-embedding engine the pipeline's"
+        " taxonomy labels use (what STIGMA_INSIGHTS_EMBEDDING_BACKEND changes)",
+    )
     evaluate_parser.set_defaults(handler=evaluate)
 
     taxonomy_parser = commands.add_parser("taxonomy-check", help="cross-validate the taxonomy's examples")

@@ -51,6 +51,11 @@ class WarehouseTranslator(DagsterDbtTranslator):
         return spec.replace_attributes(key=dg.AssetKey([node["schema"], node["name"]]), group_name=node["schema"])
 
 
+class DbtBuildConfig(dg.Config):
+    # Rebuild incremental models whole (after a change to their SQL, or to repair them).
+    full_refresh: bool = False
+
+
 def _dbt_step(name: str, select: str, description: str) -> dg.AssetsDefinition:
     @dbt_assets(
         manifest=dbt_project.manifest_path,
@@ -60,13 +65,14 @@ def _dbt_step(name: str, select: str, description: str) -> dg.AssetsDefinition:
         dagster_dbt_translator=WarehouseTranslator(),
         pool=WAREHOUSE_POOL,
     )
-    def _assets(context: dg.AssetExecutionContext, dbt: DbtCliResource):
-        yield from dbt.cli(["build"], context=context).stream()
+    def _assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+        yield from dbt.cli(["build", *(["--full-refresh"] if config.full_refresh else [])], context=context).stream()
 
     _assets.__doc__ = description
     return _assets
 
 
+DBT_STEPS = ("dbt_clean_and_unify", "dbt_labelled_fact", "dbt_aggregates")
 dbt_clean_and_unify = _dbt_step(
     "dbt_clean_and_unify",
     "resource_type:seed path:models/staging path:models/intermediate",

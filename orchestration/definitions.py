@@ -9,7 +9,7 @@ from assets.ingest.formats import SOURCE_FORMATS
 from assets.labels.assets import labels
 from assets.labels.taxonomy import load_taxonomy
 from assets.publish.assets import analyst_marts
-from orchestration.dbt import dbt_aggregates, dbt_clean_and_unify, dbt_labelled_fact, dbt_project
+from orchestration.dbt import DBT_STEPS, dbt_aggregates, dbt_clean_and_unify, dbt_labelled_fact, dbt_project
 from orchestration.settings import warehouse_path
 from quality.accounting import build_accounting_check
 from quality.checks import build_gx_check
@@ -37,6 +37,15 @@ nightly = dg.ScheduleDefinition(
     description="The whole graph every night at 02:00 UTC; turn it on in the UI or with `dagster schedule start`.",
 )
 
+
+def refresh_run_config(full_refresh: bool) -> dict:
+    """Run config for the job: incremental (the nightly default), or rebuild dbt models whole and relabel all."""
+    return {
+        "ops": {
+            **{step: {"config": {"full_refresh": full_refresh}} for step in DBT_STEPS},
+            "labels": {"config": {"relabel_all": full_refresh}},
+        }
+    }
 
 
 def build_definitions() -> dg.Definitions:

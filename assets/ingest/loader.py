@@ -1,23 +1,32 @@
 """Load landed files into DuckDB raw tables, set-based, with provenance, rejects and a load ledger.
 
-Per file, Python only reads the bytes (and undoes zstd); splitting, JSON parsing, validation,
-hashing and inserting happen in one DuckDB statement each. A file loads in one transaction, so a
-crash leaves it either fully loaded or not at all, and the ledger makes a second load of the same
-bytes a no-op. Exact duplicate records (same content hash) are counted, not stored twice.
+Python only reads bytes: NDJSON files are streamed (zstd undone on the fly) in blocks of lines
+handed to DuckDB as Arrow arrays, so memory stays bounded whatever the file size; JSON documents
+(API pages) are read whole. JSON parsing, validation, hashing and inserting happen in DuckDB, set
+by set. A file loads in one transaction, so a crash leaves it either fully loaded or not at all,
+and the ledger makes a second load of the same bytes a no-op. Exact duplicate records (same
+content hash) are counted, not stored twice.
 """
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import zstandard
 
 from assets.ingest.formats import SourceFormat
 
 # Pushshift / Arctic Shift dumps are compressed with a 2 GiB window (zstd --long=31).
 ZSTD_MAX_WINDOW = 2**31
+# NDJSON is read in blocks of this many bytes (decompressed): the bound on the loader's memory.
+BLOCK_BYTES = 32 * 2**20
+ARROW_BATCH_ROWS = 32_768
 # Leading bytes of files that are certainly not JSON text, with what they are.
 FOREIGN_SIGNATURES = {
     b"PK\x03\x04": "a zip archive",
@@ -90,41 +99,107 @@ def landed_files(source: SourceFormat, folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(source.suffixes))
 
 
-def decode_landed_bytes(path: Path, data: bytes) -> tuple[str, bool]:
-    """The file's text and whether it held invalid UTF-8 (those bytes become U+FFFD)."""
-    if path.suffix == ".zst":
-        try:
-            reader = zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW).stream_reader(data)
-            data = reader.read()
-        except zstandard.ZstdError as error:
-            raise RefusedFile(f"{path.name} is not a readable zstd file: {error}") from error
+def _refuse_foreign(path: Path, head: bytes) -> None:
+    """Refuse a file whose first bytes show it is not JSON text."""
     for signature, what in FOREIGN_SIGNATURES.items():
-        if data.startswith(signature):
+        if head.startswith(signature):
             raise RefusedFile(f"{path.name} is {what}, not JSON text")
-    if data.lstrip()[:1] == b"<":
+    if head.lstrip()[:1] == b"<":
         raise RefusedFile(f"{path.name} looks like HTML or XML (starts with '<'), not JSON text")
+
+
+def _open_landed(path: Path):
+    """The file's bytes as a stream, zstd undone."""
+    handle = path.open("rb")
+    if path.suffix != ".zst":
+        return handle
+    return zstandard.ZstdDecompressor(max_window_size=ZSTD_MAX_WINDOW).stream_reader(handle, closefd=True)
+
+
+def _read_block(stream, path: Path) -> bytes:
+    try:
+        return stream.read(BLOCK_BYTES)
+    except zstandard.ZstdError as error:
+        raise RefusedFile(f"{path.name} is not a readable zstd file: {error}") from error
+
+
+def decode_landed_bytes(path: Path) -> tuple[str, bool]:
+    """A JSON document's text and whether it held invalid UTF-8 (those bytes become U+FFFD)."""
+    with _open_landed(path) as stream:
+        chunks = []
+        while block := _read_block(stream, path):
+            chunks.append(block)
+    data = b"".join(chunks)
+    _refuse_foreign(path, data[:64])
     try:
         return data.decode("utf-8"), False
     except UnicodeDecodeError:
         return data.decode("utf-8", errors="replace"), True
 
 
+def _decode_lines(block: bytes) -> tuple[pa.Array, pa.Array]:
+    """The block's lines as Arrow text, and which held invalid UTF-8 (decoded with U+FFFD for those bytes).
+
+    Valid UTF-8 (the normal case) is checked and split by Arrow without a Python object per line.
+    """
+    try:
+        lines = pc.split_pattern(pa.array([block], type=pa.binary()).cast(pa.string()), "\n").flatten()
+        return lines, pa.nulls(len(lines), pa.bool_()).fill_null(False)
+    except pa.ArrowInvalid:
+        decoded, invalid = [], []
+        for raw in block.split(b"\n"):
+            try:
+                decoded.append(raw.decode("utf-8"))
+                invalid.append(False)
+            except UnicodeDecodeError:
+                decoded.append(raw.decode("utf-8", errors="replace"))
+                invalid.append(True)
+        return pa.array(decoded, type=pa.string()), pa.array(invalid, type=pa.bool_())
+
+
+def ndjson_line_blocks(path: Path) -> Iterator[pa.Table]:
+    """The file's lines in blocks of about BLOCK_BYTES: (ordinal, line, invalid_utf8), ordinals from 1."""
+    with _open_landed(path) as stream:
+        pending, first_line = b"", 1  # `pending`: the bytes after the last newline, a line still open
+        block = _read_block(stream, path)
+        _refuse_foreign(path, block[:64])
+        while block or pending:
+            if block:
+                data = pending + block
+                cut = data.rfind(b"\n")
+                complete, pending = (data[:cut], data[cut + 1 :]) if cut >= 0 else (b"", data)
+            else:  # end of file: the last line has no newline
+                complete, pending = pending, b""
+            if complete:
+                lines, invalid = _decode_lines(complete)
+                table = pa.table({
+                    "ordinal": np.arange(first_line, first_line + len(lines), dtype=np.int64),
+                    "line": lines,
+                    "invalid_utf8": invalid,
+                })
+                # Several record batches: DuckDB scans Arrow batches in parallel, one per thread.
+                yield pa.Table.from_batches(table.to_batches(max_chunksize=ARROW_BATCH_ROWS))
+                first_line += len(lines)
+            block = _read_block(stream, path) if block else b""
+
+
 def _items_sql(source: SourceFormat) -> str:
-    """SQL yielding (ordinal, source_position, original_text, item) from the text in $text."""
+    """SQL yielding (ordinal, source_position, original_text, item, invalid_utf8).
+
+    NDJSON: from the Arrow block `landed_lines`; documents: from the text in $text.
+    """
     if not source.is_document:
         return """
             select ordinal, 'line ' || ordinal as source_position, line as original_text,
-                   case when json_valid(line) then line::json end as item
-            from (
-                select rtrim(line, chr(13)) as line, ordinal
-                from unnest(string_split($text, chr(10))) with ordinality as lines(line, ordinal)
-            )
+                   case when json_valid(line) then line::json end as item, invalid_utf8
+            from (select ordinal, rtrim(line, chr(13)) as line, invalid_utf8 from landed_lines)
             where trim(line) <> ''
         """
     per_path = [
         f"""select {index} * 1000000000 + ordinal as ordinal,
                    '{path} #' || ordinal as source_position,
-                   item::varchar as original_text, item
+                   item::varchar as original_text, item, $has_invalid_utf8 and contains(item::varchar, chr(65533))
+                   as invalid_utf8
             from unnest(json_extract($text::json, '{path}')) with ordinality as items(item, ordinal)"""
         for index, path in enumerate(source.item_paths)
     ]
@@ -152,8 +227,7 @@ def _checked_items_sql(source: SourceFormat) -> str:
         select ordinal, source_position, original_text, item, entity, record_id,
                sha256(original_text) as content_sha256,
                case
-                   when $has_invalid_utf8 and contains(original_text, chr(65533))
-                       then 'invalid UTF-8 bytes'
+                   when invalid_utf8 then 'invalid UTF-8 bytes'
                    when item is null then 'invalid JSON'
                    when json_type(item) <> 'OBJECT'
                        then 'JSON value is not an object (' || json_type(item) || ')'
@@ -166,13 +240,19 @@ def _checked_items_sql(source: SourceFormat) -> str:
     """
 
 
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(BLOCK_BYTES):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def load_file(conn: duckdb.DuckDBPyConnection, source: SourceFormat, path: Path) -> LoadResult:
     """Load one landed file in one transaction; a file whose bytes were loaded before is skipped."""
-    data = path.read_bytes()
-    file_sha256 = hashlib.sha256(data).hexdigest()
+    sha256 = file_sha256(path)
     already = conn.execute(
-        "select 1 from raw.load_log where source_format = ? and file_sha256 = ?",
-        [source.name, file_sha256],
+        "select 1 from raw.load_log where source_format = ? and file_sha256 = ?", [source.name, sha256]
     ).fetchone()
     if already:
         return LoadResult(source_file=str(path), status="already_loaded")
@@ -181,13 +261,15 @@ def load_file(conn: duckdb.DuckDBPyConnection, source: SourceFormat, path: Path)
     conn.begin()
     try:
         try:
-            result = _load_items(conn, source, path, data, loaded_at)
+            result = _load_items(conn, source, path, loaded_at)
         except RefusedFile as refusal:
-            result = _refuse(conn, source, path, str(refusal), file_sha256, loaded_at)
+            conn.rollback()  # records of blocks read before the refusal go too
+            conn.begin()
+            result = _refuse(conn, source, path, str(refusal), sha256, loaded_at)
         conn.execute(
             "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                source.name, str(path), file_sha256, result.status, result.refusal_reason,
+                source.name, str(path), sha256, result.status, result.refusal_reason,
                 result.records_read, result.records_loaded, result.records_rejected,
                 result.records_duplicate, loaded_at,
             ],
@@ -199,12 +281,9 @@ def load_file(conn: duckdb.DuckDBPyConnection, source: SourceFormat, path: Path)
     return result
 
 
-def _load_items(
-    conn, source: SourceFormat, path: Path, data: bytes, loaded_at: datetime
-) -> LoadResult:
-    text, has_invalid_utf8 = decode_landed_bytes(path, data)
-    params = {"text": text, "has_invalid_utf8": has_invalid_utf8}
+def _load_items(conn, source: SourceFormat, path: Path, loaded_at: datetime) -> LoadResult:
     if source.is_document:
+        text, has_invalid_utf8 = decode_landed_bytes(path)
         if has_invalid_utf8:
             raise RefusedFile(f"{path.name} holds invalid UTF-8 bytes")
         (is_json,) = conn.execute("select json_valid($text)", {"text": text}).fetchone()
@@ -215,9 +294,30 @@ def _load_items(
         ).fetchone()
         if error:
             raise RefusedFile(f"{path.name}: {error}")
+        counts = [_load_item_set(conn, source, path, loaded_at, {"text": text, "has_invalid_utf8": False})]
+    else:
+        counts = []
+        for block in ndjson_line_blocks(path):
+            conn.register("landed_lines", block)
+            try:
+                counts.append(_load_item_set(conn, source, path, loaded_at, {}))
+            finally:
+                conn.unregister("landed_lines")
+    read, loaded, rejected = (sum(column) for column in zip(*counts)) if counts else (0, 0, 0)
+    return LoadResult(
+        source_file=str(path),
+        status="loaded",
+        records_read=read,
+        records_loaded=loaded,
+        records_rejected=rejected,
+        records_duplicate=read - rejected - loaded,
+    )
 
+
+def _load_item_set(conn, source: SourceFormat, path: Path, loaded_at: datetime, params: dict) -> tuple[int, int, int]:
+    """Check one set of items, store the new ones and the rejects; (read, loaded, rejected)."""
     conn.execute(f"create or replace temp table checked_items as {_checked_items_sql(source)}", params)
-    conn.execute(
+    (loaded,) = conn.execute(
         f"""
         insert into {source.raw_table}
         select entity, record_id, item, $source_file, source_position, content_sha256, $loaded_at
@@ -227,10 +327,6 @@ def _load_items(
         qualify row_number() over (partition by content_sha256 order by ordinal) = 1
         """,
         {"source_file": str(path), "loaded_at": loaded_at},
-    )
-    (loaded,) = conn.execute(
-        f"select count(*) from {source.raw_table} where source_file = ? and loaded_at = ?",
-        [str(path), loaded_at],
     ).fetchone()
     conn.execute(
         """
@@ -251,14 +347,7 @@ def _load_items(
         "select count(*), count(*) filter (where reject_reason is not null) from checked_items"
     ).fetchone()
     conn.execute("drop table checked_items")
-    return LoadResult(
-        source_file=str(path),
-        status="loaded",
-        records_read=read,
-        records_loaded=loaded,
-        records_rejected=rejected,
-        records_duplicate=read - rejected - loaded,
-    )
+    return read, loaded, rejected
 
 
 def _refuse(

@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 
 from assets.labels.datasets import LabelledTexts
-from assets.labels.embedding import MODEL_NAME, embed_truncated
+from assets.labels.embedding import embed_truncated, embedding_model_id
 from assets.labels.engine import LabelEngine, sparse_model
 from assets.labels.labeller import taxonomy_training_texts
 from assets.labels.prevalence import classify_and_count, pacc
@@ -36,9 +36,11 @@ def _scores(true: np.ndarray, predicted: np.ndarray) -> dict:
             "accuracy": float(accuracy_score(true, predicted))}
 
 
-def evaluate(train: TrainingSet, test: LabelledTexts) -> dict:
+def evaluate(train: TrainingSet, test: LabelledTexts, fine_tune: bool | None = None) -> dict:
+    """`fine_tune`: None decides by training-set size; False scores the frozen-embedding engine that
+    labels the warehouse's posts (and so measures the embedding backend's effect)."""
     started = time.perf_counter()
-    engine = LabelEngine().fit(train.texts, train.labels)
+    engine = LabelEngine(fine_tune=fine_tune).fit(train.texts, train.labels)
     probabilities = engine.predict_proba(test.texts)
     trained = time.perf_counter()
     classes = engine.classes_
@@ -61,7 +63,7 @@ def evaluate(train: TrainingSet, test: LabelledTexts) -> dict:
 
     calibration = engine.calibration
     return {
-        "model": MODEL_NAME,
+        "model": embedding_model_id(),
         "train": train.description,
         "test": f"{test.source} ({len(test.texts)} texts, {test.dropped_rows} rows without text or label skipped)",
         **_scores(true, predicted),
@@ -95,6 +97,7 @@ def evaluate(train: TrainingSet, test: LabelledTexts) -> dict:
 
 def format_report(report: dict) -> str:
     lines = [
+        f"model: {report['model']}",
         f"train: {report['train']}",
         f"test:  {report['test']}",
         f"engine        macro-F1 {report['macro_f1']:.3f}  accuracy {report['accuracy']:.3f}"

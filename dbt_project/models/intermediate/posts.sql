@@ -1,9 +1,38 @@
 -- The unified, de-duplicated posts and comments: one row per platform item, newest version kept,
 -- authors pseudonymised, text scrubbed, region of origin and self-disclosed gender/age attached.
+--
+-- Incremental: a run rebuilds only the items with a version loaded since the last run, and the
+-- comments of threads whose post is among them (comments take the post's community and region).
+-- `dbt build --full-refresh` (stigma-insights run --full-refresh) rebuilds the whole table.
+{{ config(materialized='incremental', unique_key='post_key', incremental_strategy='delete+insert',
+          on_schema_change='sync_all_columns') }}
 
-with latest as (
+with
+{% if is_incremental() %}
+new_versions as (
+    select platform, kind, post_id
+    from {{ ref('int_posts_unioned') }}
+    where loaded_at > (select coalesce(max(loaded_at), '-infinity'::timestamptz) from {{ this }})
+),
+
+changed_items as (
+    select platform, kind, post_id from new_versions
+    union
+    select comments.platform, comments.kind, comments.post_id
+    from {{ ref('int_posts_unioned') }} as comments
+    semi join new_versions as new_posts
+        on new_posts.kind = 'post' and comments.platform = new_posts.platform
+        and comments.thread_id = new_posts.post_id
+    where comments.kind = 'comment'
+),
+{% endif %}
+
+latest as (
     select *
     from {{ ref('int_posts_unioned') }}
+    {% if is_incremental() %}
+    where (platform, kind, post_id) in (select (platform, kind, post_id) from changed_items)
+    {% endif %}
     qualify row_number() over (
         partition by platform, kind, post_id
         order by observed_at desc, loaded_at desc, source_file desc
@@ -13,8 +42,11 @@ with latest as (
 -- Comments take community and region from their thread's post (TikTok comments carry neither).
 threads as (
     select platform, post_id as thread_id, community, region_code
-    from latest
+    from {{ ref('int_posts_unioned') }}
     where kind = 'post'
+    qualify row_number() over (
+        partition by platform, post_id order by observed_at desc, loaded_at desc, source_file desc
+    ) = 1
 )
 
 select
@@ -42,7 +74,9 @@ select
         else coalesce(countries.region, 'Unmapped')
     end as region,
     latest.source_format,
-    latest.observed_at
+    latest.observed_at,
+    latest.loaded_at,
+    current_timestamp as refreshed_at
 from latest
 left join threads
     on latest.platform = threads.platform and latest.thread_id = threads.thread_id

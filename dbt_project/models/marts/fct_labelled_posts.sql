@@ -1,4 +1,9 @@
 -- Every post and comment with its labels: the analyst's fact table and the aggregates' only input.
+-- Incremental: a run rewrites the rows whose post was rebuilt or whose labels changed since the
+-- last run; `dbt build --full-refresh` rebuilds it whole.
+{{ config(materialized='incremental', unique_key='post_key', incremental_strategy='delete+insert',
+          on_schema_change='sync_all_columns') }}
+
 select
     posts.post_key,
     posts.platform,
@@ -28,7 +33,15 @@ select
     labels.intent_is_uncertain,
     labels.model_name,
     labels.taxonomy_version,
-    labels.labelled_at
+    labels.labelled_at,
+    posts.refreshed_at as post_refreshed_at
 from {{ ref('posts') }} as posts
 left join {{ source('labels', 'post_labels') }} as labels
     on posts.post_key = labels.post_key
+{% if is_incremental() %}
+where posts.refreshed_at > (select coalesce(max(post_refreshed_at), '-infinity'::timestamptz) from {{ this }})
+    or labels.labelled_at > (select coalesce(max(labelled_at), '-infinity'::timestamptz) from {{ this }})
+    -- labels withdrawn without a new post version (e.g. a relabelling that has not reached this post yet)
+    or (labels.post_key is null
+        and posts.post_key in (select post_key from {{ this }} where relevance is not null))
+{% endif %}

@@ -1,0 +1,251 @@
+"""What makes nightly runs cost what is new: streamed loads, the embedding cache, incremental labels
+and dbt models (checked against a full rebuild), the fast embedding backend, the benchmark generator."""
+
+import dataclasses
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pytest
+import zstandard
+
+from assets.ingest import loader
+from assets.ingest.formats import SOURCE_FORMATS
+from assets.labels.embedding import embed
+from assets.labels.embedding_cache import EmbeddingCache
+from assets.labels.store import label_new_posts
+from assets.labels.taxonomy import load_taxonomy
+from conftest import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "bench"))
+from generate_landing import generate  # noqa: E402
+
+
+# -- streamed loading -----------------------------------------------------------------------------
+def raw_and_rejects(conn, source_name):
+    rows = conn.execute(f"select entity, record_id, record::varchar, source_position, content_sha256"
+                        f" from raw.{source_name} order by all").fetchall()
+    rejects = conn.execute("select source_position, reason, original_text from raw.rejects order by all").fetchall()
+    log = conn.execute("select records_read, records_loaded, records_rejected, records_duplicate from raw.load_log"
+                       ).fetchall()
+    return rows, rejects, log
+
+
+@pytest.mark.parametrize("suffix", [".ndjson", ".zst"])
+def test_a_file_read_in_many_small_blocks_loads_exactly_as_in_one(tmp_path, monkeypatch, suffix):
+    long_text = "x" * 500  # longer than a block: a line spans several
+    lines = [json.dumps({"id": f"s{i}", "title": "t", "selftext": long_text if i % 7 == 0 else f"post {i}",
+                         "created_utc": 1767225600 + i}).encode() for i in range(60)]
+    lines[3] = lines[3].replace(b"post 3", "caf\u00e9".encode("cp1252"))  # invalid UTF-8
+    lines[10] = lines[10][:40]  # cut off mid-record
+    lines[20] = b""  # blank line
+    lines[30] = lines[30] + b"\r"  # CRLF
+    data = b"\n".join(lines + [lines[5]])  # a duplicate, and no newline at the end
+    folder = tmp_path / "reddit_dump"
+    folder.mkdir()
+    (folder / f"RS{suffix}").write_bytes(zstandard.ZstdCompressor().compress(data) if suffix == ".zst" else data)
+
+    results = {}
+    for block_bytes in (loader.BLOCK_BYTES, 100):
+        monkeypatch.setattr(loader, "BLOCK_BYTES", block_bytes)
+        with duckdb.connect(str(tmp_path / f"blocks_{block_bytes}.duckdb")) as conn:
+            loader.load_landing_folder(conn, SOURCE_FORMATS["reddit_dump"], folder)
+            results[block_bytes] = raw_and_rejects(conn, "reddit_dump")
+    one_block, small_blocks = results.values()
+    assert small_blocks == one_block
+    rows, rejects, log = small_blocks
+    assert len(rows) == 57 and log == [(60, 57, 2, 1)]  # 59 non-blank lines and the duplicate
+    assert [(position, reason) for position, reason, _ in rejects] == [
+        ("line 11", "invalid JSON"), ("line 4", "invalid UTF-8 bytes")]
+
+
+# -- embedding cache and incremental labels -------------------------------------------------------
+def test_the_embedding_cache_computes_each_text_once_per_model(tmp_path):
+    texts = ["I hide my diagnosis from my family.", "Therapy helped me.", "I hide my diagnosis from my family."]
+    with duckdb.connect(str(tmp_path / "cache.duckdb")) as conn:
+        first = EmbeddingCache(conn)
+        vectors = first.embed(texts)
+        again = EmbeddingCache(conn)
+        cached = again.embed(texts)
+        other_model = EmbeddingCache(conn, model_id="another-model")
+        other_model.embed(texts[:2])
+    assert (first.computed, first.hits) == (2, 0)  # the repeated text is embedded once
+    assert (again.computed, again.hits) == (0, 3)
+    assert other_model.computed == 2
+    np.testing.assert_allclose(cached, vectors, atol=1e-6)
+    np.testing.assert_allclose(vectors[:2], embed(texts[:2]), atol=1e-5)
+
+
+POSTS = {
+    "reddit:post:1": ("My parents say depression is a lack of faith, so I hide my therapy.", "available"),
+    "reddit:post:2": ("My manager called me unreliable after I disclosed my bipolar diagnosis.", "available"),
+    "tiktok:comment:3": ("how do i tell my family i need help??", "available"),
+    "tiktok:comment:4": ("Best pizza in town, link in bio", "available"),
+    "reddit:comment:5": (None, "deleted"),
+}
+
+
+def write_posts(conn, posts: dict) -> None:
+    conn.execute("create schema if not exists intermediate")
+    conn.execute("create or replace table intermediate.posts (post_key varchar, text varchar, status varchar)")
+    conn.executemany("insert into intermediate.posts values (?, ?, ?)",
+                     [(key, text, status) for key, (text, status) in posts.items()])
+
+
+def labels_of(conn):
+    return conn.execute("select * exclude (labelled_at) from labels.post_labels order by post_key").fetchall()
+
+
+def test_labels_are_computed_only_for_new_or_changed_posts(tmp_path):
+    taxonomy = load_taxonomy()
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
+        write_posts(conn, POSTS)
+        first = label_new_posts(conn, taxonomy, batch_size=2, log=lambda _: None)
+        labelled_first = labels_of(conn)
+        second = label_new_posts(conn, taxonomy, log=lambda _: None)
+        assert labels_of(conn) == labelled_first
+
+        changed = dict(POSTS)
+        changed["reddit:post:2"] = ("My coworkers now avoid me since I told them about my anxiety.", "available")
+        changed["tiktok:comment:4"] = (None, "removed")
+        write_posts(conn, changed)
+        third = label_new_posts(conn, taxonomy, log=lambda _: None)
+        after_change = labels_of(conn)
+
+        new_version = dataclasses.replace(taxonomy, version="test-next")
+        fourth = label_new_posts(conn, new_version, log=lambda _: None)
+        versions = {v for (v,) in conn.execute("select distinct taxonomy_version from labels.post_labels").fetchall()}
+
+    assert (first.labelled, first.kept, first.removed) == (4, 0, 0)
+    assert first.embeddings_computed > 4  # the posts and the taxonomy's training texts
+    assert (second.labelled, second.kept, second.embeddings_computed) == (0, 4, 0)
+    assert (third.labelled, third.kept, third.removed, third.embeddings_computed) == (1, 2, 2, 1)
+    assert [row[0] for row in after_change] == ["reddit:post:1", "reddit:post:2", "tiktok:comment:3"]
+    assert after_change[0] == labelled_first[0] and after_change[2] == labelled_first[2]
+    # A new taxonomy relabels everything, from cached embeddings only.
+    assert (fourth.labelled, fourth.removed, fourth.embeddings_computed) == (3, 3, 0)
+    assert versions == {"test-next"}
+
+
+# -- incremental dbt models against a full rebuild ------------------------------------------------
+def zeeschuimer_line(item: dict) -> str:
+    return json.dumps(item) + "\n"
+
+
+ORPHAN_COMMENT = {  # a TikTok comment collected before its video: it takes the video's region later
+    "data": {"aweme_id": "7499999999999999999", "cid": "7499999999999999001", "create_time": 1772820000,
+             "id": "7499999999999999001", "text": "my family says therapy is for weak people",
+             "user": {"unique_id": "late_commenter"}},
+    "source_platform": "tiktok-comments", "timestamp_collected": 1772830000000,
+}
+LATE_VIDEO = {
+    "data": {"author": {"uniqueId": "late_creator"}, "createTime": 1772810000, "id": "7499999999999999999",
+             "desc": "Nobody at my office knows I take antidepressants #mentalhealth", "locationCreated": "NG"},
+    "source_platform": "tiktok.com", "timestamp_collected": 1772840000000,
+}
+
+
+def run_job(refresh: bool = False) -> dg.ExecuteInProcessResult:
+    from orchestration.definitions import build_definitions, refresh_run_config
+
+    result = build_definitions().resolve_job_def("materialise_everything").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, run_config=refresh_run_config(refresh))
+    assert result.success
+    return result
+
+
+def table_without_run_times(conn, name: str, columns: str):
+    return conn.execute(f"select * exclude ({columns}) from {name} order by post_key").fetchall()
+
+
+def test_incremental_runs_build_the_same_tables_as_a_full_refresh(tmp_path, monkeypatch):
+    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
+    shutil.copytree(REPO_ROOT / "data" / "landing", landing)
+    (landing / "zeeschuimer" / "comments_first.ndjson").write_text(zeeschuimer_line(ORPHAN_COMMENT))
+    monkeypatch.setenv("STIGMA_INSIGHTS_DUCKDB", str(warehouse))
+    monkeypatch.setenv("STIGMA_INSIGHTS_LANDING", str(landing))
+    run_job()
+
+    # The next night: the video arrives, and a post is re-fetched with an edited text.
+    (landing / "zeeschuimer" / "videos_later.ndjson").write_text(zeeschuimer_line(LATE_VIDEO))
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        (post,) = conn.execute("select record from raw.reddit_dump where entity = 'submission'"
+                               " order by record_id limit 1").fetchone()
+    edited = dict(json.loads(post), selftext="Edited: my family finally came to a therapy session with me.",
+                  retrieved_on=1799999999)
+    (landing / "reddit_dump" / "RS_refetch.ndjson").write_text(json.dumps(edited) + "\n")
+    second = run_job()
+
+    labels_event = [m for m in second.get_asset_materialization_events()
+                    if m.asset_key == dg.AssetKey(["labels", "post_labels"])][0]
+    # the edited post and the video; the orphan comment's text is unchanged, so its labels stay
+    assert labels_event.materialization.metadata["labelled_this_run"].value == 2
+
+    full = tmp_path / "full_refresh.duckdb"
+    shutil.copy(warehouse, full)
+    monkeypatch.setenv("STIGMA_INSIGHTS_DUCKDB", str(full))
+    run_job(refresh=True)
+
+    with duckdb.connect() as conn:
+        conn.execute(f"attach '{warehouse}' as incremental (read_only)")
+        conn.execute(f"attach '{full}' as rebuilt (read_only)")
+        confidences = [f"{d}_confidence" for d in ("relevance", "stigma_domain", "intent")]
+        for name, inexact in [("intermediate.posts", "refreshed_at"),
+                              ("marts.fct_labelled_posts", ", ".join(["post_refreshed_at", "labelled_at", *confidences]))]:
+            assert table_without_run_times(conn, f"incremental.{name}", inexact) == table_without_run_times(
+                conn, f"rebuilt.{name}", inexact), name
+        (largest_gap,) = conn.execute(
+            f"select max(greatest({', '.join(f'abs(a.{c} - b.{c})' for c in confidences)}))"
+            " from incremental.marts.fct_labelled_posts a join rebuilt.marts.fct_labelled_posts b using (post_key)"
+        ).fetchone()
+        orphan = conn.execute("select region, country_code, relevance is not null from incremental.marts.fct_labelled_posts"
+                              " where post_key = 'tiktok:comment:7499999999999999001'").fetchone()
+        edited_text = conn.execute("select text from incremental.marts.fct_labelled_posts where post_key = ?",
+                                   [f"reddit:post:{edited['id']}"]).fetchone()
+    assert largest_gap < 1e-5  # labels equal; confidences up to float noise from other batch sizes
+    assert orphan == ("Sub-Saharan Africa", "NG", True)
+    assert edited_text == (edited["title"] + "\n\n" + edited["selftext"],)
+
+
+# -- the fast backend -----------------------------------------------------------------------------
+def test_the_int8_onnx_backend_gives_embeddings_close_to_torch(tmp_path, monkeypatch):
+    from assets.labels import embedding
+
+    texts = ["My family says depression is a choice.", "I finally told my boss about my anxiety and she was kind.",
+             "how do i find a therapist who speaks tagalog?"]
+    reference = embedding.embed(texts)
+    monkeypatch.setenv(embedding.MODEL_CACHE_ENV, str(tmp_path / "models"))
+    monkeypatch.setenv(embedding.BACKEND_ENV, "onnx-int8")
+    embedding.load_onnx_int8_encoder.cache_clear()
+    try:
+        fast = embedding.embed(texts)
+        assert embedding.embedding_model_id().split("|")[1] == "onnx-int8"
+        assert (tmp_path / "models" / "all-MiniLM-L6-v2.int8.onnx").exists()
+    finally:
+        embedding.load_onnx_int8_encoder.cache_clear()
+    assert (fast * reference).sum(axis=1).min() > 0.9
+    monkeypatch.setenv(embedding.BACKEND_ENV, "tensorflow")
+    with pytest.raises(ValueError, match="choose one of torch, onnx-int8"):
+        embedding.backend_name()
+
+
+# -- the benchmark's generator --------------------------------------------------------------------
+def test_generated_landing_files_load_in_every_format(tmp_path):
+    counts = generate(400, tmp_path / "landing", seed=3)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
+        for source in SOURCE_FORMATS.values():
+            results = loader.load_landing_folder(conn, source, tmp_path / "landing" / source.name)
+            assert results and all(r.status == "loaded" for r in results), source.name
+        loaded = dict(conn.execute("select source_format, sum(records_loaded) from raw.load_log group by 1").fetchall())
+        reasons = {r for (r,) in conn.execute("select distinct reason from raw.rejects").fetchall()}
+    expected = {}
+    for key, n in counts.items():
+        expected[key.split("/")[0]] = expected.get(key.split("/")[0], 0) + n
+    for source_name, n in expected.items():
+        assert n * 0.99 <= loaded[source_name] <= n, source_name
+    assert reasons <= {"invalid JSON"}
