@@ -4,7 +4,7 @@
 
 Generates landing files (bench/generate_landing.py) into a scratch folder, runs the real Dagster
 assets stage by stage on a fresh warehouse, then adds 1% new records and runs every stage again
-(the nightly case). Prints a table and writes bench/results/latest.json (and size_<N>.json).
+(the nightly case). Prints a table and writes bench/results/latest.json (and size_<N>_<backend>.json).
 """
 
 import argparse
@@ -286,7 +286,7 @@ def main() -> None:
         print(f"ingest_records_per_s {results['ingest_records_per_s']:,.0f} (NDJSON; goal >= 200,000)")
     print(f"peak_rss_mb {results['peak_rss_mb']:,.0f} (goal < 4,096 at 1M)")
     results_dir = BENCH_DIR / "results"
-    for name in ("latest.json", f"size_{args.size}.json"):
+    for name in ("latest.json", f"size_{args.size}_{backend_name()}.json"):
         (results_dir / name).write_text(json.dumps(results, indent=2) + "\n")
     print(f"Wrote {results_dir / 'latest.json'}")
     if not args.keep and not args.workdir:
