@@ -97,7 +97,8 @@ def generate(size: int, out: Path, seed: int = 1, first_id: int = 0) -> dict[str
             "subreddit": sub, "title": title[:300],
         })
     comments = []
-    for body, when in zip(text.comments(counts[("reddit_dump", "comment")], 4), created(counts[("reddit_dump", "comment")])):
+    n_comments = counts[("reddit_dump", "comment")]
+    for body, when in zip(text.comments(n_comments, 4), created(n_comments)):
         parent = submissions[rng.integers(len(submissions))]
         comment_id = base36(next(next_id))
         comments.append({
@@ -179,7 +180,8 @@ def write_ndjson(folder: Path, stem: str, records: list[dict], rng: np.random.Ge
         data = ("\n".join(lines) + "\n").encode()
         if compress_last and number == len(parts) - 1:
             params = zstandard.ZstdCompressionParameters.from_level(3, window_log=27, enable_ldm=True)
-            (folder / f"{stem}_{number:03d}.zst").write_bytes(zstandard.ZstdCompressor(compression_params=params).compress(data))
+            compressor = zstandard.ZstdCompressor(compression_params=params)
+            (folder / f"{stem}_{number:03d}.zst").write_bytes(compressor.compress(data))
         else:
             (folder / f"{stem}_{number:03d}.ndjson").write_bytes(data)
 

@@ -97,8 +97,10 @@ def stage_selections():
 
 
 COUNT_SQL = {
-    "read_ndjson": "select sum(records_read) from raw.load_log where source_format in ('reddit_dump', 'zeeschuimer')",
-    "read_documents": "select sum(records_read) from raw.load_log where source_format in ('reddit_api', 'tiktok_research')",
+    "read_ndjson": "select sum(records_read) from raw.load_log"
+    " where source_format in ('reddit_dump', 'zeeschuimer')",
+    "read_documents": "select sum(records_read) from raw.load_log"
+    " where source_format in ('reddit_api', 'tiktok_research')",
     "posts": "select count(*) from intermediate.posts",
     "fact": "select count(*) from marts.fct_labelled_posts",
 }
@@ -186,7 +188,8 @@ def labelled_this_run() -> int:
 
     with duckdb.connect(str(warehouse_path()), read_only=True) as conn:
         (count,) = conn.execute(
-            "select count(*) from labels.post_labels where labelled_at = (select max(labelled_at) from labels.post_labels)"
+            "select count(*) from labels.post_labels"
+            " where labelled_at = (select max(labelled_at) from labels.post_labels)"
         ).fetchone()
     return count
 

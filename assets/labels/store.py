@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 import duckdb
 import polars as pl
 
-from assets.labels.embedding import embedding_model_id
 from assets.labels.embedding_cache import EmbeddingCache
 from assets.labels.engine import LabelEngine
 from assets.labels.labeller import DimensionLabels, label_texts, train_from_taxonomy
