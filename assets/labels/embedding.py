@@ -117,7 +117,10 @@ def load_onnx_int8_encoder() -> OnnxEncoder:
 
 def export_int8_onnx(torch_encoder, path: Path) -> None:
     """Export the packaged transformer to ONNX, then quantise its weights to int8 (dynamic quantisation)."""
+    import copy
+    import logging
     import tempfile
+    import warnings
 
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -135,21 +138,29 @@ def export_int8_onnx(torch_encoder, path: Path) -> None:
     example = torch_encoder.tokenizer(["an example", "a second, longer example text"], padding=True,
                                       return_tensors="pt")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as scratch:
-        fp32 = Path(scratch) / "model.onnx"
-        torch.onnx.export(
-            TokenEmbeddings(torch_encoder[0].auto_model.float().cpu()).eval(),
-            tuple(example[name] for name in ONNX_INPUTS),
-            str(fp32),
-            input_names=list(ONNX_INPUTS),
-            output_names=["token_embeddings"],
-            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in (*ONNX_INPUTS, "token_embeddings")},
-            opset_version=17,
-            dynamo=False,  # the TorchScript exporter needs no extra packages and handles BERT well
-        )
-        quantized = Path(scratch) / "model.int8.onnx"
-        quantize_dynamic(str(fp32), str(quantized), weight_type=QuantType.QInt8)
-        os.replace(quantized, path)  # a half-written model is never picked up
+    # The tracer's and quantiser's advice (shape-dependent branches, pre-processing) does not apply to
+    # this BERT graph: the export is checked against torch in the tests.
+    root_logger, root_level = logging.getLogger(), logging.getLogger().level
+    root_logger.setLevel(logging.ERROR)
+    try:
+        with tempfile.TemporaryDirectory(dir=path.parent) as scratch, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fp32, quantized = Path(scratch) / "model.onnx", Path(scratch) / "model.int8.onnx"
+            transformer = copy.deepcopy(torch_encoder[0].auto_model).float().cpu()  # the shared one stays as is
+            torch.onnx.export(
+                TokenEmbeddings(transformer).eval(),
+                tuple(example[name] for name in ONNX_INPUTS),
+                str(fp32),
+                input_names=list(ONNX_INPUTS),
+                output_names=["token_embeddings"],
+                dynamic_axes={name: {0: "batch", 1: "tokens"} for name in (*ONNX_INPUTS, "token_embeddings")},
+                opset_version=17,
+                dynamo=False,  # the TorchScript exporter needs no extra packages and handles BERT well
+            )
+            quantize_dynamic(str(fp32), str(quantized), weight_type=QuantType.QInt8)
+            os.replace(quantized, path)  # a half-written model is never picked up
+    finally:
+        root_logger.setLevel(root_level)
 
 
 def windows_of(texts: list[str], window_tokens: int) -> tuple[list[str], np.ndarray, np.ndarray]:
