@@ -220,6 +220,7 @@ def test_the_int8_onnx_backend_gives_embeddings_close_to_torch(tmp_path, monkeyp
 
     texts = ["My family says depression is a choice.", "I finally told my boss about my anxiety and she was kind.",
              "how do i find a therapist who speaks tagalog?"]
+    monkeypatch.setenv(embedding.BACKEND_ENV, "torch")
     reference = embedding.embed(texts)
     monkeypatch.setenv(embedding.MODEL_CACHE_ENV, str(tmp_path / "models"))
     monkeypatch.setenv(embedding.BACKEND_ENV, "onnx-int8")
@@ -232,7 +233,7 @@ def test_the_int8_onnx_backend_gives_embeddings_close_to_torch(tmp_path, monkeyp
         embedding.load_onnx_int8_encoder.cache_clear()
     assert (fast * reference).sum(axis=1).min() > 0.9
     monkeypatch.setenv(embedding.BACKEND_ENV, "tensorflow")
-    with pytest.raises(ValueError, match="choose one of torch, onnx-int8"):
+    with pytest.raises(ValueError, match="choose one of auto, torch, onnx-int8"):
         embedding.backend_name()
 
 
