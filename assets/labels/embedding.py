@@ -33,6 +33,9 @@ BACKEND_ENV = "STIGMA_INSIGHTS_EMBEDDING_BACKEND"
 MODEL_CACHE_ENV = "STIGMA_INSIGHTS_MODEL_CACHE"
 BACKENDS = ("auto", "torch", "onnx-int8")
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# onnxruntime on a CPU: small batches pad less and keep its activation buffers small. Measured here
+# on CAMS windows: 16 -> 35 windows/s, 1.1 GB peak; 64 -> 29 windows/s, 2.4 GB peak.
+ONNX_MAX_BATCH = 16
 
 
 def backend_name() -> str:
@@ -99,6 +102,7 @@ class OnnxEncoder:
     def encode(self, texts: list[str], batch_size: int = 64, normalize_embeddings: bool = True,
                convert_to_numpy: bool = True) -> np.ndarray:
         vectors = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+        batch_size = min(batch_size, ONNX_MAX_BATCH)
         by_length = np.argsort([len(text) for text in texts], kind="stable")  # little padding per batch
         for start in range(0, len(texts), batch_size):
             index = by_length[start : start + batch_size]
