@@ -13,6 +13,7 @@ duplicate lines are mixed in, as real exports have them.
 import argparse
 import io
 import json
+import os
 import re
 from pathlib import Path
 
@@ -20,7 +21,9 @@ import numpy as np
 import polars as pl
 import zstandard
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED_DATA = Path(
+    os.environ.get("STIGMA_INSIGHTS_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 SUBREDDITS = [
     "mentalhealth", "depression", "Anxiety", "offmychest", "ptsd", "bipolar", "therapy", "stress",
     "relationships", "domesticviolence", "Philippines", "mentalhealthph", "india", "korea", "Nigeria",
@@ -48,12 +51,7 @@ EPOCH_START = 1_767_225_600  # 2026-01-01
 class RealText:
     """Sentences of real posts, and the sentence counts of real posts, to recombine."""
 
-    def __init__(self, rng: np.random.Generator):
-        texts = (
-            pl.read_csv(SHARED_DATA / "dreaddit" / "train.csv")["text"].to_list()
-            + pl.read_csv(SHARED_DATA / "cams" / "IntentSDCNL_Training.csv", encoding="utf8-lossy")["selftext"]
-            .drop_nulls().to_list()
-        )
+    def __init__(self, rng: np.random.Generator, texts: list[str]):
         split = [[s.strip() for s in re.split(r"(?<=[.!?])\s+", t) if len(s.strip()) > 3] for t in texts]
         self.sentences = np.asarray([s for sentences in split for s in sentences], dtype=object)
         self.post_sentence_counts = np.asarray([len(s) for s in split if s])
@@ -71,13 +69,25 @@ class RealText:
         return self.sample(self.rng.integers(1, most + 1, n))
 
 
+def shared_real_texts() -> list[str]:
+    """Real Reddit posts from ../shared/data (or STIGMA_INSIGHTS_SHARED_DATA): Dreaddit and CAMS."""
+    return (
+        pl.read_csv(SHARED_DATA / "dreaddit" / "train.csv")["text"].to_list()
+        + pl.read_csv(SHARED_DATA / "cams" / "IntentSDCNL_Training.csv", encoding="utf8-lossy")["selftext"]
+        .drop_nulls().to_list()
+    )
+
+
 def base36(number: int) -> str:
     return np.base_repr(number, 36).lower()
 
 
-def generate(size: int, out: Path, seed: int = 1, first_id: int = 0) -> dict[str, int]:
+def generate(
+    size: int, out: Path, seed: int = 1, first_id: int = 0, texts: list[str] | None = None
+) -> dict[str, int]:
+    """`texts`: the posts whose sentences are recombined (default: the real ones in ../shared/data)."""
     rng = np.random.default_rng(seed)
-    text = RealText(rng)
+    text = RealText(rng, texts if texts is not None else shared_real_texts())
     counts = {key: max(1, round(size * share)) for key, share in MIX.items()}
     authors = [f"user_{base36(i + 7**7)}" for i in range(max(10, size // 5))]
     tag = f"{first_id:09d}"

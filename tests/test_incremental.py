@@ -239,7 +239,11 @@ def test_the_int8_onnx_backend_gives_embeddings_close_to_torch(tmp_path, monkeyp
 
 # -- the benchmark's generator --------------------------------------------------------------------
 def test_generated_landing_files_load_in_every_format(tmp_path):
-    counts = generate(400, tmp_path / "landing", seed=3)
+    posts = [text for text, _ in POSTS.values() if text] + [
+        "I told my sister about my panic attacks. She said I was being dramatic! Now I keep it to myself.",
+        "Does anyone else hide their meds at work? My boss found them once. It was awful.",
+    ]
+    counts = generate(400, tmp_path / "landing", seed=3, texts=posts)
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
         for source in SOURCE_FORMATS.values():
             results = loader.load_landing_folder(conn, source, tmp_path / "landing" / source.name)

@@ -156,7 +156,8 @@ def test_labels_agree_with_the_sample_answer_key(warehouse, answer_key):
     relevant = [k for k, t in truth.items() if t["relevance"] == "relevant" and by_key[k][1] == "relevant"]
     domain = sum(by_key[k][2] == truth[k]["stigma_domain"] for k in relevant) / len(relevant)
     intent = sum(by_key[k][3] == truth[k]["intent"] for k in relevant) / len(relevant)
-    # Measured on this sample: relevance 1.00, domain 0.93, intent 0.78 (engine trained on the taxonomy).
+    # Measured on this sample (engine trained on the taxonomy): int8 backend 0.99 / 0.94 / 0.80,
+    # torch 1.00 / 0.93 / 0.78.
     assert relevance >= 0.95 and domain >= 0.85 and intent >= 0.6
     assert {row[4] for row in rows} == {load_taxonomy().version}
     assert {row[5] for row in rows} == {embedding_model_id()}  # model|backend|pooling
