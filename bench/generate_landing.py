@@ -71,6 +71,9 @@ class RealText:
 
 def shared_real_texts() -> list[str]:
     """Real Reddit posts from ../shared/data (or STIGMA_INSIGHTS_SHARED_DATA): Dreaddit and CAMS."""
+    if not (SHARED_DATA / "dreaddit").is_dir() or not (SHARED_DATA / "cams").is_dir():
+        raise SystemExit(f"the benchmark's real texts are not at {SHARED_DATA} (dreaddit/ and cams/):"
+                         " set STIGMA_INSIGHTS_SHARED_DATA to the shared data folder")
     return (
         pl.read_csv(SHARED_DATA / "dreaddit" / "train.csv")["text"].to_list()
         + pl.read_csv(SHARED_DATA / "cams" / "IntentSDCNL_Training.csv", encoding="utf8-lossy")["selftext"]
