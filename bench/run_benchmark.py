@@ -164,7 +164,7 @@ def run_stages(defs, label: str, stage_names: list[str], log_path: Path) -> dict
         if name == "checks" and (not checks or not all(check.passed for check in checks)):
             raise SystemExit(f"{label} run: {len(checks)} checks ran, not all passed; see {log_path}")
         after = warehouse_counts()
-        records = labelled_this_run() if name == "labels" else {
+        records = labelled_this_run(result) if name == "labels" else {
             "ingest_ndjson": after["read_ndjson"] - before["read_ndjson"],
             "ingest_documents": after["read_documents"] - before["read_documents"],
             "dbt": after["posts"],
@@ -180,18 +180,13 @@ def run_stages(defs, label: str, stage_names: list[str], log_path: Path) -> dict
     return stages
 
 
-def labelled_this_run() -> int:
-    """Posts the labels stage embedded and labelled in its last run (not those it kept)."""
-    import duckdb
+def labelled_this_run(result) -> int:
+    """Posts the labels stage embedded and labelled (not those whose labels it kept), from its metadata."""
+    import dagster as dg
 
-    from orchestration.settings import warehouse_path
-
-    with duckdb.connect(str(warehouse_path()), read_only=True) as conn:
-        (count,) = conn.execute(
-            "select count(*) from labels.post_labels"
-            " where labelled_at = (select max(labelled_at) from labels.post_labels)"
-        ).fetchone()
-    return count
+    (event,) = [e for e in result.get_asset_materialization_events()
+                if e.asset_key == dg.AssetKey(["labels", "post_labels"])]
+    return event.materialization.metadata["labelled_this_run"].value
 
 
 def plain_encode_throughput(sample: int) -> tuple[float, int]:

@@ -72,7 +72,6 @@ def _dbt_step(name: str, select: str, description: str) -> dg.AssetsDefinition:
     return _assets
 
 
-DBT_STEPS = ("dbt_clean_and_unify", "dbt_labelled_fact", "dbt_aggregates")
 dbt_clean_and_unify = _dbt_step(
     "dbt_clean_and_unify",
     "resource_type:seed path:models/staging path:models/intermediate",
@@ -84,3 +83,4 @@ dbt_labelled_fact = _dbt_step(
 dbt_aggregates = _dbt_step(
     "dbt_aggregates", "path:models/marts/aggregates", "Aggregate marts with counts, shares and intervals."
 )
+DBT_STEPS = (dbt_clean_and_unify, dbt_labelled_fact, dbt_aggregates)

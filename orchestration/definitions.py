@@ -42,7 +42,7 @@ def refresh_run_config(full_refresh: bool) -> dict:
     """Run config for the job: incremental (the nightly default), or rebuild dbt models whole and relabel all."""
     return {
         "ops": {
-            **{step: {"config": {"full_refresh": full_refresh}} for step in DBT_STEPS},
+            **{step.op.name: {"config": {"full_refresh": full_refresh}} for step in DBT_STEPS},
             "labels": {"config": {"relabel_all": full_refresh}},
         }
     }

@@ -198,8 +198,8 @@ def _items_sql(source: SourceFormat) -> str:
     per_path = [
         f"""select {index} * 1000000000 + ordinal as ordinal,
                    '{path} #' || ordinal as source_position,
-                   item::varchar as original_text, item, $has_invalid_utf8 and contains(item::varchar, chr(65533))
-                   as invalid_utf8
+                   item::varchar as original_text, item,
+                   false as invalid_utf8  -- a document with invalid UTF-8 is refused whole
             from unnest(json_extract($text::json, '{path}')) with ordinality as items(item, ordinal)"""
         for index, path in enumerate(source.item_paths)
     ]
@@ -294,7 +294,7 @@ def _load_items(conn, source: SourceFormat, path: Path, loaded_at: datetime) -> 
         ).fetchone()
         if error:
             raise RefusedFile(f"{path.name}: {error}")
-        counts = [_load_item_set(conn, source, path, loaded_at, {"text": text, "has_invalid_utf8": False})]
+        counts = [_load_item_set(conn, source, path, loaded_at, {"text": text})]
     else:
         counts = []
         for block in ndjson_line_blocks(path):

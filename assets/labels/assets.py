@@ -49,8 +49,7 @@ def labels(context: dg.AssetExecutionContext, config: LabelsConfig, duckdb: Duck
                 f"select avg({dimension.name}_is_uncertain::int) from {POST_LABELS_TABLE}").fetchone()[0]
             for dimension in taxonomy.dimensions
         }
-        (model_id,) = conn.execute(f"select any_value(model_name) from {POST_LABELS_TABLE}").fetchone()
-    provenance = {"model_name": model_id or "", "taxonomy_version": taxonomy.version}
+    provenance = {"model_name": summary.model_id, "taxonomy_version": taxonomy.version}
     yield dg.MaterializeResult(
         asset_key=["labels", "post_labels"],
         metadata={

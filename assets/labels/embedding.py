@@ -99,8 +99,7 @@ class OnnxEncoder:
         self.tokenizer = tokenizer
         self.max_seq_length = max_seq_length
 
-    def encode(self, texts: list[str], batch_size: int = 64, normalize_embeddings: bool = True,
-               convert_to_numpy: bool = True) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int = 64, normalize_embeddings: bool = True) -> np.ndarray:
         vectors = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
         batch_size = min(batch_size, ONNX_MAX_BATCH)
         by_length = np.argsort([len(text) for text in texts], kind="stable")  # little padding per batch
@@ -201,7 +200,7 @@ def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
     encoder = load_encoder()
     # Two places go to the [CLS] and [SEP] tokens the model adds to every window.
     windows, owners, sizes = windows_of(texts, encoder.max_seq_length - 2)
-    vectors = encoder.encode(windows, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    vectors = encoder.encode(windows, batch_size=batch_size, normalize_embeddings=True)
     pooled = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
     np.add.at(pooled, owners, vectors * sizes[:, None])
     return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
@@ -209,4 +208,4 @@ def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
 
 def embed_truncated(texts: list[str], batch_size: int = 64) -> np.ndarray:
     """Embeddings of each text's first window only: what plain `encode` gives (the baseline)."""
-    return load_encoder().encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True)
+    return load_encoder().encode(texts, batch_size=batch_size, normalize_embeddings=True)

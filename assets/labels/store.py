@@ -21,8 +21,9 @@ from assets.labels.taxonomy import Taxonomy
 POST_LABELS_TABLE = "labels.post_labels"
 ERROR_RATES_TABLE = "labels.label_error_rates"
 BATCH_SIZE = 4096
+# Hashed once per run into a temp table; the stale-label delete, the to-do list and the counts read it.
 LABELLABLE_POSTS_SQL = """
-    select post_key, text, sha256(text) as text_sha256
+    select post_key, sha256(text) as text_sha256
     from intermediate.posts
     where status = 'available' and trim(coalesce(text, '')) <> ''
 """
@@ -36,6 +37,7 @@ class LabellingSummary:
     embeddings_computed: int
     embeddings_from_cache: int
     labelled_at: datetime
+    model_id: str  # model|backend|pooling, recorded as model_name on the label rows
 
 
 def label_new_posts(
@@ -49,23 +51,26 @@ def label_new_posts(
     engines = train_from_taxonomy(taxonomy, cache.embed)
     labelled_at = datetime.now(timezone.utc)
     provenance = {"model_name": cache.model_id, "taxonomy_version": taxonomy.version}
-    stamp = {"labelled_at": pl.lit(labelled_at), **{k: pl.lit(v) for k, v in provenance.items()}}
+    provenance_columns = {name: pl.lit(value) for name, value in provenance.items()}
+    stamp = {"labelled_at": pl.lit(labelled_at), **provenance_columns}
+    conn.execute(f"create or replace temp table labellable_posts as {LABELLABLE_POSTS_SQL}")
     conn.begin()
     removed = _forget_stale_labels(conn, provenance, relabel_all)
     if not _label_columns(conn):  # the table exists from the first run on, even with nothing to label
         no_posts = pl.DataFrame(schema={"post_key": pl.String, "text_sha256": pl.String})
         no_labels = {dimension.name: DimensionLabels([], [], []) for dimension in taxonomy.dimensions}
         _insert_labels(conn, labels_frame(no_posts, no_labels).with_columns(**stamp))
-    _replace_error_rates(conn, error_rates(engines).with_columns(**{k: pl.lit(v) for k, v in provenance.items()}))
+    _replace_error_rates(conn, error_rates(engines).with_columns(**provenance_columns))
     conn.commit()
     conn.execute(
         f"""create or replace temp table posts_to_label as
-            select row_number() over (order by post_key) as position, post_key, text, text_sha256
-            from ({LABELLABLE_POSTS_SQL}) posts
+            select row_number() over (order by post_key) as position, post_key, posts.text, text_sha256
+            from labellable_posts
+            join intermediate.posts as posts using (post_key)
             anti join {POST_LABELS_TABLE} using (post_key)"""
     )
     (to_label,) = conn.execute("select count(*) from posts_to_label").fetchone()
-    (labellable,) = conn.execute(f"select count(*) from ({LABELLABLE_POSTS_SQL})").fetchone()
+    (labellable,) = conn.execute("select count(*) from labellable_posts").fetchone()
     log(f"Labelling {to_label} of {labellable} labellable posts ({cache.model_id}, taxonomy {taxonomy.version})")
     for start in range(0, to_label, batch_size):
         batch = conn.execute(
@@ -80,9 +85,11 @@ def label_new_posts(
         conn.commit()
         log(f"  labelled {min(start + batch_size, to_label)} of {to_label}")
     conn.execute("drop table posts_to_label")
+    conn.execute("drop table labellable_posts")
     return LabellingSummary(
         labelled=to_label, kept=labellable - to_label, removed=removed,
         embeddings_computed=cache.computed, embeddings_from_cache=cache.hits, labelled_at=labelled_at,
+        model_id=cache.model_id,
     )
 
 
@@ -95,7 +102,7 @@ def _forget_stale_labels(conn, provenance: dict[str, str], relabel_all: bool) ->
     (removed,) = conn.execute(
         f"""delete from {POST_LABELS_TABLE} l
             where ? or model_name is distinct from ? or taxonomy_version is distinct from ?
-               or not exists (select 1 from ({LABELLABLE_POSTS_SQL}) p
+               or not exists (select 1 from labellable_posts p
                               where p.post_key = l.post_key and p.text_sha256 = l.text_sha256)""",
         [relabel_all, provenance["model_name"], provenance["taxonomy_version"]],
     ).fetchone()
