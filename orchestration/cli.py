@@ -54,26 +54,37 @@ def run(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    """Train on a labelled file or the taxonomy, score on a labelled file, print (and save) the report."""
+    """Score the engine and two baselines: trained on files or the taxonomy and tested on a file, or
+    by K-fold cross-validation of one labelled file. Print (and save) the report."""
     import json
 
     from assets.labels.datasets import concatenate, read_labelled_file
+    from assets.labels.evaluation import cross_validate, format_report, training_set_from_file
     from assets.labels.evaluation import evaluate as run_evaluation
-    from assets.labels.evaluation import format_report, training_set_from_file, training_set_from_taxonomy
-    from assets.labels.taxonomy import load_taxonomy
+    from assets.labels.labeller import taxonomy_training_set
+    from assets.labels.taxonomy import DEFAULT_TAXONOMY_PATH, load_taxonomy
 
-    if bool(args.train) == bool(args.taxonomy):
-        raise SystemExit("give either --train FILE or --taxonomy FILE --dimension D")
-    if args.train:
-        train = training_set_from_file(
-            concatenate([read_labelled_file(path, args.text_col, args.label_col) for path in args.train])
-        )
-    else:
+    dimension = None
+    if args.taxonomy is not None:
         if not args.dimension:
             raise SystemExit("--taxonomy needs --dimension")
-        train = training_set_from_taxonomy(load_taxonomy(args.taxonomy).dimension(args.dimension))
+        dimension = load_taxonomy(args.taxonomy or DEFAULT_TAXONOMY_PATH).dimension(args.dimension)
+    cues = dimension.cues if dimension else ()
     test = read_labelled_file(args.test, args.text_col, args.label_col)
-    report = run_evaluation(train, test, fine_tune={"auto": None, "frozen": False, "fine-tuned": True}[args.engine])
+    if args.cv:
+        if args.train:
+            raise SystemExit("--cv cross-validates the --test file: give no --train")
+        extra = taxonomy_training_set(dimension) if dimension else None
+        report = cross_validate(test, args.cv, extra, cues)
+    else:
+        if not args.train and not dimension:
+            raise SystemExit("give --train FILE, --taxonomy [FILE] --dimension D, or --cv K")
+        parts = [training_set_from_file(concatenate(
+            [read_labelled_file(path, args.text_col, args.label_col) for path in args.train]))] if args.train else []
+        if dimension:
+            parts.insert(0, taxonomy_training_set(dimension, scored=not parts))
+        train = parts[0] if len(parts) == 1 else parts[0] + parts[1]
+        report = run_evaluation(train, test, cues, fine_tune=args.engine == "fine-tuned")
     print(format_report(report))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
@@ -84,12 +95,12 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def taxonomy_check(args: argparse.Namespace) -> int:
     """Cross-validate the taxonomy's own examples: how well each dimension's classes separate."""
-    from assets.labels.labeller import train_from_taxonomy
+    from assets.labels.labeller import train_engines, training_sets
     from assets.labels.taxonomy import DEFAULT_TAXONOMY_PATH, load_taxonomy
 
     taxonomy = load_taxonomy(args.taxonomy or DEFAULT_TAXONOMY_PATH)
     print(f"taxonomy {taxonomy.source}, version {taxonomy.version}")
-    for name, engine in train_from_taxonomy(taxonomy).items():
+    for name, engine in train_engines(taxonomy, training_sets(taxonomy)).items():
         calibration = engine.calibration
         print(f"\n{name}: cross-validated macro-F1 {calibration.held_out_macro_f1:.3f}"
               f" (uncertain below {calibration.uncertain_below:.2f})")
@@ -101,6 +112,44 @@ def taxonomy_check(args: argparse.Namespace) -> int:
         for rate, true, predicted in confusions:
             if rate > 0:
                 print(f"  {rate:5.0%} of {true} examples labelled {predicted}")
+    return 0
+
+
+def annotate(args: argparse.Namespace) -> int:
+    """Export posts to annotate from the warehouse, or import a file of annotations into it."""
+    from pathlib import Path
+
+    import duckdb
+
+    from assets.labels import annotations
+    from assets.labels.taxonomy import load_taxonomy
+    from orchestration.settings import warehouse_path
+
+    taxonomy = load_taxonomy()
+    warehouse = warehouse_path()
+    if not warehouse.exists():
+        raise SystemExit(f"no warehouse at {warehouse}: run `stigma-insights run` first")
+    with duckdb.connect(str(warehouse)) as conn:
+        if args.action == "export":
+            frame = annotations.export_for_annotation(conn, taxonomy, args.n, args.strategy, args.seed)
+            out = Path(args.out or f"annotate_{args.strategy}_{len(frame)}.csv")
+            annotations.write_table(frame, out)
+            print(f"{len(frame)} posts to annotate ({frame['sampling'].value_counts().to_dict()}): {out}")
+            print("Fill in " + ", ".join(taxonomy.dimension_names) + " and annotator (docs/labelling_guide.md),"
+                  f" then: stigma-insights annotate import {out}")
+            return 0
+        try:
+            summary = annotations.import_annotations(conn, taxonomy, Path(args.file), args.annotator, args.external)
+        except annotations.AnnotationImportError as error:
+            print(error, file=sys.stderr)
+            return 2
+    print(f"{args.file}: {summary.rows_read} rows read, {summary.rows_without_labels} without labels (skipped);"
+          f" annotations added {summary.added}, changed {summary.changed}, already there {summary.unchanged}")
+    for row in summary.agreement:
+        kappa = "n/a" if row["kappa"] is None else f"{row['kappa']:.2f}"
+        print(f"  agreement {row['dimension']:>14s} {row['annotators']}: {row['posts']} posts,"
+              f" {row['agreement']:.0%} equal, Cohen's kappa {kappa}")
+    print("The next run trains the engines on the new training set and relabels every post.")
     return 0
 
 
@@ -119,18 +168,45 @@ def main(argv: list[str] | None = None) -> int:
 
     evaluate_parser = commands.add_parser("evaluate", help="score the labelling engine and two baselines")
     evaluate_parser.add_argument("--train", action="append", help="labelled CSV or Parquet to train on (repeatable)")
-    evaluate_parser.add_argument("--taxonomy", help="taxonomy YAML to train on instead (with --dimension)")
+    evaluate_parser.add_argument(
+        "--taxonomy", nargs="?", const="", metavar="FILE",
+        help="also train on this taxonomy's texts and cues for --dimension, as the pipeline does"
+        " (no FILE: the shipped taxonomy)",
+    )
     evaluate_parser.add_argument("--dimension", help="taxonomy dimension, e.g. stigma_domain")
-    evaluate_parser.add_argument("--test", required=True, help="labelled CSV or Parquet to score on")
+    evaluate_parser.add_argument("--test", required=True, help="labelled CSV or Parquet to score on (with --cv:"
+                                 " the file that is cross-validated)")
+    evaluate_parser.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation of the --test file")
     evaluate_parser.add_argument("--text-col", required=True)
     evaluate_parser.add_argument("--label-col", required=True, help='label column; "a,b" takes the first present')
     evaluate_parser.add_argument("--json", help="also write the report as JSON here")
     evaluate_parser.add_argument(
-        "--engine", choices=["auto", "frozen", "fine-tuned"], default="auto",
-        help="auto: fine-tune from 300 training texts; frozen: the frozen-embedding engine the pipeline's"
-        " taxonomy labels use (what STIGMA_INSIGHTS_EMBEDDING_BACKEND changes)",
+        "--engine", choices=["frozen", "fine-tuned"], default="frozen",
+        help="frozen (default): the engine the pipeline labels with; fine-tuned: MiniLM fine-tuned on the"
+        " training file (costly on a CPU; not with --cv)",
     )
     evaluate_parser.set_defaults(handler=evaluate)
+
+    annotate_parser = commands.add_parser("annotate", help="export posts to annotate, or import annotations")
+    annotate_actions = annotate_parser.add_subparsers(dest="action", required=True)
+    export_parser = annotate_actions.add_parser("export", help="write posts from the warehouse to annotate")
+    export_parser.add_argument("--n", type=int, required=True, help="how many posts")
+    export_parser.add_argument(
+        "--strategy", choices=["random", "uncertain", "mixed"], default="random",
+        help="random (default; what error rates and shares use), uncertain (the engine's least confident:"
+        " they only train), or mixed (half each)",
+    )
+    export_parser.add_argument("--out", help="CSV or .parquet file (default: annotate_<strategy>_<n>.csv)")
+    export_parser.add_argument("--seed", type=int, default=0, help="seed of the random draw")
+    import_parser = annotate_actions.add_parser("import", help="validate and store a file of annotations")
+    import_parser.add_argument("file", help="CSV or Parquet: post_key, sampling, the label columns, annotator")
+    import_parser.add_argument("--annotator", help="annotator name, where the file has no annotator column")
+    import_parser.add_argument(
+        "--external", metavar="NAME",
+        help="the file's posts are not in the warehouse (a labelled file such as the gold set): rows are keyed"
+        " by its id column and keep its text column; NAME names the file's origin",
+    )
+    annotate_parser.set_defaults(handler=annotate)
 
     taxonomy_parser = commands.add_parser("taxonomy-check", help="cross-validate the taxonomy's examples")
     taxonomy_parser.add_argument("--taxonomy", help="taxonomy YAML (default: the shipped one)")

@@ -6,7 +6,7 @@ from dagster_duckdb import DuckDBResource
 
 from assets.ingest.assets import raw_assets
 from assets.ingest.formats import SOURCE_FORMATS
-from assets.labels.assets import labels
+from assets.labels.assets import annotations, labels
 from assets.labels.taxonomy import load_taxonomy
 from assets.publish.assets import analyst_marts
 from orchestration.dbt import DBT_STEPS, dbt_aggregates, dbt_clean_and_unify, dbt_labelled_fact, dbt_project
@@ -51,7 +51,7 @@ def refresh_run_config(full_refresh: bool) -> dict:
 def build_definitions() -> dg.Definitions:
     """Definitions bound to the warehouse that the environment names at call time."""
     return dg.Definitions(
-        assets=[*raw_assets, dbt_clean_and_unify, labels, dbt_labelled_fact, dbt_aggregates, analyst_marts],
+        assets=[*raw_assets, dbt_clean_and_unify, annotations, labels, dbt_labelled_fact, dbt_aggregates, analyst_marts],
         asset_checks=[labelled_fact_check, *(build_accounting_check(s) for s in SOURCE_FORMATS.values())],
         jobs=[materialise_everything],
         schedules=[nightly],

@@ -11,6 +11,8 @@ LANDING_ENV = "STIGMA_INSIGHTS_LANDING"
 PUBLISHED_ENV = "STIGMA_INSIGHTS_PUBLISHED"
 DEFAULT_WAREHOUSE = REPO_ROOT / "data" / "warehouse.duckdb"
 DEFAULT_LANDING = REPO_ROOT / "data" / "landing"
+# Labelled files of real posts that every warehouse's annotation store starts from (see its README).
+STARTER_ANNOTATIONS_DIR = REPO_ROOT / "data" / "annotations"
 
 # Every asset and check that opens the warehouse runs in this Dagster concurrency pool (limit 1 in
 # dagster_home/dagster.yaml): a DuckDB file admits one process while any process writes to it.

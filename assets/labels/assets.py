@@ -1,13 +1,39 @@
-"""The Dagster labels asset: embedding-based labels for every labellable post, incrementally."""
+"""The Dagster label assets: the annotation store, then labels for every labellable post, incrementally."""
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
+from assets.labels.annotations import annotation_counts, ensure_store, import_annotations
 from assets.labels.store import POST_LABELS_TABLE, label_new_posts
 from assets.labels.taxonomy import load_taxonomy
-from orchestration.settings import WAREHOUSE_POOL
+from orchestration.settings import STARTER_ANNOTATIONS_DIR, WAREHOUSE_POOL
 
 POSTS = dg.AssetKey(["intermediate", "posts"])
+ANNOTATIONS = dg.AssetKey(["labels", "annotations"])
+
+
+@dg.asset(
+    key=ANNOTATIONS,
+    group_name="labels",
+    pool=WAREHOUSE_POOL,
+    description="People's labels on posts (labels.annotations): the starter set of annotated real posts in "
+    "data/annotations/ plus what researchers import with `stigma-insights annotate import`. The engines train "
+    "on them and are measured by them.",
+)
+def annotations(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+    taxonomy = load_taxonomy()
+    with duckdb.get_connection() as conn:
+        ensure_store(conn)
+        for path in sorted(STARTER_ANNOTATIONS_DIR.glob("*.csv")):
+            summary = import_annotations(conn, taxonomy, path, annotator=f"starter:{path.stem}", external=path.stem)
+            context.log.info(f"Starter annotations {path.name}: {summary.added} added, {summary.changed} changed,"
+                             f" {summary.unchanged} already there")
+        counts = annotation_counts(conn)
+        (rows,) = conn.execute("select count(*) from labels.annotations").fetchone()
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": rows,
+        "annotated_posts_by_dimension_and_sampling": dg.MetadataValue.json(counts),
+    })
 
 
 class LabelsConfig(dg.Config):
@@ -18,15 +44,16 @@ class LabelsConfig(dg.Config):
     specs=[
         dg.AssetSpec(
             ["labels", "post_labels"],
-            deps=[POSTS],
+            deps=[POSTS, ANNOTATIONS],
             description="Relevance, stigma domain and intent for each post: label, calibrated confidence "
-            "and uncertain flag, from MiniLM embeddings and engines trained on the taxonomy. Incremental: "
-            "only posts with new text, model or taxonomy are labelled; embeddings are cached.",
+            "and uncertain flag, from engines trained on the taxonomy and the annotations. Incremental: "
+            "only posts with new text, model, training set or taxonomy are labelled; embeddings are cached.",
         ),
         dg.AssetSpec(
             ["labels", "label_error_rates"],
-            deps=[POSTS],
-            description="Per dimension, the engines' cross-validated confusion rates: used to adjust shares.",
+            deps=[POSTS, ANNOTATIONS],
+            description="Per dimension, the engines' confusion counts cross-fitted on the annotations: "
+            "used to adjust shares and their intervals.",
         ),
     ],
     name="labels",
@@ -50,11 +77,17 @@ def labels(context: dg.AssetExecutionContext, config: LabelsConfig, duckdb: Duck
             for dimension in taxonomy.dimensions
         }
     provenance = {"model_name": summary.model_id, "taxonomy_version": taxonomy.version}
+    # Held-out macro-F1 of each engine on the annotated posts it is measured by (see engine.py).
+    held_out = {name: engine.calibration for name, engine in summary.engines.items()}
     yield dg.MaterializeResult(
         asset_key=["labels", "post_labels"],
         metadata={
             "dagster/row_count": rows,
             **provenance,
+            "engine_from_artifact": summary.engine_reused,
+            **{f"cv_macro_f1_{name}": round(c.held_out_macro_f1, 4) for name, c in held_out.items()},
+            **{f"cv_items_{name}": c.scored for name, c in held_out.items()},
+            "blend_weights": dg.MetadataValue.json({name: c.weights for name, c in held_out.items()}),
             "labelled_this_run": summary.labelled,
             "kept_from_earlier_runs": summary.kept,
             "removed_stale": summary.removed,

@@ -29,14 +29,18 @@ def _decode_mixed(data: bytes) -> str:
         return "".join(lines)
 
 
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A CSV (text columns as strings, empty cells as "") or Parquet file."""
+    path = Path(path)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    return pd.read_csv(io.StringIO(_decode_mixed(path.read_bytes())), dtype=str, keep_default_na=False)
+
+
 def read_labelled_file(path: str | Path, text_col: str, label_col: str) -> LabelledTexts:
     """`label_col` may name alternatives, "a,b": the first one the file has is used (files of one
     corpus sometimes name the label differently)."""
-    path = Path(path)
-    if path.suffix.lower() in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
-    else:
-        frame = pd.read_csv(io.StringIO(_decode_mixed(path.read_bytes())), dtype=str, keep_default_na=False)
+    frame = read_table(path)
     label_col = next((c for c in label_col.split(",") if c in frame.columns), label_col)
     missing = [c for c in (text_col, label_col) if c not in frame.columns]
     if missing:

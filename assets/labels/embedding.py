@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from assets.labels.progress import Progress
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
@@ -193,14 +195,25 @@ def windows_of(texts: list[str], window_tokens: int) -> tuple[list[str], np.ndar
     return windows, np.asarray(owners), np.asarray(sizes, dtype=np.float32)
 
 
-def embed(texts: list[str], batch_size: int = 64) -> np.ndarray:
-    """Unit-length whole-text embeddings (all windows, token-weighted mean), one row per text."""
+# Windows encoded per call to the encoder: a progress line can follow each chunk.
+PROGRESS_CHUNK = 1024
+
+
+def embed(texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    """Unit-length whole-text embeddings (all windows, token-weighted mean), one row per text.
+    `progress`: print progress lines (rate, ETA) while encoding."""
     if not texts:
         return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
     encoder = load_encoder()
     # Two places go to the [CLS] and [SEP] tokens the model adds to every window.
     windows, owners, sizes = windows_of(texts, encoder.max_seq_length - 2)
-    vectors = encoder.encode(windows, batch_size=batch_size, normalize_embeddings=True)
+    tracker = Progress(f"embedding {len(texts)} texts", len(windows), "windows") if progress else None
+    vectors = np.zeros((len(windows), EMBEDDING_DIM), dtype=np.float32)
+    for start in range(0, len(windows), PROGRESS_CHUNK):
+        chunk = windows[start : start + PROGRESS_CHUNK]
+        vectors[start : start + len(chunk)] = encoder.encode(chunk, batch_size=batch_size, normalize_embeddings=True)
+        if tracker:
+            tracker.advance(len(chunk))
     pooled = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
     np.add.at(pooled, owners, vectors * sizes[:, None])
     return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)

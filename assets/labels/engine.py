@@ -1,35 +1,42 @@
-"""The labelling engine: a MiniLM-based classifier blended with TF-IDF + logistic regression, calibrated.
+"""The labelling engine: MiniLM, cue-pattern and TF-IDF classifiers blended and calibrated.
 
-Trained either from a labelled file or from the taxonomy (descriptions and examples as training
-texts). The MiniLM part is fine-tuned when there are enough training texts (a labelled file) and is
-a logistic regression on frozen, window-pooled embeddings otherwise (the taxonomy's few examples).
+Trained on the taxonomy's examples plus annotated posts, or on a labelled file. Three members, each
+a classifier giving class probabilities:
+- MiniLM: logistic regression on frozen, window-pooled embeddings; or, when asked (`evaluate` on a
+  big labelled file), the encoder fine-tuned with a classification head;
+- cues: logistic regression on how often each of the taxonomy's cue patterns occurs in the text
+  (question marks for seeking help, family words for community stigma...): few features, so it
+  learns from a few dozen annotated posts where 384 embedding dimensions cannot;
+- TF-IDF: word 1-2-gram TF-IDF + logistic regression.
 
-Everything that would otherwise be a hand-set knob is chosen on held-out predictions of the
-training data (5-fold out-of-fold predictions, or a 10% validation split when fine-tuning, which is
-too costly to repeat per fold): the blend weight (short-text sets lean on TF-IDF, long-text sets on
-MiniLM), a temperature that calibrates the probabilities, the confidence under which the engine
-answers `uncertain`, and the misclassification rates used to adjust class shares.
+Everything that would otherwise be a hand-set knob is chosen on held-out predictions (5-fold
+out-of-fold, or a 10% validation split when fine-tuning): the members' blend weights, a temperature
+that calibrates the probabilities, the confidence under which the engine answers `uncertain`, and
+the confusion rates that adjust class shares. Only the `scored` rows count for those choices: real
+annotated posts, when the training set mixes them with the taxonomy's short written examples.
 """
 
+import itertools
+import re
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize_scalar
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import f1_score
+from sklearn.metrics import confusion_matrix, f1_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from assets.labels.embedding import embed
-from assets.labels.finetune import FineTuneConfig, FineTunedClassifier
 from assets.labels.prevalence import misclassification_rates
 
 UNCERTAIN = "uncertain"
-BLEND_WEIGHTS = (0.0, 0.2, 0.35, 0.5, 0.65, 0.8, 1.0)  # weight of the TF-IDF model
-# Fewer training texts than this (the taxonomy's examples) are too few to fine-tune on.
-FINE_TUNE_MIN_TEXTS = 300
+MEMBERS = ("minilm", "cues", "tfidf")
+BLEND_STEP = 0.2  # blend weights are searched on a simplex grid of this step
 VALIDATION_SHARE = 0.1
 
 
@@ -48,6 +55,29 @@ class FrozenEmbeddingClassifier:
         return self._model.predict_proba(embed(texts) if embeddings is None else embeddings)
 
 
+class CueCounts(BaseEstimator, TransformerMixin):
+    """Per cue pattern: log(1 + matches) and whether it matches at all; plus log(1 + words)."""
+
+    def __init__(self, patterns: tuple[str, ...] = ()):
+        self.patterns = patterns
+
+    def fit(self, texts, y=None) -> "CueCounts":
+        return self
+
+    def transform(self, texts) -> np.ndarray:
+        compiled = [re.compile(pattern, re.IGNORECASE) for pattern in self.patterns]
+        counts = np.array([[len(p.findall(text)) for p in compiled] for text in texts], dtype=float)
+        counts = counts.reshape(len(texts), len(compiled))
+        words = np.array([[len(text.split())] for text in texts], dtype=float)
+        return np.hstack([np.log1p(counts), (counts > 0).astype(float), np.log1p(words)])
+
+
+def cue_model(patterns: tuple[str, ...]):
+    return make_pipeline(
+        CueCounts(patterns), StandardScaler(), LogisticRegression(C=1.0, max_iter=3000, class_weight="balanced")
+    )
+
+
 def sparse_model():
     return make_pipeline(
         TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
@@ -62,93 +92,152 @@ def _softmax_with_temperature(probabilities: np.ndarray, temperature: float) -> 
     return weights / weights.sum(axis=1, keepdims=True)
 
 
+def blend_grid(members: tuple[str, ...]) -> list[dict[str, float]]:
+    """Every weighting of the members on a simplex grid (weights >= 0, summing to 1)."""
+    steps = round(1 / BLEND_STEP)
+    return [
+        {m: k / steps for m, k in zip(members, split)}
+        for split in itertools.product(range(steps + 1), repeat=len(members))
+        if sum(split) == steps
+    ]
+
+
 @dataclass(frozen=True)
 class Calibration:
-    """What cross-validation chose, kept for reports and for adjusting shares."""
+    """What held-out predictions chose, kept for reports and for adjusting shares."""
 
     fine_tuned: bool
-    sparse_weight: float
+    weights: dict[str, float]  # blend weight per member
     temperature: float
     uncertain_below: float
-    held_out_macro_f1: float
-    held_out_macro_f1_minilm: float
-    held_out_macro_f1_tfidf: float
+    held_out_macro_f1: float  # the blend, on the scored rows
+    member_macro_f1: dict[str, float]  # each member alone, on the scored rows
+    scored: int  # held-out rows the choices were made on
     rates: np.ndarray  # M[true, predicted]: mean held-out probability of `predicted` for items of `true`
-    hard_rates: np.ndarray  # M[true, predicted]: share of held-out items of `true` labelled `predicted`
+    hard_counts: np.ndarray  # C[true, predicted]: held-out items of `true` labelled `predicted`
+
+    @property
+    def hard_rates(self) -> np.ndarray:
+        """Share of held-out items of each true class labelled as each class (rows sum to 1)."""
+        totals = self.hard_counts.sum(axis=1, keepdims=True)
+        return np.where(totals > 0, self.hard_counts / np.maximum(totals, 1), np.eye(len(totals)))
 
 
 class LabelEngine:
-    def __init__(self, fine_tune: bool | None = None, fine_tune_config: FineTuneConfig = FineTuneConfig(),
+    def __init__(self, cues: tuple[str, ...] = (), fine_tune: bool = False, fine_tune_config=None,
                  folds: int = 5, seed: int = 0):
-        self.fine_tune = fine_tune  # None: fine-tune when there are FINE_TUNE_MIN_TEXTS texts or more
+        self.cues = tuple(cues)  # the dimension's cue patterns; none: no cue member
+        self.fine_tune = fine_tune  # fine-tune MiniLM (costly: for big labelled files) or use it frozen
         self.fine_tune_config = fine_tune_config
         self.folds = folds
         self.seed = seed
         self.classes_: np.ndarray | None = None
         self.calibration: Calibration | None = None
 
+    @property
+    def members(self) -> tuple[str, ...]:
+        return tuple(m for m in MEMBERS if m != "cues" or self.cues)
+
+    def _member_models(self) -> dict:
+        models = {"tfidf": sparse_model()}
+        if self.cues:
+            models["cues"] = cue_model(self.cues)
+        return models
+
     # -- training ---------------------------------------------------------------------------
-    def fit(self, texts: list[str], labels: list[str], embeddings: np.ndarray | None = None) -> "LabelEngine":
-        """`embeddings`: the texts' frozen embeddings, when the caller has them already."""
+    def fit(self, texts: list[str], labels: list[str], embeddings: np.ndarray | None = None,
+            scored: np.ndarray | None = None) -> "LabelEngine":
+        """`embeddings`: the texts' frozen embeddings, when the caller has them already.
+        `scored`: which rows the held-out choices and figures are made on (default: all)."""
         self.classes_, y = np.unique(np.asarray(labels), return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError("training data needs at least two classes")
-        fine_tune = len(texts) >= FINE_TUNE_MIN_TEXTS if self.fine_tune is None else self.fine_tune
-        if fine_tune:
-            held_out_y, dense_held_out, sparse_held_out = self._fit_fine_tuned(texts, y)
+        scored = np.ones(len(y), dtype=bool) if scored is None else np.asarray(scored, dtype=bool)
+        if self.fine_tune:
+            held_out, choosing = self._fit_fine_tuned(texts, y)
+            measuring = choosing
         else:
             embeddings = embed(texts) if embeddings is None else embeddings
-            dense_held_out, sparse_held_out = self._out_of_fold(texts, embeddings, y)
-            held_out_y = y
-            self._dense = FrozenEmbeddingClassifier().fit(embeddings, y)
-        self.calibration = self._calibrate(held_out_y, dense_held_out, sparse_held_out, fine_tuned=fine_tune)
-        self._sparse = sparse_model().fit(texts, y) if self.calibration.sparse_weight > 0 else None
+            held_out = np.arange(len(y))
+            choosing = self._out_of_fold(texts, embeddings, y, self.seed)
+            # The blend is chosen as the best of many on `choosing`, which flatters its error rates
+            # there; rates, temperature and threshold come from folds cut another way.
+            measuring = self._out_of_fold(texts, embeddings, y, self.seed + 1)
+            self._minilm = FrozenEmbeddingClassifier().fit(embeddings, y)
+        keep = scored[held_out]
+        if not keep.any():
+            raise ValueError("no scored rows among the held-out predictions")
+        self.calibration = self._calibrate(
+            y[held_out][keep], {m: p[keep] for m, p in choosing.items()},
+            {m: p[keep] for m, p in measuring.items()}, fine_tuned=self.fine_tune,
+        )
+        self._others = {
+            name: model.fit(texts, y) for name, model in self._member_models().items()
+            if self.calibration.weights[name] > 0
+        }
         return self
 
-    def _fit_fine_tuned(self, texts: list[str], y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _fit_fine_tuned(self, texts: list[str], y: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        from assets.labels.finetune import FineTuneConfig, FineTunedClassifier  # torch: imported only here
+
         fit_index, held_out = train_test_split(
             np.arange(len(y)), test_size=VALIDATION_SHARE, stratify=y, random_state=self.seed
         )
         fit_texts = [texts[i] for i in fit_index]
         held_out_texts = [texts[i] for i in held_out]
-        self._dense = FineTunedClassifier(self.fine_tune_config).fit(fit_texts, y[fit_index], len(self.classes_))
-        sparse = sparse_model().fit(fit_texts, y[fit_index]).predict_proba(held_out_texts)
-        return y[held_out], self._dense.predict_proba(held_out_texts), sparse
+        config = self.fine_tune_config or FineTuneConfig()
+        self._minilm = FineTunedClassifier(config).fit(fit_texts, y[fit_index], len(self.classes_))
+        probabilities = {"minilm": self._minilm.predict_proba(held_out_texts)}
+        for name, model in self._member_models().items():
+            probabilities[name] = model.fit(fit_texts, y[fit_index]).predict_proba(held_out_texts)
+        return held_out, probabilities
 
-    def _calibrate(self, y: np.ndarray, dense: np.ndarray, sparse: np.ndarray, fine_tuned: bool) -> Calibration:
-        scores = {w: self._macro_f1(y, (1 - w) * dense + w * sparse) for w in BLEND_WEIGHTS}
-        weight = max(scores, key=lambda w: (scores[w], -abs(w - 0.5)))
-        blended = (1 - weight) * dense + weight * sparse
-        temperature = self._fit_temperature(blended, y)
-        calibrated = _softmax_with_temperature(blended, temperature)
-        return Calibration(
-            fine_tuned=fine_tuned,
-            sparse_weight=weight,
-            temperature=temperature,
-            uncertain_below=self._uncertainty_threshold(calibrated, y),
-            held_out_macro_f1=scores[weight],
-            held_out_macro_f1_minilm=scores[0.0],
-            held_out_macro_f1_tfidf=scores[1.0],
-            rates=misclassification_rates(y, calibrated),
-            hard_rates=misclassification_rates(y, np.eye(len(self.classes_))[calibrated.argmax(axis=1)]),
-        )
-
-    def _out_of_fold(self, texts, embeddings, y) -> tuple[np.ndarray, np.ndarray]:
+    def _out_of_fold(self, texts, embeddings, y, seed: int) -> dict[str, np.ndarray]:
         folds = min(self.folds, int(np.bincount(y).min()))
         if folds < 2:
             raise ValueError("every class needs at least two training texts")
-        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
-        dense = np.zeros((len(y), len(self.classes_)))
-        sparse = np.zeros_like(dense)
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        probabilities = {m: np.zeros((len(y), len(self.classes_))) for m in self.members}
         text_array = np.asarray(texts, dtype=object)
         for train, held_out in splitter.split(embeddings, y):
-            dense[held_out] = dense_model().fit(embeddings[train], y[train]).predict_proba(embeddings[held_out])
-            sparse[held_out] = sparse_model().fit(text_array[train], y[train]).predict_proba(text_array[held_out])
-        return dense, sparse
+            probabilities["minilm"][held_out] = (
+                dense_model().fit(embeddings[train], y[train]).predict_proba(embeddings[held_out])
+            )
+            for name, model in self._member_models().items():
+                probabilities[name][held_out] = model.fit(text_array[train], y[train]).predict_proba(
+                    text_array[held_out]
+                )
+        return probabilities
+
+    def _calibrate(self, y: np.ndarray, choosing: dict[str, np.ndarray], measuring: dict[str, np.ndarray],
+                   fine_tuned: bool) -> Calibration:
+        def blend(held_out: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
+            return sum(weight * held_out[m] for m, weight in weights.items())
+
+        uniform = 1 / len(choosing)
+        scores = [(self._macro_f1(y, blend(choosing, w)), w) for w in blend_grid(tuple(choosing))]
+        # The best macro-F1; among equals the most even blend, which is the least fitted to chance.
+        _, weights = max(scores, key=lambda s: (s[0], -sum(abs(v - uniform) for v in s[1].values())))
+        blended = blend(measuring, weights)
+        temperature = self._fit_temperature(blended, y)
+        calibrated = _softmax_with_temperature(blended, temperature)
+        n_classes = len(self.classes_)
+        return Calibration(
+            fine_tuned=fine_tuned,
+            weights=weights,
+            temperature=temperature,
+            uncertain_below=self._uncertainty_threshold(calibrated, y),
+            held_out_macro_f1=self._macro_f1(y, blended),
+            member_macro_f1={m: self._macro_f1(y, p) for m, p in measuring.items()},
+            scored=len(y),
+            rates=misclassification_rates(y, calibrated),
+            hard_counts=confusion_matrix(y, calibrated.argmax(axis=1), labels=np.arange(n_classes)),
+        )
 
     @staticmethod
     def _macro_f1(y: np.ndarray, probabilities: np.ndarray) -> float:
-        return f1_score(y, probabilities.argmax(axis=1), average="macro")
+        """Over the classes present in `y`: a class never seen held out cannot be scored."""
+        return f1_score(y, probabilities.argmax(axis=1), labels=np.unique(y), average="macro", zero_division=0)
 
     @staticmethod
     def _fit_temperature(probabilities: np.ndarray, y: np.ndarray) -> float:
@@ -170,13 +259,14 @@ class LabelEngine:
 
     # -- prediction -------------------------------------------------------------------------
     def predict_proba(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
-        if isinstance(self._dense, FineTunedClassifier):
-            probabilities = self._dense.predict_proba(texts)
-        else:
-            probabilities = self._dense.predict_proba(texts, embeddings)
-        if self._sparse is not None:
-            weight = self.calibration.sparse_weight
-            probabilities = (1 - weight) * probabilities + weight * self._sparse.predict_proba(texts)
+        weights = self.calibration.weights
+        probabilities = np.zeros((len(texts), len(self.classes_)))
+        if weights["minilm"] > 0:
+            minilm = (self._minilm.predict_proba(texts) if self.fine_tune
+                      else self._minilm.predict_proba(texts, embeddings))
+            probabilities += weights["minilm"] * minilm
+        for name, model in self._others.items():
+            probabilities += weights[name] * model.predict_proba(texts)
         return _softmax_with_temperature(probabilities, self.calibration.temperature)
 
     def decide(self, probabilities: np.ndarray) -> "Decisions":

@@ -1,4 +1,11 @@
-"""Score the labelling engine and both baselines on one train/test split."""
+"""Score the labelling engine and two baselines: on one train/test split, or by K-fold cross-validation.
+
+Cross-validation never scores a row with an engine that saw it: the K test folds partition the
+labelled file, each fold's engine trains on the other folds (plus, optionally, the taxonomy's
+texts, as the pipeline does) and chooses its blend, temperature and error rates on inner folds of
+that training data only. Shares are estimated on each test fold as the marts do (classify-and-count,
+and adjusted by the training data's cross-fitted error rates) and compared with the fold's truth.
+"""
 
 import time
 from dataclasses import dataclass
@@ -6,103 +13,169 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.model_selection import StratifiedKFold
 
 from assets.labels.datasets import LabelledTexts
-from assets.labels.embedding import embed_truncated, embedding_model_id
+from assets.labels.embedding import embed, embed_truncated, embedding_model_id
 from assets.labels.engine import LabelEngine, sparse_model
-from assets.labels.labeller import taxonomy_training_texts
-from assets.labels.prevalence import classify_and_count, pacc
-from assets.labels.taxonomy import Dimension
-
-
-@dataclass(frozen=True)
-class TrainingSet:
-    texts: list[str]
-    labels: list[str]
-    description: str
-
-
-def training_set_from_taxonomy(dimension: Dimension) -> TrainingSet:
-    texts, labels = taxonomy_training_texts(dimension)
-    return TrainingSet(texts, labels, f"taxonomy dimension {dimension.name} ({len(texts)} texts)")
+from assets.labels.labeller import TrainingSet
+from assets.labels.prevalence import adjusted_shares, classify_and_count
+from assets.labels.progress import Progress
 
 
 def training_set_from_file(data: LabelledTexts) -> TrainingSet:
-    return TrainingSet(data.texts, data.labels, f"{data.source} ({len(data.texts)} texts)")
+    return TrainingSet(data.texts, data.labels, [True] * len(data.texts), f"{data.source} ({len(data.texts)} texts)")
+
+
+@dataclass(frozen=True)
+class FoldResult:
+    true: np.ndarray
+    predicted: np.ndarray
+    uncertain: np.ndarray
+    share_true: np.ndarray  # per engine class
+    share_counted: np.ndarray
+    share_adjusted: np.ndarray
+    baselines: dict[str, np.ndarray]  # baseline name -> predicted labels
+
+
+def _run_fold(engine: LabelEngine, classes: np.ndarray, train: TrainingSet, test_texts: list[str],
+              test_labels: np.ndarray, train_embeddings: np.ndarray, test_embeddings: np.ndarray,
+              train_truncated: np.ndarray, test_truncated: np.ndarray) -> FoldResult:
+    """`classes`: every class of the evaluation, in order (a fold's training data may lack one)."""
+    engine.fit(train.texts, train.labels, train_embeddings, scored=np.asarray(train.scored))
+    decisions = engine.predict(test_texts, test_embeddings)
+    known = np.searchsorted(classes, engine.classes_)
+    counted = classify_and_count(np.searchsorted(classes, decisions.best), len(classes))
+    adjusted = np.zeros(len(classes))
+    adjusted[known] = adjusted_shares(counted[known], engine.calibration.hard_rates)
+    baseline_labels = np.asarray(train.labels)
+    return FoldResult(
+        true=test_labels,
+        predicted=decisions.best,
+        uncertain=decisions.uncertain,
+        share_true=np.array([(test_labels == c).mean() for c in classes]),
+        share_counted=counted,
+        share_adjusted=adjusted,
+        baselines={
+            "tfidf_lr": sparse_model().fit(train.texts, baseline_labels).predict(test_texts),
+            "embedding_lr": LogisticRegression(max_iter=3000).fit(train_truncated, baseline_labels)
+            .predict(test_truncated),
+        },
+    )
 
 
 def _scores(true: np.ndarray, predicted: np.ndarray) -> dict:
-    return {"macro_f1": float(f1_score(true, predicted, average="macro", zero_division=0)),
+    """Macro-F1 over the classes present in the truth (a class nobody annotated cannot be scored)."""
+    return {"macro_f1": float(f1_score(true, predicted, labels=np.unique(true), average="macro", zero_division=0)),
             "accuracy": float(accuracy_score(true, predicted))}
 
 
-def evaluate(train: TrainingSet, test: LabelledTexts, fine_tune: bool | None = None) -> dict:
-    """`fine_tune`: None decides by training-set size; False scores the frozen-embedding engine that
-    labels the warehouse's posts (and so measures the embedding backend's effect)."""
-    started = time.perf_counter()
-    engine = LabelEngine(fine_tune=fine_tune).fit(train.texts, train.labels)
-    probabilities = engine.predict_proba(test.texts)
-    trained = time.perf_counter()
-    classes = engine.classes_
-    decisions = engine.decide(probabilities)
-    predicted = decisions.best
-    true = np.asarray(test.labels)
-    labels = sorted(set(classes) | set(true))
-
+def _report(engine: LabelEngine, classes: np.ndarray, folds: list[FoldResult], train_description: str,
+            test_description: str, started: float) -> dict:
+    true = np.concatenate([f.true for f in folds])
+    predicted = np.concatenate([f.predicted for f in folds])
+    uncertain = np.concatenate([f.uncertain for f in folds])
+    labels = list(classes)
     precision, recall, f1, support = precision_recall_fscore_support(true, predicted, labels=labels, zero_division=0)
-    index = {label: i for i, label in enumerate(classes)}
-    true_shares = np.array([(true == c).mean() for c in classes])
-    cc_shares = classify_and_count(np.array([index[p] for p in predicted]), len(classes))
-    adjusted = pacc(probabilities, engine.calibration.rates)
-
-    accepted = ~decisions.uncertain
-
-    baseline_train_labels = np.asarray(train.labels)
-    tfidf = sparse_model().fit(train.texts, baseline_train_labels).predict(test.texts)
-    embedding_lr = LogisticRegression(max_iter=3000).fit(embed_truncated(train.texts), baseline_train_labels)
-
+    share = {name: np.array([getattr(f, name) for f in folds]) for name in
+             ("share_true", "share_counted", "share_adjusted")}
+    error_before = np.abs(share["share_counted"] - share["share_true"]).mean(axis=0)
+    error_after = np.abs(share["share_adjusted"] - share["share_true"]).mean(axis=0)
+    accepted = ~uncertain
     calibration = engine.calibration
     return {
         "model": embedding_model_id(),
-        "train": train.description,
-        "test": f"{test.source} ({len(test.texts)} texts, {test.dropped_rows} rows without text or label skipped)",
+        "train": train_description,
+        "test": test_description,
+        "folds": len(folds),
         **_scores(true, predicted),
         "per_class": {
-            label: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
-            for label, p, r, f, s in zip(labels, precision, recall, f1, support)
+            label: {"precision": float(p), "recall": float(r), "f1": float(s), "support": int(n)}
+            for label, p, r, s, n in zip(labels, precision, recall, f1, support)
         },
         "confusion_matrix": {"labels": labels, "rows_true_columns_predicted":
                              confusion_matrix(true, predicted, labels=labels).tolist()},
+        # Mean over test folds of |estimated share - true share|, per class: the marts' two estimators.
         "prevalence_error": {
-            str(c): {"true_share": float(t), "classify_and_count": float(cc), "adjusted": float(a),
-                     "error_before": float(abs(cc - t)), "error_after": float(abs(a - t))}
-            for c, t, cc, a in zip(classes, true_shares, cc_shares, adjusted)
+            str(c): {"true_share": float(share["share_true"][:, i].mean()),
+                     "classify_and_count": float(share["share_counted"][:, i].mean()),
+                     "adjusted": float(share["share_adjusted"][:, i].mean()),
+                     "error_before": float(error_before[i]), "error_after": float(error_after[i])}
+            for i, c in enumerate(classes)
         },
-        "mean_prevalence_error": {"before": float(np.abs(cc_shares - true_shares).mean()),
-                                  "after": float(np.abs(adjusted - true_shares).mean())},
+        "mean_prevalence_error": {"before": float(error_before.mean()), "after": float(error_after.mean()),
+                                  "max_before": float(error_before.max()), "max_after": float(error_after.max())},
         "uncertain": {"threshold": calibration.uncertain_below, "coverage": float(accepted.mean()),
                       "accuracy_when_certain": float((predicted[accepted] == true[accepted]).mean())
                       if accepted.any() else None},
-        "engine": {"fine_tuned": calibration.fine_tuned, "sparse_weight": calibration.sparse_weight,
+        "engine": {"fine_tuned": calibration.fine_tuned, "weights": calibration.weights,
                    "temperature": calibration.temperature, "held_out_macro_f1": calibration.held_out_macro_f1,
-                   "held_out_macro_f1_minilm_only": calibration.held_out_macro_f1_minilm,
-                   "held_out_macro_f1_tfidf_only": calibration.held_out_macro_f1_tfidf},
-        "baselines": {
-            "tfidf_lr": _scores(true, tfidf),
-            "embedding_lr": _scores(true, embedding_lr.predict(embed_truncated(test.texts))),
-        },
-        "seconds": {"engine": trained - started, "total": time.perf_counter() - started},
+                   "member_macro_f1": calibration.member_macro_f1},
+        "baselines": {name: _scores(true, np.concatenate([f.baselines[name] for f in folds]))
+                      for name in folds[0].baselines},
+        "seconds": time.perf_counter() - started,
     }
 
 
+def evaluate(train: TrainingSet, test: LabelledTexts, cues: tuple[str, ...] = (), fine_tune: bool = False) -> dict:
+    """Train on `train`, score on `test`. `fine_tune`: fine-tune MiniLM (costly) instead of the frozen
+    embeddings the pipeline labels with."""
+    started = time.perf_counter()
+    engine = LabelEngine(cues=cues, fine_tune=fine_tune)
+    test_labels = np.asarray(test.labels)
+    classes = np.unique(np.concatenate([train.labels, test_labels]))
+    fold = _run_fold(
+        engine, classes, train, test.texts, test_labels,
+        None if fine_tune else embed(train.texts, progress=True),
+        None if fine_tune else embed(test.texts, progress=True),
+        embed_truncated(train.texts), embed_truncated(test.texts),
+    )
+    test_description = f"{test.source} ({len(test.texts)} texts, {test.dropped_rows} rows without text or label skipped)"
+    return _report(engine, classes, [fold], train.description, test_description, started)
+
+
+def cross_validate(data: LabelledTexts, folds: int, extra: TrainingSet | None = None,
+                   cues: tuple[str, ...] = (), seed: int = 0) -> dict:
+    """K-fold cross-validation on `data` (stratified; test folds never overlap); each fold's engine
+    also trains on `extra` (e.g. the taxonomy's texts), which is never scored."""
+    started = time.perf_counter()
+    labels = np.asarray(data.labels)
+    values, counts = np.unique(labels, return_counts=True)
+    # A class rarer than the folds cannot be in every test fold: it is scored where it falls.
+    stratify = np.where(np.isin(labels, values[counts >= folds]), labels, "__rare__")
+    all_texts = data.texts + (extra.texts if extra else [])
+    embeddings = embed(all_texts, progress=True)
+    truncated = embed_truncated(all_texts)
+    extra_index = np.arange(len(data.texts), len(all_texts))
+    engine = LabelEngine(cues=cues)
+    classes = np.unique(np.concatenate([labels, extra.labels if extra else []]))
+    results = []
+    progress = Progress(f"cross-validation on {len(labels)} texts", folds, "folds", every_s=0)
+    for train_index, test_index in StratifiedKFold(folds, shuffle=True, random_state=seed).split(labels, stratify):
+        fold_train = TrainingSet([data.texts[i] for i in train_index], labels[train_index].tolist(),
+                                 [True] * len(train_index), "")
+        train = (extra + fold_train) if extra else fold_train
+        train_index = np.concatenate([extra_index, train_index]) if extra else train_index
+        results.append(_run_fold(
+            engine, classes, train, [data.texts[i] for i in test_index], labels[test_index],
+            embeddings[train_index], embeddings[test_index], truncated[train_index], truncated[test_index],
+        ))
+        progress.advance()
+    train_description = f"{folds}-fold cross-validation" + (f", each fold also trained on {extra.description}" if extra else "")
+    test_description = f"{data.source} ({len(labels)} texts, {data.dropped_rows} rows without text or label skipped)"
+    return _report(engine, classes, results, train_description, test_description, started)
+
+
 def format_report(report: dict) -> str:
+    engine = report["engine"]
+    weights = ", ".join(f"{m} {w:.1f}" for m, w in engine["weights"].items())
     lines = [
         f"model: {report['model']}",
         f"train: {report['train']}",
         f"test:  {report['test']}",
         f"engine        macro-F1 {report['macro_f1']:.3f}  accuracy {report['accuracy']:.3f}"
-        f"  ({'fine-tuned' if report['engine']['fine_tuned'] else 'frozen'} MiniLM, TF-IDF weight"
-        f" {report['engine']['sparse_weight']:.2f}, held-out macro-F1 {report['engine']['held_out_macro_f1']:.3f})",
+        f"  ({'fine-tuned' if engine['fine_tuned'] else 'frozen'} MiniLM; blend {weights}"
+        f"{' in the last fold' if report['folds'] > 1 else ''})",
     ]
     for name, scores in report["baselines"].items():
         lines.append(f"{name:13s} macro-F1 {scores['macro_f1']:.3f}  accuracy {scores['accuracy']:.3f}")
@@ -116,11 +189,13 @@ def format_report(report: dict) -> str:
     lines += ["", "confusion matrix (rows true, columns predicted): " + " ".join(matrix["labels"])]
     for label, row in zip(matrix["labels"], matrix["rows_true_columns_predicted"]):
         lines.append(f"{label:>20s} " + " ".join(f"{v:5d}" for v in row))
-    lines += ["", f"{'class':>20s} {'true':>6s} {'CC':>6s} {'PACC':>6s} {'err CC':>7s} {'err PACC':>8s}"]
+    lines += ["", "shares (mean over test folds): true, classify-and-count (CC), adjusted, and their errors",
+              f"{'class':>20s} {'true':>6s} {'CC':>6s} {'adj':>6s} {'err CC':>7s} {'err adj':>8s}"]
     for label, p in report["prevalence_error"].items():
         lines.append(f"{label:>20s} {p['true_share']:6.3f} {p['classify_and_count']:6.3f} {p['adjusted']:6.3f}"
                      f" {p['error_before']:7.3f} {p['error_after']:8.3f}")
     mean = report["mean_prevalence_error"]
-    lines.append(f"mean prevalence error: {mean['before']:.3f} before adjustment, {mean['after']:.3f} after")
-    lines.append(f"time: {report['seconds']['total']:.0f} s ({report['seconds']['engine']:.0f} s training the engine)")
+    lines.append(f"share error per class: mean {mean['before']:.3f} (max {mean['max_before']:.3f}) before"
+                 f" adjustment, {mean['after']:.3f} (max {mean['max_after']:.3f}) after")
+    lines.append(f"time: {report['seconds']:.0f} s")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from assets.labels.embedding import load_torch_encoder, windows_of
+from assets.labels.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class FineTunedClassifier:
             optimizer, lambda step: min(1.0, (step + 1) / warmup) * max(0.0, (steps - step) / max(1, steps - warmup))
         )
         order = np.concatenate([order_rng.permutation(len(texts)) for _ in range(config.epochs)])[:examples]
+        progress = Progress(f"fine-tuning on {len(texts)} texts", steps, "steps")
         for start in range(0, examples, config.batch_size):
             batch_index = order[start : start + config.batch_size]
             batch = self._tokenize([texts[i] for i in batch_index], config.max_tokens)
@@ -82,6 +84,7 @@ class FineTunedClassifier:
             optimizer.step()
             schedule.step()
             optimizer.zero_grad()
+            progress.advance()
         self._model.eval()
         return self
 

@@ -1,13 +1,38 @@
-"""Label texts on every taxonomy dimension: one embedding pass, one engine per dimension."""
+"""Train one engine per taxonomy dimension (taxonomy examples + annotations) and label texts with them.
 
+A trained set of engines is kept as an artifact named by its training set's id (a hash of the
+taxonomy version and every training text and label), so a nightly run whose annotations did not
+change loads it instead of training again; the id is part of the model id on every label row, so a
+changed training set relabels every post (from cached embeddings).
+"""
+
+import hashlib
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
+from assets.labels.annotations import AnnotatedTexts
 from assets.labels.embedding import embed
 from assets.labels.engine import LabelEngine
 from assets.labels.taxonomy import Dimension, Taxonomy
+
+# Bump when the engine's recipe changes: artifacts trained by an older recipe are not reused.
+ENGINE_RECIPE = "blend-minilm-cues-tfidf-1"
+
+
+@dataclass(frozen=True)
+class TrainingSet:
+    texts: list[str]
+    labels: list[str]
+    scored: list[bool]  # rows that held-out choices and figures are made on: representative annotations
+    description: str
+
+    def __add__(self, other: "TrainingSet") -> "TrainingSet":
+        return TrainingSet(self.texts + other.texts, self.labels + other.labels, self.scored + other.scored,
+                           f"{self.description} + {other.description}")
 
 
 @dataclass(frozen=True)
@@ -17,20 +42,69 @@ class DimensionLabels:
     uncertain: list[bool | None]  # below the engine's validated confidence threshold
 
 
-def taxonomy_training_texts(dimension: Dimension) -> tuple[list[str], list[str]]:
+def taxonomy_training_set(dimension: Dimension, scored: bool = False) -> TrainingSet:
     texts = [t for c in dimension.classes for t in c.training_texts]
     labels = [c.name for c in dimension.classes for _ in c.training_texts]
-    return texts, labels
+    return TrainingSet(texts, labels, [scored] * len(texts), f"taxonomy {dimension.name} ({len(texts)} texts)")
 
 
-def train_from_taxonomy(
-    taxonomy: Taxonomy, embed_texts: Callable[[list[str]], np.ndarray] = embed
+def training_sets(taxonomy: Taxonomy, annotations: dict[str, AnnotatedTexts] | None = None) -> dict[str, TrainingSet]:
+    """Per dimension: the taxonomy's texts, plus the annotated posts. With no representative
+    annotations the engine can only be measured on the taxonomy's own texts, so those are scored."""
+    sets = {}
+    for dimension in taxonomy.dimensions:
+        annotated = (annotations or {}).get(dimension.name)
+        if annotated is None or not any(annotated.representative):
+            sets[dimension.name] = taxonomy_training_set(dimension, scored=True)
+            continue
+        sets[dimension.name] = taxonomy_training_set(dimension) + TrainingSet(
+            annotated.texts, annotated.labels, annotated.representative,
+            f"{len(annotated.texts)} annotated posts",
+        )
+    return sets
+
+
+def training_set_id(taxonomy: Taxonomy, sets: dict[str, TrainingSet]) -> str:
+    digest = hashlib.sha256(f"{ENGINE_RECIPE}\0{taxonomy.version}\0{taxonomy.dimension_names}".encode())
+    for dimension in taxonomy.dimensions:
+        digest.update(repr(dimension.cues).encode())
+        training = sets[dimension.name]
+        for text, label, scored in zip(training.texts, training.labels, training.scored):
+            digest.update(f"\0{dimension.name}\0{label}\0{scored:d}\0{text}".encode())
+    return digest.hexdigest()[:12]
+
+
+def train_engines(
+    taxonomy: Taxonomy, sets: dict[str, TrainingSet], embed_texts: Callable[[list[str]], np.ndarray] = embed
 ) -> dict[str, LabelEngine]:
     engines = {}
     for dimension in taxonomy.dimensions:
-        texts, labels = taxonomy_training_texts(dimension)
-        engines[dimension.name] = LabelEngine(fine_tune=False).fit(texts, labels, embed_texts(texts))
+        training = sets[dimension.name]
+        engines[dimension.name] = LabelEngine(cues=dimension.cues).fit(
+            training.texts, training.labels, embed_texts(training.texts), scored=np.asarray(training.scored)
+        )
     return engines
+
+
+def load_or_train_engines(
+    taxonomy: Taxonomy,
+    sets: dict[str, TrainingSet],
+    artifact_folder: Path,
+    embed_texts: Callable[[list[str]], np.ndarray] = embed,
+) -> tuple[dict[str, LabelEngine], str, bool]:
+    """The engines, their training set id, and whether they came from a kept artifact."""
+    identity = training_set_id(taxonomy, sets)
+    path = artifact_folder / f"engines-{identity}.pkl"
+    if path.exists():
+        with path.open("rb") as handle:
+            return pickle.load(handle), identity, True
+    engines = train_engines(taxonomy, sets, embed_texts)
+    artifact_folder.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    with partial.open("wb") as handle:
+        pickle.dump(engines, handle)
+    partial.replace(path)  # a half-written artifact is never loaded
+    return engines, identity, False
 
 
 def label_texts(
@@ -39,8 +113,8 @@ def label_texts(
     engines: dict[str, LabelEngine] | None = None,
     embeddings: np.ndarray | None = None,
 ) -> dict[str, DimensionLabels]:
-    """`embeddings`: the texts' embeddings when the caller has them (from the cache)."""
-    engines = engines or train_from_taxonomy(taxonomy)
+    """`engines`: default, trained on the taxonomy alone; `embeddings`: the texts' (from the cache)."""
+    engines = engines or train_engines(taxonomy, training_sets(taxonomy))
     embeddings = embed(texts) if embeddings is None else embeddings
     decided = {name: engine.predict(texts, embeddings) for name, engine in engines.items()}
     result = {}

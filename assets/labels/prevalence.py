@@ -41,3 +41,36 @@ def adjusted_shares(observed: np.ndarray, rates: np.ndarray) -> np.ndarray:
 
 def pacc(probabilities: np.ndarray, rates: np.ndarray) -> np.ndarray:
     return adjusted_shares(probabilities.mean(axis=0), rates)
+
+
+def adjusted_share_interval(
+    counts: np.ndarray, rate_counts: np.ndarray, replicates: int = 400, level: float = 0.95, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap interval of the adjusted shares of a group.
+
+    `counts`: the group's posts per labelled class; `rate_counts[i, j]`: annotated held-out items of
+    true class i labelled j (the error rates' evidence). Each replicate resamples both, so the interval
+    carries the uncertainty of the group's size and of the error rates measured on few annotations.
+    """
+    rng = np.random.default_rng(seed)
+    n_classes = len(counts)
+    n = counts.sum()
+    totals = rate_counts.sum(axis=1)
+    estimates = np.empty((replicates, n_classes))
+    for replicate in range(replicates):
+        observed = rng.multinomial(n, counts / n) / n
+        rates = np.array([
+            rng.multinomial(total, row / total) / total if total > 0 else np.eye(n_classes)[i]
+            for i, (total, row) in enumerate(zip(totals, rate_counts))
+        ])
+        estimates[replicate] = adjusted_shares(observed, rates)
+    tail = (1 - level) / 2
+    return np.quantile(estimates, tail, axis=0), np.quantile(estimates, 1 - tail, axis=0)
+
+
+def wilson_interval(k: np.ndarray, n: int, z: float = 1.959964) -> tuple[np.ndarray, np.ndarray]:
+    """95% Wilson score interval of the shares k / n."""
+    share = k / n
+    centre = (share + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z * np.sqrt(share * (1 - share) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return np.maximum(0, centre - half), np.minimum(1, centre + half)

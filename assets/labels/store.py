@@ -1,7 +1,8 @@
 """Label the warehouse's posts incrementally: only posts whose text, model or taxonomy is new.
 
-A post keeps its label row while its text (by hash), the embedding model and the taxonomy version
-are unchanged, so a nightly run labels what arrived since the last one. Posts are labelled in
+A post keeps its label row while its text (by hash), the model (embedding model and the engines'
+training set: taxonomy examples plus annotations) and the taxonomy version are unchanged, so a
+nightly run labels what arrived since the last one. Posts are labelled in
 batches, each committed in one transaction with the embeddings it cached: memory stays bounded
 and a killed run keeps its finished batches; the next run carries on where it stopped.
 """
@@ -13,9 +14,11 @@ from datetime import datetime, timezone
 import duckdb
 import polars as pl
 
+from assets.labels.annotations import annotated_texts
+from assets.labels.embedding import model_cache_folder
 from assets.labels.embedding_cache import EmbeddingCache
 from assets.labels.engine import LabelEngine
-from assets.labels.labeller import DimensionLabels, label_texts, train_from_taxonomy
+from assets.labels.labeller import DimensionLabels, label_texts, load_or_train_engines, training_sets
 from assets.labels.taxonomy import Taxonomy
 
 POST_LABELS_TABLE = "labels.post_labels"
@@ -37,7 +40,9 @@ class LabellingSummary:
     embeddings_computed: int
     embeddings_from_cache: int
     labelled_at: datetime
-    model_id: str  # model|backend|pooling, recorded as model_name on the label rows
+    model_id: str  # model|backend|pooling|engine:<training set id>, recorded as model_name on the label rows
+    engine_reused: bool  # the engines came from the artifact of an earlier run with the same training set
+    engines: dict[str, LabelEngine]
 
 
 def label_new_posts(
@@ -48,9 +53,14 @@ def label_new_posts(
     log: Callable[[str], None] = print,
 ) -> LabellingSummary:
     cache = EmbeddingCache(conn)
-    engines = train_from_taxonomy(taxonomy, cache.embed)
+    annotations = {d: annotated_texts(conn, d) for d in taxonomy.dimension_names}
+    engines, training_set, reused = load_or_train_engines(
+        taxonomy, training_sets(taxonomy, annotations), model_cache_folder() / "engines", cache.embed
+    )
+    model_id = f"{cache.model_id}|engine:{training_set}"
+    log(f"Engines for training set {training_set} " + ("loaded from their artifact" if reused else "trained"))
     labelled_at = datetime.now(timezone.utc)
-    provenance = {"model_name": cache.model_id, "taxonomy_version": taxonomy.version}
+    provenance = {"model_name": model_id, "taxonomy_version": taxonomy.version}
     provenance_columns = {name: pl.lit(value) for name, value in provenance.items()}
     stamp = {"labelled_at": pl.lit(labelled_at), **provenance_columns}
     conn.execute(f"create or replace temp table labellable_posts as {LABELLABLE_POSTS_SQL}")
@@ -60,7 +70,8 @@ def label_new_posts(
         no_posts = pl.DataFrame(schema={"post_key": pl.String, "text_sha256": pl.String})
         no_labels = {dimension.name: DimensionLabels([], [], []) for dimension in taxonomy.dimensions}
         _insert_labels(conn, labels_frame(no_posts, no_labels).with_columns(**stamp))
-    _replace_error_rates(conn, error_rates(engines).with_columns(**provenance_columns))
+    measured_on = {d: "annotations" if any(a.representative) else "taxonomy examples" for d, a in annotations.items()}
+    _replace_error_rates(conn, error_rates(engines, measured_on).with_columns(**provenance_columns))
     conn.commit()
     conn.execute(
         f"""create or replace temp table posts_to_label as
@@ -71,7 +82,7 @@ def label_new_posts(
     )
     (to_label,) = conn.execute("select count(*) from posts_to_label").fetchone()
     (labellable,) = conn.execute("select count(*) from labellable_posts").fetchone()
-    log(f"Labelling {to_label} of {labellable} labellable posts ({cache.model_id}, taxonomy {taxonomy.version})")
+    log(f"Labelling {to_label} of {labellable} labellable posts ({model_id}, taxonomy {taxonomy.version})")
     for start in range(0, to_label, batch_size):
         batch = conn.execute(
             "select post_key, text, text_sha256 from posts_to_label where position > ? and position <= ?"
@@ -89,7 +100,7 @@ def label_new_posts(
     return LabellingSummary(
         labelled=to_label, kept=labellable - to_label, removed=removed,
         embeddings_computed=cache.computed, embeddings_from_cache=cache.hits, labelled_at=labelled_at,
-        model_id=cache.model_id,
+        model_id=model_id, engine_reused=reused, engines=engines,
     )
 
 
@@ -137,10 +148,13 @@ def _label_columns(conn) -> list[str]:
         " order by column_index").fetchall()]
 
 
-def error_rates(engines: dict[str, LabelEngine]) -> pl.DataFrame:
-    """Per dimension, how often held-out items of each class were labelled as each class."""
+def error_rates(engines: dict[str, LabelEngine], measured_on: dict[str, str]) -> pl.DataFrame:
+    """Per dimension, how many held-out items of each class were labelled as each class: cross-fitted
+    on the representative annotations (or on the taxonomy's texts when there are none)."""
     rows = [
-        {"dimension": name, "true_label": str(true), "predicted_label": str(predicted),
+        {"dimension": name, "measured_on": measured_on[name], "true_label": str(true),
+         "predicted_label": str(predicted), "n_items": int(engine.calibration.hard_counts[i, j]),
+         "n_true": int(engine.calibration.hard_counts[i].sum()),
          "rate": float(engine.calibration.hard_rates[i, j])}
         for name, engine in engines.items()
         for i, true in enumerate(engine.classes_)

@@ -1,5 +1,6 @@
-"""The label taxonomy file: dimensions, classes with descriptions and example texts."""
+"""The label taxonomy file: dimensions, classes with descriptions, example texts and cue patterns."""
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ class LabelClass:
     name: str
     description: str
     examples: tuple[str, ...]
+    cues: tuple[str, ...] = ()  # regular expressions, matched case-insensitively
 
     @property
     def training_texts(self) -> tuple[str, ...]:
@@ -34,6 +36,11 @@ class Dimension:
     @property
     def class_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.classes)
+
+    @property
+    def cues(self) -> tuple[str, ...]:
+        """Every class's cue patterns, in class order: one feature group each."""
+        return tuple(cue for c in self.classes for cue in c.cues)
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,7 @@ def load_taxonomy(path: Path = DEFAULT_TAXONOMY_PATH) -> Taxonomy:
                 name=class_name,
                 description=str(class_spec.get("description", "")).strip(),
                 examples=tuple(str(e) for e in class_spec.get("examples") or ()),
+                cues=tuple(str(c) for c in class_spec.get("cues") or ()),
             )
             for class_name, class_spec in (spec.get("classes") or {}).items()
         )
@@ -73,6 +81,11 @@ def load_taxonomy(path: Path = DEFAULT_TAXONOMY_PATH) -> Taxonomy:
         for label_class in classes:
             if not label_class.description and not label_class.examples:
                 raise TaxonomyError(f"{path}: class {name}.{label_class.name} has no description or examples")
+            for cue in label_class.cues:
+                try:
+                    re.compile(cue)
+                except re.error as error:
+                    raise TaxonomyError(f"{path}: cue {cue!r} of {name}.{label_class.name}: {error}") from None
         dimensions.append(
             Dimension(
                 name=name,
