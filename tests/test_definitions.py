@@ -8,6 +8,7 @@ RAW = [dg.AssetKey(["raw", name]) for name in ("reddit_dump", "reddit_api", "tik
 POSTS = dg.AssetKey(["intermediate", "posts"])
 LABELS = dg.AssetKey(["labels", "post_labels"])
 ERROR_RATES = dg.AssetKey(["labels", "label_error_rates"])
+ANNOTATIONS = dg.AssetKey(["labels", "annotations"])
 FACT = dg.AssetKey(["marts", "fct_labelled_posts"])
 AGGREGATES = [
     dg.AssetKey(["marts", name])
@@ -34,11 +35,11 @@ def test_lineage_runs_from_raw_through_labels_to_the_aggregates():
     assert RAW[0] in upstream(graph, dg.AssetKey(["staging", "stg_reddit_dump__submissions"]))
     assert upstream(graph, unioned) == staging
     assert unioned in upstream(graph, POSTS)
-    assert upstream(graph, LABELS) == upstream(graph, ERROR_RATES) == {POSTS}
+    assert upstream(graph, LABELS) == upstream(graph, ERROR_RATES) == {POSTS, ANNOTATIONS}
     assert {POSTS, LABELS} <= upstream(graph, FACT)
     for aggregate in AGGREGATES:
         assert upstream(graph, aggregate) == {FACT}
-    assert upstream(graph, ADJUSTED) == {FACT, ERROR_RATES}
+    assert upstream(graph, ADJUSTED) == {FACT, ERROR_RATES, ANNOTATIONS}
 
 
 def test_the_fact_table_has_a_blocking_great_expectations_check():

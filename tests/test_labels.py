@@ -39,14 +39,14 @@ def synthetic_embeddings(y: np.ndarray, noise: float, seed: int) -> np.ndarray:
 def test_engine_learns_and_chooses_its_blend_on_held_out_predictions():
     y = np.repeat([0, 1, 2], 40)
     texts = [f"item {i}" for i in range(len(y))]  # uninformative words: TF-IDF cannot help here
-    engine = LabelEngine(fine_tune=False).fit(texts, [f"c{v}" for v in y], synthetic_embeddings(y, 0.3, 0))
+    engine = LabelEngine().fit(texts, [f"c{v}" for v in y], synthetic_embeddings(y, 0.3, 0))
 
     test_y = np.repeat([0, 1, 2], 20)
     decisions = engine.predict([f"item {i}" for i in range(60)], synthetic_embeddings(test_y, 0.3, 1))
     labels, confidence = decisions.labels, decisions.confidence
 
     calibration = engine.calibration
-    assert calibration.sparse_weight <= 0.2 and calibration.held_out_macro_f1 > 0.9
+    assert calibration.weights["tfidf"] <= 0.2 and calibration.held_out_macro_f1 > 0.9
     assert (labels == np.array([f"c{v}" for v in test_y])).mean() > 0.9
     assert ((0 <= confidence) & (confidence <= 1)).all()
     assert np.allclose(calibration.rates.sum(axis=1), 1) and np.allclose(calibration.hard_rates.sum(axis=1), 1)

@@ -156,11 +156,14 @@ def test_labels_agree_with_the_sample_answer_key(warehouse, answer_key):
     relevant = [k for k, t in truth.items() if t["relevance"] == "relevant" and by_key[k][1] == "relevant"]
     domain = sum(by_key[k][2] == truth[k]["stigma_domain"] for k in relevant) / len(relevant)
     intent = sum(by_key[k][3] == truth[k]["intent"] for k in relevant) / len(relevant)
-    # Measured on this sample (engine trained on the taxonomy): int8 backend 0.99 / 0.94 / 0.80,
-    # torch 1.00 / 0.93 / 0.78.
-    assert relevance >= 0.95 and domain >= 0.85 and intent >= 0.6
+    # A smoke test: these texts were written with their answer key. Measured with the engines trained
+    # on the taxonomy plus the 300 annotated real (long) Reddit posts of the starter set, int8 backend:
+    # 0.82 / 0.94 / 0.93 (taxonomy alone, before: 0.99 / 0.94 / 0.80). Real-post figures: README.
+    assert relevance >= 0.75 and domain >= 0.85 and intent >= 0.6
     assert {row[4] for row in rows} == {load_taxonomy().version}
-    assert {row[5] for row in rows} == {embedding_model_id()}  # model|backend|pooling
+    # model|backend|pooling|engine:<training set id>: one engine labelled every post
+    assert len({row[5] for row in rows}) == 1
+    assert rows[0][5].startswith(f"{embedding_model_id()}|engine:")
 
 
 def test_no_analyst_facing_table_carries_a_raw_handle(warehouse):

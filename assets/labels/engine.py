@@ -38,6 +38,8 @@ UNCERTAIN = "uncertain"
 MEMBERS = ("minilm", "cues", "tfidf")
 BLEND_STEP = 0.2  # blend weights are searched on a simplex grid of this step
 VALIDATION_SHARE = 0.1
+# Total weight of the unscored (taxonomy) rows relative to the scored ones; see LabelEngine.fit.
+TAXONOMY_WEIGHT = 1.0
 
 
 def dense_model() -> LogisticRegression:
@@ -47,8 +49,8 @@ def dense_model() -> LogisticRegression:
 class FrozenEmbeddingClassifier:
     """Logistic regression on frozen, window-pooled MiniLM embeddings."""
 
-    def fit(self, embeddings: np.ndarray, y: np.ndarray) -> "FrozenEmbeddingClassifier":
-        self._model = dense_model().fit(embeddings, y)
+    def fit(self, embeddings: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> "FrozenEmbeddingClassifier":
+        self._model = dense_model().fit(embeddings, y, sample_weight=weights)
         return self
 
     def predict_proba(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
@@ -153,17 +155,20 @@ class LabelEngine:
         if len(self.classes_) < 2:
             raise ValueError("training data needs at least two classes")
         scored = np.ones(len(y), dtype=bool) if scored is None else np.asarray(scored, dtype=bool)
+        # The unscored rows (the taxonomy's short written texts) stand for the short posts and comments
+        # that annotated long posts under-represent: together they weigh TAXONOMY_WEIGHT of the scored rows.
+        weights = np.where(scored, 1.0, TAXONOMY_WEIGHT * scored.sum() / max((~scored).sum(), 1)) if (~scored).any() else np.ones(len(y))
         if self.fine_tune:
             held_out, choosing = self._fit_fine_tuned(texts, y)
             measuring = choosing
         else:
             embeddings = embed(texts) if embeddings is None else embeddings
             held_out = np.arange(len(y))
-            choosing = self._out_of_fold(texts, embeddings, y, self.seed)
+            choosing = self._out_of_fold(texts, embeddings, y, weights, self.seed)
             # The blend is chosen as the best of many on `choosing`, which flatters its error rates
             # there; rates, temperature and threshold come from folds cut another way.
-            measuring = self._out_of_fold(texts, embeddings, y, self.seed + 1)
-            self._minilm = FrozenEmbeddingClassifier().fit(embeddings, y)
+            measuring = self._out_of_fold(texts, embeddings, y, weights, self.seed + 1)
+            self._minilm = FrozenEmbeddingClassifier().fit(embeddings, y, weights)
         keep = scored[held_out]
         if not keep.any():
             raise ValueError("no scored rows among the held-out predictions")
@@ -172,7 +177,8 @@ class LabelEngine:
             {m: p[keep] for m, p in measuring.items()}, fine_tuned=self.fine_tune,
         )
         self._others = {
-            name: model.fit(texts, y) for name, model in self._member_models().items()
+            name: model.fit(texts, y, logisticregression__sample_weight=weights)
+            for name, model in self._member_models().items()
             if self.calibration.weights[name] > 0
         }
         return self
@@ -192,7 +198,7 @@ class LabelEngine:
             probabilities[name] = model.fit(fit_texts, y[fit_index]).predict_proba(held_out_texts)
         return held_out, probabilities
 
-    def _out_of_fold(self, texts, embeddings, y, seed: int) -> dict[str, np.ndarray]:
+    def _out_of_fold(self, texts, embeddings, y, weights, seed: int) -> dict[str, np.ndarray]:
         folds = min(self.folds, int(np.bincount(y).min()))
         if folds < 2:
             raise ValueError("every class needs at least two training texts")
@@ -201,10 +207,13 @@ class LabelEngine:
         text_array = np.asarray(texts, dtype=object)
         for train, held_out in splitter.split(embeddings, y):
             probabilities["minilm"][held_out] = (
-                dense_model().fit(embeddings[train], y[train]).predict_proba(embeddings[held_out])
+                dense_model().fit(embeddings[train], y[train], sample_weight=weights[train])
+                .predict_proba(embeddings[held_out])
             )
             for name, model in self._member_models().items():
-                probabilities[name][held_out] = model.fit(text_array[train], y[train]).predict_proba(
+                probabilities[name][held_out] = model.fit(
+                    text_array[train], y[train], logisticregression__sample_weight=weights[train]
+                ).predict_proba(
                     text_array[held_out]
                 )
         return probabilities
