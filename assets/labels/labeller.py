@@ -20,7 +20,7 @@ from assets.labels.engine import LabelEngine
 from assets.labels.taxonomy import Dimension, Taxonomy
 
 # Bump when the engine's recipe changes: artifacts trained by an older recipe are not reused.
-ENGINE_RECIPE = "blend-minilm-cues-tfidf-1"
+ENGINE_RECIPE = "blend-minilm-cues-tfidf-weighted-taxonomy-2"
 
 
 @dataclass(frozen=True)
