@@ -77,22 +77,21 @@ def process_tree_rss(root: int) -> int:
     return total
 
 
-def stage_selections():
+def stage_selections(steps):
     import dagster as dg
 
-    from orchestration.dbt import dbt_aggregates, dbt_clean_and_unify, dbt_labelled_fact
-    from orchestration.definitions import labelled_fact_check
+    from stigma_insights.orchestration.definitions import LABELLED_FACT
 
     raw_keys = [["raw", name] for name in ("reddit_dump", "zeeschuimer", "reddit_api", "tiktok_research")]
     return {
         "ingest_ndjson": dg.AssetSelection.assets(*raw_keys[:2]).without_checks(),
         "ingest_documents": dg.AssetSelection.assets(*raw_keys[2:]).without_checks(),
-        "dbt": dg.AssetSelection.assets(*dbt_clean_and_unify.keys),
+        "dbt": dg.AssetSelection.assets(*steps.clean_and_unify.keys),
         "labels": dg.AssetSelection.assets(["labels", "post_labels"], ["labels", "label_error_rates"]),
-        "fact": dg.AssetSelection.assets(*dbt_labelled_fact.keys) - dg.AssetSelection.checks(labelled_fact_check),
+        "fact": dg.AssetSelection.assets(*steps.labelled_fact.keys).without_checks(),
         # the Python checks: raw accounting and the blocking great-expectations suite (dbt tests run with dbt)
-        "checks": dg.AssetSelection.checks_for_assets(*raw_keys) | dg.AssetSelection.checks(labelled_fact_check),
-        "aggregates": dg.AssetSelection.assets(*dbt_aggregates.keys, ["published", "analyst_marts"]),
+        "checks": dg.AssetSelection.checks_for_assets(*raw_keys, LABELLED_FACT),
+        "aggregates": dg.AssetSelection.assets(*steps.aggregates.keys, ["published", "analyst_marts"]),
     }
 
 
@@ -106,16 +105,14 @@ COUNT_SQL = {
 }
 
 
-def warehouse_counts() -> dict[str, int]:
+def warehouse_counts(warehouse: Path) -> dict[str, int]:
     """Rows so far in the tables each stage writes; 0 for tables not built yet."""
     import duckdb
 
-    from orchestration.settings import warehouse_path
-
-    if not warehouse_path().exists():
+    if not warehouse.exists():
         return dict.fromkeys(COUNT_SQL, 0)
     counts = {}
-    with duckdb.connect(str(warehouse_path()), read_only=True) as conn:
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
         for name, sql in COUNT_SQL.items():
             try:
                 counts[name] = conn.execute(sql).fetchone()[0] or 0
@@ -139,19 +136,19 @@ def output_to(log_path: Path):
             os.close(saved[0]), os.close(saved[1])
 
 
-def run_stages(defs, label: str, stage_names: list[str], log_path: Path) -> dict[str, dict]:
+def run_stages(defs, steps, warehouse: Path, label: str, stage_names: list[str], log_path: Path) -> dict[str, dict]:
     """Each stage as its own in-process run; records are what the stage handled."""
     import dagster as dg
 
     stages = {}
-    for name, selection in stage_selections().items():
+    for name, selection in stage_selections(steps).items():
         if name not in stage_names:
             continue
         job = dg.define_asset_job(f"bench_{name}", selection=selection)
         stage_defs = dg.Definitions(
             assets=defs.assets, asset_checks=defs.asset_checks, resources=defs.resources, jobs=[job]
         )
-        before = warehouse_counts()
+        before = warehouse_counts(warehouse)
         started = time.perf_counter()
         with PeakMemory() as memory, output_to(log_path):
             result = stage_defs.resolve_job_def(job.name).execute_in_process(
@@ -163,7 +160,7 @@ def run_stages(defs, label: str, stage_names: list[str], log_path: Path) -> dict
         checks = result.get_asset_check_evaluations()
         if name == "checks" and (not checks or not all(check.passed for check in checks)):
             raise SystemExit(f"{label} run: {len(checks)} checks ran, not all passed; see {log_path}")
-        after = warehouse_counts()
+        after = warehouse_counts(warehouse)
         records = labelled_this_run(result) if name == "labels" else {
             "ingest_ndjson": after["read_ndjson"] - before["read_ndjson"],
             "ingest_documents": after["read_documents"] - before["read_documents"],
@@ -189,18 +186,17 @@ def labelled_this_run(result) -> int:
     return event.materialization.metadata["labelled_this_run"].value
 
 
-def plain_encode_throughput(sample: int) -> tuple[float, int]:
+def plain_encode_throughput(settings, sample: int) -> tuple[float, int]:
     """Texts/s of SentenceTransformer.encode (torch, defaults) on a random sample of the labelled texts."""
     import duckdb
 
-    from assets.labels.embedding import load_torch_encoder
-    from orchestration.settings import warehouse_path
+    from stigma_insights.assets.labels.embedding import load_torch_encoder
 
-    with duckdb.connect(str(warehouse_path()), read_only=True) as conn:
+    with duckdb.connect(str(settings.warehouse), read_only=True) as conn:
         texts = [t for (t,) in conn.execute(
             "select text from marts.fct_labelled_posts where relevance is not null"
             f" using sample reservoir({int(sample)} rows) repeatable (7)").fetchall()]
-    encoder = load_torch_encoder()
+    encoder = load_torch_encoder(settings.embedding)
     encoder.encode(texts[:64])
     started = time.perf_counter()
     encoder.encode(texts, batch_size=64)
@@ -223,28 +219,32 @@ def main() -> None:
     if workdir.exists():
         shutil.rmtree(workdir)
     landing = workdir / "landing"
-    os.environ["STIGMA_INSIGHTS_DUCKDB"] = str(workdir / "warehouse.duckdb")
-    os.environ["STIGMA_INSIGHTS_LANDING"] = str(landing)
     started = time.perf_counter()
     generate(args.size, landing, seed=1, first_id=0)
     print(f"Generated {args.size:,} records in {time.perf_counter() - started:.1f} s under {landing}")
 
-    from assets.labels.embedding import backend_name
-    from orchestration.definitions import build_definitions
+    from stigma_insights.assets.labels.embedding import backend_name
+    from stigma_insights.orchestration.dbt import build_dbt_steps, dbt_project, prepare_manifest
+    from stigma_insights.orchestration.definitions import build_definitions
+    from stigma_insights.settings import Settings
 
     stage_names = [name for name in args.stages.split(",") if name]
     unknown = set(stage_names) - set(STAGES)
     if unknown:
         raise SystemExit(f"unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")
-    defs = build_definitions()
+    settings = Settings.from_env(warehouse=workdir / "warehouse.duckdb", landing=landing)
+    project = dbt_project(settings)
+    prepare_manifest(settings, project)
+    defs = build_definitions(settings, project)
+    steps = build_dbt_steps(project)
     log_path = workdir / "pipeline.log"
     print(f"Embedding backend: {backend_name()}; pipeline output goes to {log_path}")
     print(f"{'run':<13} {'stage':<17} {'time':>11} {'records':>14} {'throughput':>18} {'peak RSS':>12}")
     with PeakMemory() as overall:
-        full = run_stages(defs, "full", stage_names, log_path)
+        full = run_stages(defs, steps, settings.warehouse, "full", stage_names, log_path)
         delta = max(1, args.size // 100)
         generate(delta, landing, seed=2, first_id=args.size)
-        incremental = run_stages(defs, "incremental", stage_names, log_path)
+        incremental = run_stages(defs, steps, settings.warehouse, "incremental", stage_names, log_path)
 
     full_s = sum(stage["seconds"] for stage in full.values())
     incremental_s = sum(stage["seconds"] for stage in incremental.values())
@@ -274,7 +274,7 @@ def main() -> None:
     }
     print(f"\nfull run {full_s:.1f} s, incremental run ({delta:,} new records) {incremental_s:.1f} s")
     if "labels" in full and "fact" in full:
-        encode_per_s, encode_sample = plain_encode_throughput(ENCODE_SAMPLE)
+        encode_per_s, encode_sample = plain_encode_throughput(settings, ENCODE_SAMPLE)
         results["labels_vs_encode_ratio"] = round(full["labels"]["records_per_s"] / encode_per_s, 3)
         results["details"].update(plain_encode_texts_per_s=round(encode_per_s, 1), plain_encode_sample=encode_sample)
         print(f"labels stage {full['labels']['records_per_s']:,.1f} posts/s vs plain torch encode {encode_per_s:,.1f}"

@@ -1,29 +1,38 @@
 """`stigma-insights`: what people do without the Dagster UI."""
 
 import argparse
-import os
 import sys
 
-from orchestration.settings import LANDING_ENV, WAREHOUSE_ENV
+from stigma_insights.settings import LANDING_ENV, WAREHOUSE_ENV, Settings
+
+
+def prepare(args: argparse.Namespace) -> int:
+    """Parse the dbt project into the manifest that the Dagster definitions are built from."""
+    from stigma_insights.orchestration.dbt import dbt_project, prepare_manifest
+
+    settings = Settings.from_env()
+    project = dbt_project(settings)
+    parsed = prepare_manifest(settings, project, force=args.force)
+    print(f"dbt manifest {'written' if parsed else 'up to date'}: {project.manifest_path}")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     """Materialise the whole asset graph once, then say where the results are."""
-    if args.warehouse:
-        os.environ[WAREHOUSE_ENV] = args.warehouse
-    if args.landing:
-        os.environ[LANDING_ENV] = args.landing
-
     import dagster as dg
     import duckdb
 
-    from orchestration.definitions import defs, refresh_run_config
-    from orchestration.settings import landing_path, published_path, warehouse_path
+    from stigma_insights.orchestration.dbt import dbt_project, prepare_manifest
+    from stigma_insights.orchestration.definitions import MATERIALISE_EVERYTHING, build_definitions, refresh_run_config
 
-    print(f"Landing files: {landing_path()}")
+    settings = Settings.from_env(warehouse=args.warehouse, landing=args.landing)
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    project = dbt_project(settings)
+    prepare_manifest(settings, project)
+    print(f"Landing files: {settings.landing}")
     # An in-process run executes its steps one after another, so it needs no pool limits; an
     # ephemeral instance also means a killed run leaves no claimed pool slot behind to block the next.
-    result = defs.resolve_job_def("materialise_everything").execute_in_process(
+    result = build_definitions(settings, project).resolve_job_def(MATERIALISE_EVERYTHING).execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
         run_config={
@@ -36,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
     for check in checks:
         if not check.passed:
             print(f"  FAILED {check.asset_check_key.asset_key.to_user_string()}:{check.check_name}")
-    published = published_path()
-    print(f"Warehouse: {warehouse_path()}")
+    published = settings.published
+    print(f"Warehouse: {settings.warehouse}")
     print(f"Published for analysts (open read-only): {published}")
     if published.exists():
         with duckdb.connect(str(published), read_only=True) as conn:
@@ -58,11 +67,11 @@ def evaluate(args: argparse.Namespace) -> int:
     by K-fold cross-validation of one labelled file. Print (and save) the report."""
     import json
 
-    from assets.labels.datasets import concatenate, read_labelled_file
-    from assets.labels.evaluation import cross_validate, format_report, training_set_from_file
-    from assets.labels.evaluation import evaluate as run_evaluation
-    from assets.labels.labeller import taxonomy_training_set
-    from assets.labels.taxonomy import DEFAULT_TAXONOMY_PATH, load_taxonomy
+    from stigma_insights.assets.labels.datasets import concatenate, read_labelled_file
+    from stigma_insights.assets.labels.evaluation import cross_validate, format_report, training_set_from_file
+    from stigma_insights.assets.labels.evaluation import evaluate as run_evaluation
+    from stigma_insights.assets.labels.labeller import taxonomy_training_set
+    from stigma_insights.assets.labels.taxonomy import DEFAULT_TAXONOMY_PATH, load_taxonomy
 
     dimension = None
     if args.taxonomy is not None:
@@ -95,8 +104,8 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def taxonomy_check(args: argparse.Namespace) -> int:
     """Cross-validate the taxonomy's own examples: how well each dimension's classes separate."""
-    from assets.labels.labeller import train_engines, training_sets
-    from assets.labels.taxonomy import DEFAULT_TAXONOMY_PATH, load_taxonomy
+    from stigma_insights.assets.labels.labeller import train_engines, training_sets
+    from stigma_insights.assets.labels.taxonomy import DEFAULT_TAXONOMY_PATH, load_taxonomy
 
     taxonomy = load_taxonomy(args.taxonomy or DEFAULT_TAXONOMY_PATH)
     print(f"taxonomy {taxonomy.source}, version {taxonomy.version}")
@@ -121,12 +130,11 @@ def annotate(args: argparse.Namespace) -> int:
 
     import duckdb
 
-    from assets.labels import annotations
-    from assets.labels.taxonomy import load_taxonomy
-    from orchestration.settings import warehouse_path
+    from stigma_insights.assets.labels import annotations
+    from stigma_insights.assets.labels.taxonomy import load_taxonomy
 
     taxonomy = load_taxonomy()
-    warehouse = warehouse_path()
+    warehouse = Settings.from_env().warehouse
     if not warehouse.exists():
         raise SystemExit(f"no warehouse at {warehouse}: run `stigma-insights run` first")
     with duckdb.connect(str(warehouse)) as conn:
@@ -165,6 +173,10 @@ def main(argv: list[str] | None = None) -> int:
         help="rebuild the incremental dbt models whole and label every post again (embeddings stay cached)",
     )
     run_parser.set_defaults(handler=run)
+
+    prepare_parser = commands.add_parser("prepare", help="parse the dbt project for Dagster (run by make)")
+    prepare_parser.add_argument("--force", action="store_true", help="parse even when the manifest is up to date")
+    prepare_parser.set_defaults(handler=prepare)
 
     evaluate_parser = commands.add_parser("evaluate", help="score the labelling engine and two baselines")
     evaluate_parser.add_argument("--train", action="append", help="labelled CSV or Parquet to train on (repeatable)")

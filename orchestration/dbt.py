@@ -2,42 +2,43 @@
 
 Three dbt steps: clean and unify (seeds, staging, intermediate), then the labelled fact table
 (after the labels asset), then the aggregates (after the fact table's blocking checks pass).
+Nothing here runs on import: the steps are built from a parsed manifest by `build_dbt_steps`, and
+`prepare_manifest` (the CLI's run and prepare commands, the tests, `dagster dev`) parses the project.
 """
 
-import os
-import sys
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.settings import DBT_PROJECT_DIR, WAREHOUSE_POOL, warehouse_path
+from stigma_insights.resources import WAREHOUSE_POOL, dbt_cli
+from stigma_insights.settings import Settings
 
-warehouse_path()  # dbt's profile reads the exported path, also when parsing
-# dagster-dbt looks for `dbt` on PATH; use the one installed beside this interpreter (the venv's).
-os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+DBT_SOURCE_FOLDERS = ("models", "macros", "seeds", "tests")
 
 
-def _manifest_is_stale() -> bool:
+def dbt_project(settings: Settings) -> DbtProject:
+    return DbtProject(project_dir=settings.dbt_project_dir, profiles_dir=settings.dbt_project_dir)
+
+
+def manifest_is_stale(project: DbtProject) -> bool:
     """No manifest yet (a fresh checkout), or a project file changed after the last parse."""
-    if not dbt_project.manifest_path.exists():
+    if not project.manifest_path.exists():
         return True
-    parsed_at = dbt_project.manifest_path.stat().st_mtime
-    project_files = [DBT_PROJECT_DIR / "dbt_project.yml", *(
-        path
-        for folder in ("models", "macros", "seeds", "tests")
-        for path in (DBT_PROJECT_DIR / folder).rglob("*")
+    parsed_at = project.manifest_path.stat().st_mtime
+    project_files = [project.project_dir / "dbt_project.yml", *(
+        path for folder in DBT_SOURCE_FOLDERS for path in (project.project_dir / folder).rglob("*")
     )]
     return any(path.stat().st_mtime > parsed_at for path in project_files if path.is_file())
 
 
-# `dagster dev` prepares on every load; the CLI, tests and CI parse only when the project changed.
-dbt_project.prepare_if_dev()
-if _manifest_is_stale():
-    dbt_project.preparer.prepare(dbt_project)
+def prepare_manifest(settings: Settings, project: DbtProject, force: bool = False) -> bool:
+    """`dbt parse` into the manifest the dbt assets are built from, when it is missing or stale."""
+    if not (force or manifest_is_stale(project)):
+        return False
+    dbt_cli(settings, project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
+    return True
 
 
 class WarehouseTranslator(DagsterDbtTranslator):
@@ -56,10 +57,24 @@ class DbtBuildConfig(dg.Config):
     full_refresh: bool = False
 
 
-def _dbt_step(name: str, select: str, description: str) -> dg.AssetsDefinition:
+class DbtSteps(NamedTuple):
+    clean_and_unify: dg.AssetsDefinition  # seeds, one staging view per source, the de-duplicated posts
+    labelled_fact: dg.AssetsDefinition  # posts joined with their labels
+    aggregates: dg.AssetsDefinition  # aggregate marts with counts, shares and intervals
+
+
+# Each step's op name and dbt selection, in the order of DbtSteps.
+DBT_STEP_SELECTIONS = {
+    "dbt_clean_and_unify": "resource_type:seed path:models/staging path:models/intermediate",
+    "dbt_labelled_fact": "fct_labelled_posts",
+    "dbt_aggregates": "path:models/marts/aggregates",
+}
+
+
+def _dbt_step(project: DbtProject, name: str, select: str) -> dg.AssetsDefinition:
     @dbt_assets(
-        manifest=dbt_project.manifest_path,
-        project=dbt_project,
+        manifest=project.manifest_path,
+        project=project,
         select=select,
         name=name,
         dagster_dbt_translator=WarehouseTranslator(),
@@ -68,19 +83,10 @@ def _dbt_step(name: str, select: str, description: str) -> dg.AssetsDefinition:
     def _assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
         yield from dbt.cli(["build", *(["--full-refresh"] if config.full_refresh else [])], context=context).stream()
 
-    _assets.__doc__ = description
     return _assets
 
 
-dbt_clean_and_unify = _dbt_step(
-    "dbt_clean_and_unify",
-    "resource_type:seed path:models/staging path:models/intermediate",
-    "Seeds, one staging view per source, and the unified de-duplicated posts table.",
-)
-dbt_labelled_fact = _dbt_step(
-    "dbt_labelled_fact", "fct_labelled_posts", "Posts joined with their labels: the labelled fact table."
-)
-dbt_aggregates = _dbt_step(
-    "dbt_aggregates", "path:models/marts/aggregates", "Aggregate marts with counts, shares and intervals."
-)
-DBT_STEPS = (dbt_clean_and_unify, dbt_labelled_fact, dbt_aggregates)
+def build_dbt_steps(project: DbtProject) -> DbtSteps:
+    if not project.manifest_path.exists():
+        raise FileNotFoundError(f"no dbt manifest at {project.manifest_path}: run `stigma-insights prepare`")
+    return DbtSteps(*(_dbt_step(project, name, select) for name, select in DBT_STEP_SELECTIONS.items()))

@@ -1,68 +1,82 @@
-"""The Dagster definitions: `dagster dev -w workspace.yaml` loads `defs` from here."""
+"""The Dagster definitions, the top layer: `dagster dev -w workspace.yaml` loads `defs` from here.
+
+`defs` is built when Dagster loads it, not on import, from the settings the environment gives at
+that moment; tests and the CLI call `build_definitions` with settings of their own.
+"""
 
 import dagster as dg
-from dagster_dbt import DbtCliResource
-from dagster_duckdb import DuckDBResource
+from dagster_dbt import DbtProject
+from dagster_dbt.dbt_project import using_dagster_dev
 
-from assets.ingest.assets import raw_assets
-from assets.ingest.formats import SOURCE_FORMATS
-from assets.labels.assets import annotations, labels
-from assets.labels.taxonomy import load_taxonomy
-from assets.publish.assets import analyst_marts
-from orchestration.dbt import DBT_STEPS, dbt_aggregates, dbt_clean_and_unify, dbt_labelled_fact, dbt_project
-from orchestration.settings import warehouse_path
-from quality.accounting import build_accounting_check
-from quality.checks import build_gx_check
-from quality.suites import labelled_posts_suite
+from stigma_insights.assets.ingest.assets import raw_assets
+from stigma_insights.assets.labels.assets import annotations, labels
+from stigma_insights.assets.labels.taxonomy import load_taxonomy
+from stigma_insights.assets.publish.assets import build_analyst_marts
+from stigma_insights.orchestration.dbt import DBT_STEP_SELECTIONS, build_dbt_steps, dbt_project, prepare_manifest
+from stigma_insights.quality.accounting import accounting_checks
+from stigma_insights.quality.checks import build_gx_check
+from stigma_insights.quality.suites import labelled_posts_suite
+from stigma_insights.resources import build_resources
+from stigma_insights.settings import Settings
 
 LABELLED_FACT = dg.AssetKey(["marts", "fct_labelled_posts"])
+MATERIALISE_EVERYTHING = "materialise_everything"
 
-labelled_fact_check = build_gx_check(
-    LABELLED_FACT, "marts.fct_labelled_posts", lambda: labelled_posts_suite(load_taxonomy())
-)
 
-materialise_everything = dg.define_asset_job(
-    "materialise_everything",
-    selection=dg.AssetSelection.all(include_sources=False),
-    description="Landing files -> raw -> dbt staging/posts -> labels -> labelled fact -> checks -> aggregates"
-    " -> published analyst copy.",
-)
-
-nightly = dg.ScheduleDefinition(
-    name="nightly_materialise_everything",
-    job=materialise_everything,
-    cron_schedule="0 2 * * *",
-    execution_timezone="UTC",
-    default_status=dg.DefaultScheduleStatus.STOPPED,
-    description="The whole graph every night at 02:00 UTC; turn it on in the UI or with `dagster schedule start`.",
-)
+def labelled_fact_check() -> dg.AssetChecksDefinition:
+    return build_gx_check(LABELLED_FACT, "marts.fct_labelled_posts", lambda: labelled_posts_suite(load_taxonomy()))
 
 
 def refresh_run_config(full_refresh: bool) -> dict:
     """Run config for the job: incremental (the nightly default), or rebuild dbt models whole and relabel all."""
     return {
         "ops": {
-            **{step.op.name: {"config": {"full_refresh": full_refresh}} for step in DBT_STEPS},
+            **{step: {"config": {"full_refresh": full_refresh}} for step in DBT_STEP_SELECTIONS},
             "labels": {"config": {"relabel_all": full_refresh}},
         }
     }
 
 
-def build_definitions() -> dg.Definitions:
-    """Definitions bound to the warehouse that the environment names at call time."""
+def build_definitions(settings: Settings, project: DbtProject | None = None) -> dg.Definitions:
+    """Definitions bound to these settings' warehouse, landing folder and published copy."""
+    project = project or dbt_project(settings)
+    steps = build_dbt_steps(project)
+    materialise_everything = dg.define_asset_job(
+        MATERIALISE_EVERYTHING,
+        selection=dg.AssetSelection.all(include_sources=False),
+        description="Landing files -> raw -> dbt staging/posts -> labels -> labelled fact -> checks -> aggregates"
+        " -> published analyst copy.",
+    )
+    nightly = dg.ScheduleDefinition(
+        name="nightly_materialise_everything",
+        job=materialise_everything,
+        cron_schedule="0 2 * * *",
+        execution_timezone="UTC",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description="The whole graph every night at 02:00 UTC; turn it on in the UI or with `dagster schedule start`.",
+    )
     return dg.Definitions(
-        assets=[*raw_assets, dbt_clean_and_unify, annotations, labels, dbt_labelled_fact, dbt_aggregates, analyst_marts],
-        asset_checks=[labelled_fact_check, *(build_accounting_check(s) for s in SOURCE_FORMATS.values())],
+        assets=[
+            *raw_assets(),
+            steps.clean_and_unify,
+            annotations,
+            labels,
+            steps.labelled_fact,
+            steps.aggregates,
+            # Every mart the dbt steps build, so a mart added later is published too.
+            build_analyst_marts(deps=[*steps.labelled_fact.keys, *steps.aggregates.keys]),
+        ],
+        asset_checks=[labelled_fact_check(), *accounting_checks()],
         jobs=[materialise_everything],
         schedules=[nightly],
-        resources={
-            "duckdb": DuckDBResource(database=str(warehouse_path())),
-            "warehouse_reader": DuckDBResource(
-                database=str(warehouse_path()), connection_config={"access_mode": "READ_ONLY"}
-            ),
-            "dbt": DbtCliResource(project_dir=dbt_project),
-        },
+        resources=build_resources(settings, project),
     )
 
 
-defs = build_definitions()
+@dg.definitions
+def defs() -> dg.Definitions:
+    settings = Settings.from_env()
+    project = dbt_project(settings)
+    if using_dagster_dev():  # `dagster dev` re-parses on every load, so edited models show up
+        prepare_manifest(settings, project)
+    return build_definitions(settings, project)

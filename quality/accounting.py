@@ -3,8 +3,8 @@
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.ingest.formats import SourceFormat
-from orchestration.settings import WAREHOUSE_POOL
+from stigma_insights.assets.ingest.formats import SOURCE_FORMATS, SourceFormat
+from stigma_insights.resources import WAREHOUSE_POOL
 
 ACCOUNTING_SQL = """
     select
@@ -46,3 +46,7 @@ def build_accounting_check(source: SourceFormat) -> dg.AssetChecksDefinition:
         )
 
     return accounting_check
+
+
+def accounting_checks() -> list[dg.AssetChecksDefinition]:
+    return [build_accounting_check(source) for source in SOURCE_FORMATS.values()]

@@ -1,17 +1,20 @@
 """Blocking Dagster asset checks that run great-expectations suites on warehouse tables."""
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import great_expectations as gx
 from dagster_duckdb import DuckDBResource
 
-from orchestration.settings import WAREHOUSE_POOL
-from quality.suites import validate
+from stigma_insights.quality.suites import validate
+from stigma_insights.resources import WAREHOUSE_POOL
+
+if TYPE_CHECKING:
+    import great_expectations as gx
 
 
 def build_gx_check(
-    asset_key: dg.AssetKey, table: str, build_suite: Callable[[], gx.ExpectationSuite]
+    asset_key: dg.AssetKey, table: str, build_suite: Callable[[], "gx.ExpectationSuite"]
 ) -> dg.AssetChecksDefinition:
     """A blocking check: when it fails, assets downstream of `asset_key` are not materialised."""
 

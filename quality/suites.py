@@ -7,15 +7,14 @@ rows (STACK.md, trap 4). Suites are built from the taxonomy, so label checks fol
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+from stigma_insights.assets.labels.taxonomy import Taxonomy
 
-import great_expectations as gx  # noqa: E402  (the variable above must be set before import)
-from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
-
-from assets.labels.taxonomy import Taxonomy  # noqa: E402
+if TYPE_CHECKING:
+    import great_expectations as gx
 
 # Share of labellable posts (available, with text) that must carry a relevance label.
 MIN_LABEL_COVERAGE = 0.95
@@ -30,7 +29,16 @@ class SuiteOutcome:
     row_count: int
 
 
-def labelled_posts_suite(taxonomy: Taxonomy) -> gx.ExpectationSuite:
+def _great_expectations():
+    """great_expectations, imported on first use with its usage analytics off (read at its import)."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations
+
+    return great_expectations
+
+
+def labelled_posts_suite(taxonomy: Taxonomy) -> "gx.ExpectationSuite":
+    gx = _great_expectations()
     expectations = gx.expectations
     suite = gx.ExpectationSuite(name="fct_labelled_posts")
     suite.add_expectation(expectations.ExpectTableRowCountToBeBetween(min_value=1))
@@ -64,8 +72,11 @@ def labelled_posts_suite(taxonomy: Taxonomy) -> gx.ExpectationSuite:
     return suite
 
 
-def validate(frame: pd.DataFrame, build_suite: Callable[[], gx.ExpectationSuite]) -> SuiteOutcome:
+def validate(frame: pd.DataFrame, build_suite: Callable[[], "gx.ExpectationSuite"]) -> SuiteOutcome:
     """Validate the frame; the suite is built inside the context (GX 1.x requires an active one)."""
+    gx = _great_expectations()
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     suite = build_suite()

@@ -1,35 +1,51 @@
-"""Test set-up: every test session gets its own warehouse file, set before orchestration is imported."""
+"""Test set-up: one warehouse per test session, on the bundled sample, with settings passed explicitly."""
 
-import os
 import tempfile
 from pathlib import Path
 
 import pytest
 
-SESSION_DIR = Path(tempfile.mkdtemp(prefix="stigma-insights-tests-"))
-os.environ["STIGMA_INSIGHTS_DUCKDB"] = str(SESSION_DIR / "warehouse.duckdb")
-os.environ.pop("STIGMA_INSIGHTS_LANDING", None)  # the bundled sample
+from stigma_insights.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).with_name("fixtures")
+SAMPLE_LANDING = REPO_ROOT / "data" / "landing"
+
+
+def settings_for(warehouse: Path, landing: Path = SAMPLE_LANDING) -> Settings:
+    """The repository's settings with this warehouse and landing folder (published beside the warehouse)."""
+    return Settings.from_env(project_dir=REPO_ROOT, warehouse=warehouse, landing=landing)
+
+
+def run_everything(settings: Settings, **execute_options):
+    """The whole job in process, as the CLI runs it, on an ephemeral instance."""
+    import dagster as dg
+
+    from stigma_insights.orchestration.definitions import MATERIALISE_EVERYTHING, build_definitions
+
+    return build_definitions(settings).resolve_job_def(MATERIALISE_EVERYTHING).execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, **execute_options
+    )
 
 
 @pytest.fixture(scope="session")
-def sample_run():
+def session_settings() -> Settings:
+    from stigma_insights.orchestration.dbt import dbt_project, prepare_manifest
+
+    settings = settings_for(Path(tempfile.mkdtemp(prefix="stigma-insights-tests-")) / "warehouse.duckdb")
+    prepare_manifest(settings, dbt_project(settings))
+    return settings
+
+
+@pytest.fixture(scope="session")
+def sample_run(session_settings):
     """The whole job materialised once on the bundled sample, into the session warehouse."""
-    import dagster as dg
-
-    from orchestration.definitions import defs
-
-    result = defs.resolve_job_def("materialise_everything").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False
-    )
-    return result
+    return run_everything(session_settings)
 
 
 @pytest.fixture
-def warehouse(sample_run):
+def warehouse(sample_run, session_settings):
     import duckdb
 
-    with duckdb.connect(os.environ["STIGMA_INSIGHTS_DUCKDB"], read_only=True) as conn:
+    with duckdb.connect(str(session_settings.warehouse), read_only=True) as conn:
         yield conn

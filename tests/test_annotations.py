@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from assets.labels.annotations import (
+from stigma_insights.assets.labels.annotations import (
     ANNOTATIONS_TABLE,
     AnnotationImportError,
     agreement,
@@ -16,25 +16,26 @@ from assets.labels.annotations import (
     import_annotations,
     write_table,
 )
-from assets.labels.datasets import LabelledTexts
-from assets.labels.evaluation import cross_validate
-from assets.labels.labeller import taxonomy_training_set
-from assets.labels.prevalence import adjusted_share_interval
-from assets.labels.store import label_new_posts
-from assets.labels.taxonomy import load_taxonomy
-from orchestration.cli import main
+from stigma_insights.assets.labels.datasets import LabelledTexts
+from stigma_insights.assets.labels.evaluation import cross_validate
+from stigma_insights.assets.labels.labeller import taxonomy_training_set
+from stigma_insights.assets.labels.prevalence import adjusted_share_interval
+from stigma_insights.assets.labels.store import label_new_posts
+from stigma_insights.assets.labels.taxonomy import load_taxonomy
+from stigma_insights.orchestration.cli import main
+from stigma_insights.settings import WAREHOUSE_ENV
 from conftest import REPO_ROOT
 
 GOLD = REPO_ROOT / "data" / "annotations" / "reddit_stigma_dev.csv"
 
 
 @pytest.fixture
-def sample_copy(sample_run, tmp_path):
-    """A writable copy of the session warehouse after the sample run (the shared one stays as it was)."""
-    import os
-
+def sample_copy(sample_run, session_settings, tmp_path, monkeypatch):
+    """A writable copy of the session warehouse after the sample run (the shared one stays as it was),
+    which the CLI opens too."""
     path = tmp_path / "warehouse.duckdb"
-    shutil.copy(os.environ["STIGMA_INSIGHTS_DUCKDB"], path)
+    shutil.copy(session_settings.warehouse, path)
+    monkeypatch.setenv(WAREHOUSE_ENV, str(path))
     with duckdb.connect(str(path)) as conn:
         yield conn
 
@@ -143,20 +144,20 @@ def test_starter_set_seeds_the_store_as_external_training_examples(sample_copy):
     assert all(relevance.representative)
 
 
-def test_a_changed_training_set_relabels_every_post_from_cached_embeddings(sample_copy, tmp_path, monkeypatch):
+def test_a_changed_training_set_relabels_every_post_from_cached_embeddings(sample_copy, session_settings, tmp_path):
     taxonomy = load_taxonomy()
     log = []
-    before = label_new_posts(sample_copy, taxonomy, log=log.append)
+    before = label_new_posts(sample_copy, taxonomy, session_settings.engines_folder, log=log.append)
     # Engine artifacts of this test's training set go to its own folder: none from an earlier run.
-    monkeypatch.setattr("assets.labels.store.model_cache_folder", lambda: tmp_path / "models")
+    engines = tmp_path / "engines"
     path = tmp_path / "new.csv"
     write_table(annotate(export_for_annotation(sample_copy, taxonomy, n=4, strategy="random"), "ana"), path)
     import_annotations(sample_copy, taxonomy, path)
 
     cached = "select text_sha256 from labels.embedding_cache"
     cached_before = set(sample_copy.execute(cached).fetchall())
-    after = label_new_posts(sample_copy, taxonomy, log=log.append)
-    again = label_new_posts(sample_copy, taxonomy, log=log.append)
+    after = label_new_posts(sample_copy, taxonomy, engines, log=log.append)
+    again = label_new_posts(sample_copy, taxonomy, engines, log=log.append)
     models = sample_copy.execute("select distinct model_name from labels.post_labels").fetchall()
     embedded_now = set(sample_copy.execute(cached).fetchall()) - cached_before
     post_texts = set(sample_copy.execute("select sha256(text) from intermediate.posts").fetchall())

@@ -1,8 +1,9 @@
 """The Dagster definitions load, show the full lineage, gate the aggregates and schedule the job."""
 
 import dagster as dg
+import pytest
 
-from orchestration.definitions import defs
+from stigma_insights.orchestration.definitions import defs as load_definitions
 
 RAW = [dg.AssetKey(["raw", name]) for name in ("reddit_dump", "reddit_api", "tiktok_research", "zeeschuimer")]
 POSTS = dg.AssetKey(["intermediate", "posts"])
@@ -18,11 +19,17 @@ AGGREGATES = [
 ADJUSTED = dg.AssetKey(["marts", "agg_adjusted_label_shares"])
 
 
+@pytest.fixture(scope="module")
+def defs(session_settings) -> dg.Definitions:
+    """What `dagster dev -w workspace.yaml` loads (the manifest prepared by the session fixture)."""
+    return load_definitions()
+
+
 def upstream(graph, key) -> set[dg.AssetKey]:
     return set(graph.get(key).parent_keys)
 
 
-def test_lineage_runs_from_raw_through_labels_to_the_aggregates():
+def test_lineage_runs_from_raw_through_labels_to_the_aggregates(defs):
     graph = defs.resolve_asset_graph()
     staging = {
         dg.AssetKey(["staging", f"stg_{source}__{entity}"])
@@ -42,7 +49,7 @@ def test_lineage_runs_from_raw_through_labels_to_the_aggregates():
     assert upstream(graph, ADJUSTED) == {FACT, ERROR_RATES, ANNOTATIONS}
 
 
-def test_the_fact_table_has_a_blocking_great_expectations_check():
+def test_the_fact_table_has_a_blocking_great_expectations_check(defs):
     graph = defs.resolve_asset_graph()
     check_keys = {key for key in graph.asset_check_keys if key.asset_key == FACT}
     gx_checks = [key for key in check_keys if key.name == "gx_fct_labelled_posts"]
@@ -51,7 +58,7 @@ def test_the_fact_table_has_a_blocking_great_expectations_check():
     assert graph.get_check_spec(gx_checks[0]).blocking
 
 
-def test_nightly_schedule_materialises_the_whole_graph_at_two_utc():
+def test_nightly_schedule_materialises_the_whole_graph_at_two_utc(defs):
     schedule = defs.resolve_schedule_def("nightly_materialise_everything")
     job = defs.resolve_job_def("materialise_everything")
 

@@ -5,20 +5,22 @@ import dataclasses
 import json
 import shutil
 import sys
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 import numpy as np
 import pytest
 import zstandard
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, run_everything, settings_for
 
-from assets.ingest import loader
-from assets.ingest.formats import SOURCE_FORMATS
-from assets.labels.embedding import embed
-from assets.labels.embedding_cache import EmbeddingCache
-from assets.labels.store import label_new_posts
-from assets.labels.taxonomy import load_taxonomy
+from stigma_insights.assets.ingest import loader
+from stigma_insights.assets.ingest.formats import SOURCE_FORMATS
+from stigma_insights.assets.labels.embedding import embed
+from stigma_insights.assets.labels.embedding_cache import EmbeddingCache
+from stigma_insights.assets.labels.store import label_new_posts
+from stigma_insights.assets.labels.taxonomy import load_taxonomy
+from stigma_insights.settings import BACKEND_ENV, MODEL_CACHE_ENV
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 from generate_landing import generate  # noqa: E402
@@ -95,6 +97,10 @@ def write_posts(conn, posts: dict) -> None:
                      [(key, text, status) for key, (text, status) in posts.items()])
 
 
+# Engines trained for these tests are the pipeline's, so they are kept where the pipeline keeps them.
+ENGINES = REPO_ROOT / "data" / "models" / "engines"
+
+
 def labels_of(conn):
     return conn.execute("select * exclude (labelled_at) from labels.post_labels order by post_key").fetchall()
 
@@ -103,20 +109,20 @@ def test_labels_are_computed_only_for_new_or_changed_posts(tmp_path):
     taxonomy = load_taxonomy()
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
         write_posts(conn, POSTS)
-        first = label_new_posts(conn, taxonomy, batch_size=2, log=lambda _: None)
+        first = label_new_posts(conn, taxonomy, ENGINES, batch_size=2, log=lambda _: None)
         labelled_first = labels_of(conn)
-        second = label_new_posts(conn, taxonomy, log=lambda _: None)
+        second = label_new_posts(conn, taxonomy, ENGINES, log=lambda _: None)
         assert labels_of(conn) == labelled_first
 
         changed = dict(POSTS)
         changed["reddit:post:2"] = ("My coworkers now avoid me since I told them about my anxiety.", "available")
         changed["tiktok:comment:4"] = (None, "removed")
         write_posts(conn, changed)
-        third = label_new_posts(conn, taxonomy, log=lambda _: None)
+        third = label_new_posts(conn, taxonomy, ENGINES, log=lambda _: None)
         after_change = labels_of(conn)
 
         new_version = dataclasses.replace(taxonomy, version="test-next")
-        fourth = label_new_posts(conn, new_version, log=lambda _: None)
+        fourth = label_new_posts(conn, new_version, ENGINES, log=lambda _: None)
         versions = {v for (v,) in conn.execute("select distinct taxonomy_version from labels.post_labels").fetchall()}
 
     assert (first.labelled, first.kept, first.removed) == (4, 0, 0)
@@ -148,11 +154,10 @@ LATE_VIDEO = {
 }
 
 
-def run_job(refresh: bool = False) -> dg.ExecuteInProcessResult:
-    from orchestration.definitions import build_definitions, refresh_run_config
+def run_job(warehouse: Path, landing: Path, refresh: bool = False) -> dg.ExecuteInProcessResult:
+    from stigma_insights.orchestration.definitions import refresh_run_config
 
-    result = build_definitions().resolve_job_def("materialise_everything").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, run_config=refresh_run_config(refresh))
+    result = run_everything(settings_for(warehouse, landing), run_config=refresh_run_config(refresh))
     assert result.success
     return result
 
@@ -161,13 +166,11 @@ def rows_except(conn, name: str, columns: str):
     return conn.execute(f"select * exclude ({columns}) from {name} order by post_key").fetchall()
 
 
-def test_incremental_runs_build_the_same_tables_as_a_full_refresh(tmp_path, monkeypatch):
+def test_incremental_runs_build_the_same_tables_as_a_full_refresh(session_settings, tmp_path):
     landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
     shutil.copytree(REPO_ROOT / "data" / "landing", landing)
     (landing / "zeeschuimer" / "comments_first.ndjson").write_text(zeeschuimer_line(ORPHAN_COMMENT))
-    monkeypatch.setenv("STIGMA_INSIGHTS_DUCKDB", str(warehouse))
-    monkeypatch.setenv("STIGMA_INSIGHTS_LANDING", str(landing))
-    run_job()
+    run_job(warehouse, landing)
 
     # The next night: the video arrives, and a post is re-fetched with an edited text.
     (landing / "zeeschuimer" / "videos_later.ndjson").write_text(zeeschuimer_line(LATE_VIDEO))
@@ -177,7 +180,7 @@ def test_incremental_runs_build_the_same_tables_as_a_full_refresh(tmp_path, monk
     edited = dict(json.loads(post), selftext="Edited: my family finally came to a therapy session with me.",
                   retrieved_on=1799999999)
     (landing / "reddit_dump" / "RS_refetch.ndjson").write_text(json.dumps(edited) + "\n")
-    second = run_job()
+    second = run_job(warehouse, landing)
 
     labels_event = [m for m in second.get_asset_materialization_events()
                     if m.asset_key == dg.AssetKey(["labels", "post_labels"])][0]
@@ -186,8 +189,7 @@ def test_incremental_runs_build_the_same_tables_as_a_full_refresh(tmp_path, monk
 
     full = tmp_path / "full_refresh.duckdb"
     shutil.copy(warehouse, full)
-    monkeypatch.setenv("STIGMA_INSIGHTS_DUCKDB", str(full))
-    run_job(refresh=True)
+    run_job(full, landing, refresh=True)
 
     with duckdb.connect() as conn:
         conn.execute(f"attach '{warehouse}' as incremental (read_only)")
@@ -216,23 +218,19 @@ def test_incremental_runs_build_the_same_tables_as_a_full_refresh(tmp_path, monk
 
 # -- the fast backend -----------------------------------------------------------------------------
 def test_the_int8_onnx_backend_gives_embeddings_close_to_torch(tmp_path, monkeypatch):
-    from assets.labels import embedding
+    from stigma_insights.assets.labels import embedding
 
     texts = ["My family says depression is a choice.", "I finally told my boss about my anxiety and she was kind.",
              "how do i find a therapist who speaks tagalog?"]
-    monkeypatch.setenv(embedding.BACKEND_ENV, "torch")
+    monkeypatch.setenv(BACKEND_ENV, "torch")
     reference = embedding.embed(texts)
-    monkeypatch.setenv(embedding.MODEL_CACHE_ENV, str(tmp_path / "models"))
-    monkeypatch.setenv(embedding.BACKEND_ENV, "onnx-int8")
-    embedding.load_onnx_int8_encoder.cache_clear()
-    try:
-        fast = embedding.embed(texts)
-        assert embedding.embedding_model_id().split("|")[1] == "onnx-int8"
-        assert (tmp_path / "models" / "all-MiniLM-L6-v2.int8.onnx").exists()
-    finally:
-        embedding.load_onnx_int8_encoder.cache_clear()
+    monkeypatch.setenv(MODEL_CACHE_ENV, str(tmp_path / "models"))  # a fresh export, not the cached one
+    monkeypatch.setenv(BACKEND_ENV, "onnx-int8")
+    fast = embedding.embed(texts)
+    assert embedding.embedding_model_id().split("|")[1] == "onnx-int8"
+    assert (tmp_path / "models" / "all-MiniLM-L6-v2.int8.onnx").exists()
     assert (fast * reference).sum(axis=1).min() > 0.9
-    monkeypatch.setenv(embedding.BACKEND_ENV, "tensorflow")
+    monkeypatch.setenv(BACKEND_ENV, "tensorflow")
     with pytest.raises(ValueError, match="choose one of auto, torch, onnx-int8"):
         embedding.backend_name()
 

@@ -7,8 +7,8 @@ import duckdb
 import pytest
 import zstandard
 
-from assets.ingest.formats import SOURCE_FORMATS
-from assets.ingest.loader import load_file, load_landing_folder
+from stigma_insights.assets.ingest.formats import SOURCE_FORMATS
+from stigma_insights.assets.ingest.loader import load_file, load_landing_folder
 
 SUBMISSION = {"id": "abc1", "title": "Title", "selftext": "text", "author": "someone",
               "subreddit": "mentalhealth", "created_utc": 1767225600}

@@ -6,8 +6,8 @@ import duckdb
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assets.ingest.formats import SOURCE_FORMATS
-from assets.ingest.loader import LoadResult, load_file
+from stigma_insights.assets.ingest.formats import SOURCE_FORMATS
+from stigma_insights.assets.ingest.loader import LoadResult, load_file
 
 EXAMPLES = 150
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -66,7 +66,7 @@ def load_bytes(tmp_path, source_name: str, name: str, data: bytes) -> tuple[Load
     path = tmp_path / name
     path.write_bytes(data)
     conn = duckdb.connect()
-    from assets.ingest.loader import ensure_raw_tables
+    from stigma_insights.assets.ingest.loader import ensure_raw_tables
 
     ensure_raw_tables(conn, SOURCE_FORMATS[source_name])
     return load_file(conn, SOURCE_FORMATS[source_name], path), conn

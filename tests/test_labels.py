@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from assets.labels.engine import UNCERTAIN, LabelEngine
-from assets.labels.labeller import label_texts
-from assets.labels.taxonomy import TaxonomyError, load_taxonomy
-from orchestration.cli import main
+from stigma_insights.assets.labels.engine import UNCERTAIN, LabelEngine
+from stigma_insights.assets.labels.labeller import label_texts
+from stigma_insights.assets.labels.taxonomy import TaxonomyError, load_taxonomy
+from stigma_insights.orchestration.cli import main
 
 
 def test_shipped_taxonomy_has_the_three_dimensions():

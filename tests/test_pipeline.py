@@ -15,9 +15,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from assets.labels.embedding import embedding_model_id
-from assets.labels.taxonomy import load_taxonomy
-from conftest import FIXTURES, REPO_ROOT
+from stigma_insights.assets.labels.embedding import embedding_model_id
+from stigma_insights.assets.labels.taxonomy import load_taxonomy
+from conftest import FIXTURES, REPO_ROOT, run_everything, settings_for
 
 FACT = dg.AssetKey(["marts", "fct_labelled_posts"])
 AGGREGATES = {
@@ -189,20 +189,17 @@ def test_no_analyst_facing_table_carries_a_raw_handle(warehouse):
         assert leaks == 0, f"marts.{table_name}.{column} contains raw handles"
 
 
-def test_running_everything_again_duplicates_nothing(sample_run):
-    from orchestration.definitions import defs
-
+def test_running_everything_again_duplicates_nothing(sample_run, session_settings):
     counted = ["raw.reddit_dump", "raw.reddit_api", "raw.tiktok_research", "raw.zeeschuimer", "raw.rejects",
                "raw.load_log", "intermediate.posts", "labels.post_labels", "marts.fct_labelled_posts",
                "marts.agg_labels_by_region"]
 
     def counts():
-        with duckdb.connect(os.environ["STIGMA_INSIGHTS_DUCKDB"], read_only=True) as conn:
+        with duckdb.connect(str(session_settings.warehouse), read_only=True) as conn:
             return {name: conn.execute(f"select count(*) from {name}").fetchone()[0] for name in counted}
 
     before = counts()
-    again = defs.resolve_job_def("materialise_everything").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    again = run_everything(session_settings)
 
     assert again.success
     assert counts() == before
@@ -212,21 +209,18 @@ def test_running_everything_again_duplicates_nothing(sample_run):
 
 
 def test_failing_label_checks_block_the_aggregates_which_keep_their_last_version(
-    sample_run, tmp_path, monkeypatch
+    sample_run, session_settings, tmp_path
 ):
     copy = tmp_path / "warehouse.duckdb"
-    shutil.copy(os.environ["STIGMA_INSIGHTS_DUCKDB"], copy)
-    monkeypatch.setenv("STIGMA_INSIGHTS_DUCKDB", str(copy))
+    shutil.copy(session_settings.warehouse, copy)
     with duckdb.connect(str(copy)) as conn:
         # A labelling run gone wrong: new labels (new labelled_at) outside the taxonomy and the [0, 1] range.
         conn.execute("update labels.post_labels set stigma_domain = 'banana', intent_confidence = 1.7,"
                      " labelled_at = now() where stigma_domain is not null")
         aggregates_before = {name: table(conn, f"marts.{name}").sort(pl.all()) for name in ALL_AGGREGATES}
 
-    from orchestration.definitions import build_definitions
-
-    result = build_definitions().resolve_job_def("materialise_everything").execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+    result = run_everything(
+        settings_for(copy),
         asset_selection=[FACT, *(dg.AssetKey(["marts", name]) for name in ALL_AGGREGATES)],
     )
 
@@ -246,8 +240,8 @@ def test_failing_label_checks_block_the_aggregates_which_keep_their_last_version
             assert table(conn, f"marts.{name}").sort(pl.all()).equals(before)
 
 
-def test_the_published_copy_holds_exactly_the_marts(warehouse):
-    published = Path(os.environ["STIGMA_INSIGHTS_DUCKDB"]).with_name("warehouse_published.duckdb")
+def test_the_published_copy_holds_exactly_the_marts(warehouse, session_settings):
+    published = session_settings.published
     marts = dict(warehouse.execute(
         "select table_name, estimated_size from duckdb_tables() where schema_name = 'marts'").fetchall())
     with duckdb.connect(str(published), read_only=True) as copy:

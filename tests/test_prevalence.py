@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from assets.labels.prevalence import adjusted_shares, classify_and_count, misclassification_rates, pacc
+from stigma_insights.assets.labels.prevalence import adjusted_shares, classify_and_count, misclassification_rates, pacc
 
 # A classifier that mistakes class 0 for class 1 a third of the time and class 2 for 0 a fifth.
 CONFUSION = np.array([[0.60, 0.33, 0.07], [0.10, 0.85, 0.05], [0.20, 0.05, 0.75]])

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import REPO_ROOT
 
-CLI = [sys.executable, "-m", "orchestration.cli", "run", "--log-level", "DEBUG"]
+CLI = [sys.executable, "-m", "stigma_insights.orchestration.cli", "run", "--log-level", "DEBUG"]
 
 
 def start_run(warehouse: Path, landing: Path | None = None, **env) -> subprocess.Popen:
@@ -95,9 +95,11 @@ def test_a_run_killed_mid_way_recovers_without_duplicates(tmp_path, landing_with
         ).fetchone()[0]
 
 
-def test_analysts_query_the_published_copy_without_a_failure_while_the_pipeline_runs(sample_run, tmp_path):
+def test_analysts_query_the_published_copy_without_a_failure_while_the_pipeline_runs(
+    sample_run, session_settings, tmp_path
+):
     warehouse = tmp_path / "warehouse.duckdb"
-    shutil.copy(os.environ["STIGMA_INSIGHTS_DUCKDB"], warehouse)
+    shutil.copy(session_settings.warehouse, warehouse)
     published = tmp_path / "warehouse_published.duckdb"
     secret = "test-secret-" + secrets.token_hex(16)
     finish(start_run(warehouse))  # first publication

@@ -1,11 +1,13 @@
 """One Dagster asset per source format: landed files -> raw.<format> (+ raw.rejects, raw.load_log)."""
 
+from pathlib import Path
+
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.ingest.formats import SOURCE_FORMATS, SourceFormat
-from assets.ingest.loader import load_landing_folder
-from orchestration.settings import WAREHOUSE_POOL, landing_path
+from stigma_insights.assets.ingest.formats import SOURCE_FORMATS, SourceFormat
+from stigma_insights.assets.ingest.loader import load_landing_folder
+from stigma_insights.resources import WAREHOUSE_POOL, ProjectFiles
 
 
 def _raw_asset(source: SourceFormat) -> dg.AssetsDefinition:
@@ -16,8 +18,10 @@ def _raw_asset(source: SourceFormat) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
         description=f"{source.description} Landing folder: <landing>/{source.name}/.",
     )
-    def _asset(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
-        folder = landing_path() / source.name
+    def _asset(
+        context: dg.AssetExecutionContext, duckdb: DuckDBResource, project_files: ProjectFiles
+    ) -> dg.MaterializeResult:
+        folder = Path(project_files.landing_folder) / source.name
         with duckdb.get_connection() as conn:
             results = load_landing_folder(conn, source, folder)
             (rows,) = conn.execute(f"select count(*) from {source.raw_table}").fetchone()
@@ -44,4 +48,5 @@ def _raw_asset(source: SourceFormat) -> dg.AssetsDefinition:
     return _asset
 
 
-raw_assets = [_raw_asset(source) for source in SOURCE_FORMATS.values()]
+def raw_assets() -> list[dg.AssetsDefinition]:
+    return [_raw_asset(source) for source in SOURCE_FORMATS.values()]

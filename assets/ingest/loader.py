@@ -20,7 +20,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import zstandard
 
-from assets.ingest.formats import SourceFormat
+from stigma_insights.assets.ingest.formats import SourceFormat
+from stigma_insights.crash_points import RAW_LOAD_BEFORE_COMMIT, crash_point
 
 # Pushshift / Arctic Shift dumps are compressed with a 2 GiB window (zstd --long=31).
 ZSTD_MAX_WINDOW = 2**31
@@ -266,6 +267,7 @@ def load_file(conn: duckdb.DuckDBPyConnection, source: SourceFormat, path: Path)
             conn.rollback()  # records of blocks read before the refusal go too
             conn.begin()
             result = _refuse(conn, source, path, str(refusal), sha256, loaded_at)
+        crash_point(RAW_LOAD_BEFORE_COMMIT)
         conn.execute(
             "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
@@ -303,20 +305,41 @@ def _load_items(conn, source: SourceFormat, path: Path, loaded_at: datetime) -> 
                 counts.append(_load_item_set(conn, source, path, loaded_at, {}))
             finally:
                 conn.unregister("landed_lines")
-    read, loaded, rejected = (sum(column) for column in zip(*counts)) if counts else (0, 0, 0)
+    read, loaded, rejected, duplicate = (sum(column) for column in zip(*counts)) if counts else (0, 0, 0, 0)
     return LoadResult(
         source_file=str(path),
         status="loaded",
         records_read=read,
         records_loaded=loaded,
         records_rejected=rejected,
-        records_duplicate=read - rejected - loaded,
+        records_duplicate=duplicate,
     )
 
 
-def _load_item_set(conn, source: SourceFormat, path: Path, loaded_at: datetime, params: dict) -> tuple[int, int, int]:
-    """Check one set of items, store the new ones and the rejects; (read, loaded, rejected)."""
+def _load_item_set(
+    conn, source: SourceFormat, path: Path, loaded_at: datetime, params: dict
+) -> tuple[int, int, int, int]:
+    """Check one set of items, store the new ones and the rejects; (read, loaded, rejected, duplicate).
+
+    Each count is taken on its own, before the insert, so the ledger's balance
+    read = loaded + rejected + duplicate is a check that can fail."""
     conn.execute(f"create or replace temp table checked_items as {_checked_items_sql(source)}", params)
+    read, rejected, duplicate = conn.execute(
+        f"""
+        select
+            count(*),
+            count(*) filter (where reject_reason is not null),
+            count(*) filter (where reject_reason is null and (already_stored or repeated_in_this_set))
+        from (
+            select
+                reject_reason,
+                content_sha256 in (select content_sha256 from {source.raw_table}) as already_stored,
+                row_number() over (partition by content_sha256, reject_reason is null order by ordinal) > 1
+                    as repeated_in_this_set
+            from checked_items
+        )
+        """
+    ).fetchone()
     (loaded,) = conn.execute(
         f"""
         insert into {source.raw_table}
@@ -343,11 +366,8 @@ def _load_item_set(conn, source: SourceFormat, path: Path, loaded_at: datetime, 
         """,
         {"source_format": source.name, "source_file": str(path), "loaded_at": loaded_at},
     )
-    read, rejected = conn.execute(
-        "select count(*), count(*) filter (where reject_reason is not null) from checked_items"
-    ).fetchone()
     conn.execute("drop table checked_items")
-    return read, loaded, rejected
+    return read, loaded, rejected, duplicate
 
 
 def _refuse(

@@ -18,11 +18,12 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from sklearn.metrics import cohen_kappa_score
 
-from assets.labels.datasets import read_table
-from assets.labels.taxonomy import Taxonomy
-from assets.privacy import scrub_text
+from stigma_insights.assets.labels.datasets import read_table
+from stigma_insights.assets.labels.taxonomy import Taxonomy
+from stigma_insights.assets.privacy import scrub_texts
 
 ANNOTATIONS_TABLE = "labels.annotations"
 ANNOTATIONS_DDL = f"""
@@ -176,6 +177,8 @@ def _validated_rows(conn, taxonomy: Taxonomy, frame: pd.DataFrame, annotator: st
         return [], ["no annotator: give --annotator NAME or an `annotator` column"], 0
     frame = frame.fillna("").astype(str).apply(lambda column: column.str.strip())
     texts = {} if external else _warehouse_texts(conn, frame["post_key"].tolist())
+    if external:
+        frame["text"] = scrub_texts(pa.array(frame["text"], pa.string())).to_pylist()
     rows, blank, seen = [], 0, {}
     for position, record in enumerate(frame.to_dict("records")):
         where = f"row {position + 2}"  # the header is line 1
@@ -192,7 +195,7 @@ def _validated_rows(conn, taxonomy: Taxonomy, frame: pd.DataFrame, annotator: st
             problems.append(f"{where}: no annotator")
             continue
         post_key = f"{EXTERNAL_PREFIX}:{external}:{key}" if external else key
-        text = scrub_text(record["text"]) if external else texts.get(key)
+        text = record["text"] if external else texts.get(key)
         if external and not text:
             problems.append(f"{where}: empty text")
         if not external and text is None:

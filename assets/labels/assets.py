@@ -1,12 +1,14 @@
 """The Dagster label assets: the annotation store, then labels for every labellable post, incrementally."""
 
+from pathlib import Path
+
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from assets.labels.annotations import annotation_counts, ensure_store, import_annotations
-from assets.labels.store import POST_LABELS_TABLE, label_new_posts
-from assets.labels.taxonomy import load_taxonomy
-from orchestration.settings import STARTER_ANNOTATIONS_DIR, WAREHOUSE_POOL
+from stigma_insights.assets.labels.annotations import annotation_counts, ensure_store, import_annotations
+from stigma_insights.assets.labels.store import POST_LABELS_TABLE, label_new_posts
+from stigma_insights.assets.labels.taxonomy import load_taxonomy
+from stigma_insights.resources import WAREHOUSE_POOL, ProjectFiles
 
 POSTS = dg.AssetKey(["intermediate", "posts"])
 ANNOTATIONS = dg.AssetKey(["labels", "annotations"])
@@ -20,11 +22,13 @@ ANNOTATIONS = dg.AssetKey(["labels", "annotations"])
     "data/annotations/ plus what researchers import with `stigma-insights annotate import`. The engines train "
     "on them and are measured by them.",
 )
-def annotations(context: dg.AssetExecutionContext, duckdb: DuckDBResource) -> dg.MaterializeResult:
+def annotations(
+    context: dg.AssetExecutionContext, duckdb: DuckDBResource, project_files: ProjectFiles
+) -> dg.MaterializeResult:
     taxonomy = load_taxonomy()
     with duckdb.get_connection() as conn:
         ensure_store(conn)
-        for path in sorted(STARTER_ANNOTATIONS_DIR.glob("*.csv")):
+        for path in sorted(Path(project_files.starter_annotations_folder).glob("*.csv")):
             summary = import_annotations(conn, taxonomy, path, annotator=f"starter:{path.stem}", external=path.stem)
             context.log.info(f"Starter annotations {path.name}: {summary.added} added, {summary.changed} changed,"
                              f" {summary.unchanged} already there")
@@ -60,10 +64,14 @@ class LabelsConfig(dg.Config):
     group_name="labels",
     pool=WAREHOUSE_POOL,
 )
-def labels(context: dg.AssetExecutionContext, config: LabelsConfig, duckdb: DuckDBResource):
+def labels(
+    context: dg.AssetExecutionContext, config: LabelsConfig, duckdb: DuckDBResource, project_files: ProjectFiles
+):
     taxonomy = load_taxonomy()
     with duckdb.get_connection() as conn:
-        summary = label_new_posts(conn, taxonomy, relabel_all=config.relabel_all, log=context.log.info)
+        summary = label_new_posts(
+            conn, taxonomy, Path(project_files.engines_folder), relabel_all=config.relabel_all, log=context.log.info
+        )
         (rows,) = conn.execute(f"select count(*) from {POST_LABELS_TABLE}").fetchone()
         counts = {
             dimension.name: dict(conn.execute(

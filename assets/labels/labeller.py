@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from assets.labels.annotations import AnnotatedTexts
-from assets.labels.embedding import embed
-from assets.labels.engine import LabelEngine
-from assets.labels.taxonomy import Dimension, Taxonomy
+from stigma_insights.assets.labels.annotations import AnnotatedTexts
+from stigma_insights.assets.labels.embedding import embed
+from stigma_insights.assets.labels.engine import LabelEngine
+from stigma_insights.assets.labels.taxonomy import Dimension, Taxonomy
 
 # Bump when the engine's recipe changes: artifacts trained by an older recipe are not reused.
 ENGINE_RECIPE = "blend-minilm-cues-tfidf-weighted-taxonomy-2"

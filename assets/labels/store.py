@@ -10,16 +10,17 @@ and a killed run keeps its finished batches; the next run carries on where it st
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from assets.labels.annotations import annotated_texts
-from assets.labels.embedding import model_cache_folder
-from assets.labels.embedding_cache import EmbeddingCache
-from assets.labels.engine import LabelEngine
-from assets.labels.labeller import DimensionLabels, label_texts, load_or_train_engines, training_sets
-from assets.labels.taxonomy import Taxonomy
+from stigma_insights.assets.labels.annotations import annotated_texts
+from stigma_insights.assets.labels.embedding_cache import EmbeddingCache
+from stigma_insights.assets.labels.engine import LabelEngine
+from stigma_insights.assets.labels.labeller import DimensionLabels, label_texts, load_or_train_engines, training_sets
+from stigma_insights.assets.labels.taxonomy import Taxonomy
+from stigma_insights.crash_points import LABELS_BATCH_COMMITTED, crash_point
 
 POST_LABELS_TABLE = "labels.post_labels"
 ERROR_RATES_TABLE = "labels.label_error_rates"
@@ -48,6 +49,7 @@ class LabellingSummary:
 def label_new_posts(
     conn: duckdb.DuckDBPyConnection,
     taxonomy: Taxonomy,
+    engines_folder: Path,
     relabel_all: bool = False,
     batch_size: int = BATCH_SIZE,
     log: Callable[[str], None] = print,
@@ -55,7 +57,7 @@ def label_new_posts(
     cache = EmbeddingCache(conn)
     annotations = {d: annotated_texts(conn, d) for d in taxonomy.dimension_names}
     engines, training_set, reused = load_or_train_engines(
-        taxonomy, training_sets(taxonomy, annotations), model_cache_folder() / "engines", cache.embed
+        taxonomy, training_sets(taxonomy, annotations), engines_folder, cache.embed
     )
     model_id = f"{cache.model_id}|engine:{training_set}"
     log(f"Engines for training set {training_set} " + ("loaded from their artifact" if reused else "trained"))
@@ -94,6 +96,7 @@ def label_new_posts(
         labels = labels_frame(batch, label_texts(batch["text"].to_list(), taxonomy, engines, embeddings))
         _insert_labels(conn, labels.with_columns(**stamp))
         conn.commit()
+        crash_point(LABELS_BATCH_COMMITTED)
         log(f"  labelled {min(start + batch_size, to_label)} of {to_label}")
     conn.execute("drop table posts_to_label")
     conn.execute("drop table labellable_posts")

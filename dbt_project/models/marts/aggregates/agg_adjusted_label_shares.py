@@ -17,7 +17,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
-from assets.labels.prevalence import adjusted_share_interval, adjusted_shares, wilson_interval
+from stigma_insights.assets.labels.prevalence import adjusted_share_interval, adjusted_shares, wilson_interval
 
 GROUPINGS = {
     "platform": ["platform"],

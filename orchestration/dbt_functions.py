@@ -1,0 +1,17 @@
+"""The dbt-duckdb plugin (named in dbt_project/profiles.yml) that gives dbt's connection the privacy functions.
+
+`pseudonymise(handle)` and `scrub_text(text)` in SQL run the tested Python of assets/privacy.py.
+"""
+
+from dbt.adapters.duckdb.plugins import BasePlugin
+
+from stigma_insights.assets.privacy import pseudonym_key, pseudonymise_handles, scrub_texts
+
+
+class Plugin(BasePlugin):
+    def configure_connection(self, conn):
+        key = pseudonym_key()
+        conn.create_function(
+            "pseudonymise", lambda handles: pseudonymise_handles(handles, key), ["VARCHAR"], "VARCHAR", type="arrow"
+        )
+        conn.create_function("scrub_text", scrub_texts, ["VARCHAR"], "VARCHAR", type="arrow")

@@ -1,0 +1,81 @@
+"""The Dagster resources the assets and checks ask for, built from `Settings` by the definitions.
+
+Bottom layer, beside the settings: it imports no asset, check or definition, and builds nothing on import.
+"""
+
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource
+from dagster_duckdb import DuckDBResource
+
+from stigma_insights.settings import Settings
+
+# Every asset and check that opens the warehouse runs in this Dagster concurrency pool (limit 1 in
+# dagster_home/dagster.yaml): a DuckDB file admits one process while any process writes to it.
+WAREHOUSE_POOL = "duckdb_warehouse"
+# The dbt installed beside this interpreter (the venv's), whatever PATH says.
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
+
+
+class ProjectFiles(dg.ConfigurableResource):
+    """Where the assets read landed files and starter annotations, keep engines and publish the marts."""
+
+    landing_folder: str
+    starter_annotations_folder: str
+    engines_folder: str
+    published_file: str
+
+
+@contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class WarehouseDbtCliResource(DbtCliResource):
+    """dbt on this run's warehouse: the profile reads the warehouse path from the subprocess's environment.
+
+    dagster-dbt starts dbt with a copy of os.environ taken inside `cli()`, so the variables are set
+    for exactly that call and restored after it.
+    """
+
+    environment: dict[str, str]
+
+    def cli(self, args, **kwargs):  # type: ignore[override]
+        with _environment(self.environment):
+            return super().cli(args, **kwargs)
+
+
+def build_resources(settings: Settings, dbt_project) -> dict[str, dg.ConfigurableResource]:
+    return {
+        "duckdb": DuckDBResource(database=str(settings.warehouse)),
+        "warehouse_reader": DuckDBResource(
+            database=str(settings.warehouse), connection_config={"access_mode": "READ_ONLY"}
+        ),
+        "dbt": dbt_cli(settings, dbt_project),
+        "project_files": ProjectFiles(
+            landing_folder=str(settings.landing),
+            starter_annotations_folder=str(settings.starter_annotations),
+            engines_folder=str(settings.engines_folder),
+            published_file=str(settings.published),
+        ),
+    }
+
+
+def dbt_cli(settings: Settings, dbt_project) -> WarehouseDbtCliResource:
+    return WarehouseDbtCliResource(
+        project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE, environment=settings.dbt_environment()
+    )

@@ -1,0 +1,109 @@
+"""Every setting of the platform, read from the environment in this one module and nowhere else.
+
+Reading is all this module does: importing it writes nothing, and nothing here is read at import
+time. Paths default to the project folder (the checkout that holds `dbt_project/` and `data/`):
+`$STIGMA_INSIGHTS_PROJECT_DIR`, or else the current directory, as dbt and `dagster dev` expect.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_DIR_ENV = "STIGMA_INSIGHTS_PROJECT_DIR"
+WAREHOUSE_ENV = "STIGMA_INSIGHTS_DUCKDB"  # also read by dbt_project/profiles.yml in the dbt subprocess
+LANDING_ENV = "STIGMA_INSIGHTS_LANDING"
+PUBLISHED_ENV = "STIGMA_INSIGHTS_PUBLISHED"
+MODEL_CACHE_ENV = "STIGMA_INSIGHTS_MODEL_CACHE"
+MODEL_PATH_ENV = "STIGMA_INSIGHTS_MODEL_PATH"  # e.g. on a GPU machine without the model package
+DEVICE_ENV = "STIGMA_INSIGHTS_DEVICE"  # cpu, cuda, cuda:1 ...; default: cuda when present
+BACKEND_ENV = "STIGMA_INSIGHTS_EMBEDDING_BACKEND"  # auto, torch or onnx-int8
+PSEUDONYM_KEY_ENV = "STIGMA_INSIGHTS_PSEUDONYM_KEY"  # read in the dbt subprocess, by the privacy plugin
+CRASH_AT_ENV = "STIGMA_INSIGHTS_CRASH_AT"  # tests only: the named point where the process kills itself
+
+EMBEDDING_BACKENDS = ("auto", "torch", "onnx-int8")
+
+
+def _path(value: str | Path) -> Path:
+    return Path(value).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class EmbeddingSettings:
+    """Which model files, backend and device embed texts; None means the default."""
+
+    backend: str = "auto"
+    device: str | None = None
+    model_path: str | None = None
+    cache_folder: Path = Path("data/models")
+
+    def __post_init__(self) -> None:
+        if self.backend not in EMBEDDING_BACKENDS:
+            raise ValueError(f"{BACKEND_ENV}={self.backend!r}: choose one of {', '.join(EMBEDDING_BACKENDS)}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the warehouse, the landing files and the project's other files live, and how to embed."""
+
+    project_dir: Path
+    warehouse: Path
+    landing: Path
+    published: Path
+    embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: str | Path | None) -> "Settings":
+        """Settings from the environment; keyword overrides (warehouse=..., landing=...) win over it."""
+        env = os.environ if environ is None else environ
+        given = {name: value for name, value in overrides.items() if value}
+        project_dir = _path(given.get("project_dir") or env.get(PROJECT_DIR_ENV) or Path.cwd())
+        warehouse = _path(given.get("warehouse") or env.get(WAREHOUSE_ENV) or project_dir / "data" / "warehouse.duckdb")
+        published = given.get("published") or env.get(PUBLISHED_ENV)
+        return cls(
+            project_dir=project_dir,
+            warehouse=warehouse,
+            landing=_path(given.get("landing") or env.get(LANDING_ENV) or project_dir / "data" / "landing"),
+            # The analysts' read-only copy of the marts: by default beside the warehouse, named after it.
+            published=_path(published) if published else warehouse.with_name(f"{warehouse.stem}_published.duckdb"),
+            embedding=EmbeddingSettings(
+                backend=env.get(BACKEND_ENV) or "auto",
+                device=env.get(DEVICE_ENV) or None,
+                model_path=env.get(MODEL_PATH_ENV) or None,
+                cache_folder=_path(env.get(MODEL_CACHE_ENV) or project_dir / "data" / "models"),
+            ),
+        )
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        folder = self.project_dir / "dbt_project"
+        if not (folder / "dbt_project.yml").is_file():
+            raise FileNotFoundError(
+                f"no dbt project at {folder}: run from the project folder or set {PROJECT_DIR_ENV} to it"
+            )
+        return folder
+
+    @property
+    def starter_annotations(self) -> Path:
+        """Labelled files of real posts that every warehouse's annotation store starts from (see its README)."""
+        return self.project_dir / "data" / "annotations"
+
+    @property
+    def engines_folder(self) -> Path:
+        return self.embedding.cache_folder / "engines"
+
+    def dbt_environment(self) -> dict[str, str]:
+        """What the dbt subprocess must see beyond the inherited environment: the warehouse its profile opens."""
+        return {WAREHOUSE_ENV: str(self.warehouse)}
+
+
+def embedding_settings() -> EmbeddingSettings:
+    return Settings.from_env().embedding
+
+
+def pseudonym_key_setting() -> str | None:
+    return os.environ.get(PSEUDONYM_KEY_ENV) or None
+
+
+def crash_at_setting() -> str | None:
+    return os.environ.get(CRASH_AT_ENV) or None
