@@ -100,7 +100,7 @@ COUNT_SQL = {
     " where source_format in ('reddit_dump', 'zeeschuimer')",
     "read_documents": "select sum(records_read) from raw.load_log"
     " where source_format in ('reddit_api', 'tiktok_research')",
-    "posts": "select count(*) from intermediate.posts",
+    "posts": "select count(*) from intermediate.int_posts_deduplicated",
     "fact": "select count(*) from marts.fct_labelled_posts",
 }
 

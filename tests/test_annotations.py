@@ -58,7 +58,7 @@ def test_export_then_import_round_trip_and_reimport_is_a_no_op(sample_copy, tmp_
     assert exported["sampling"].value_counts().to_dict() == {"uncertain": 6, "random": 6}
     assert (exported[["relevance", "stigma_domain", "intent"]] == "").all().all()
     labellable = {k for (k,) in sample_copy.execute(
-        "select post_key from intermediate.posts where status = 'available' and trim(coalesce(text, '')) <> ''"
+        "select post_key from intermediate.int_posts_deduplicated where status = 'available' and trim(coalesce(text, '')) <> ''"
     ).fetchall()}
     assert set(exported["post_key"]) <= labellable
     # The uncertain half is the engine's least confident posts.
@@ -160,7 +160,7 @@ def test_a_changed_training_set_relabels_every_post_from_cached_embeddings(sampl
     again = label_new_posts(sample_copy, taxonomy, engines, log=log.append)
     models = sample_copy.execute("select distinct model_name from labels.post_labels").fetchall()
     embedded_now = set(sample_copy.execute(cached).fetchall()) - cached_before
-    post_texts = set(sample_copy.execute("select sha256(text) from intermediate.posts").fetchall())
+    post_texts = set(sample_copy.execute("select sha256(text) from intermediate.int_posts_deduplicated").fetchall())
 
     assert before.engine_reused and before.labelled == 0  # the sample run's engines and labels still hold
     assert after.model_id != before.model_id and not after.engine_reused

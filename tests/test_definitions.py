@@ -6,10 +6,12 @@ import pytest
 from stigma_insights.orchestration.definitions import defs as load_definitions
 
 RAW = [dg.AssetKey(["raw", name]) for name in ("reddit_dump", "reddit_api", "tiktok_research", "zeeschuimer")]
-POSTS = dg.AssetKey(["intermediate", "posts"])
+POSTS = dg.AssetKey(["intermediate", "int_posts_deduplicated"])
 LABELS = dg.AssetKey(["labels", "post_labels"])
 ERROR_RATES = dg.AssetKey(["labels", "label_error_rates"])
 ANNOTATIONS = dg.AssetKey(["labels", "annotations"])
+LABEL_CLASSES = dg.AssetKey(["labels", "label_classes"])
+SHARES = dg.AssetKey(["marts", "agg_label_shares"])
 FACT = dg.AssetKey(["marts", "fct_labelled_posts"])
 AGGREGATES = [
     dg.AssetKey(["marts", name])
@@ -44,9 +46,12 @@ def test_lineage_runs_from_raw_through_labels_to_the_aggregates(defs):
     assert unioned in upstream(graph, POSTS)
     assert upstream(graph, LABELS) == upstream(graph, ERROR_RATES) == {POSTS, ANNOTATIONS}
     assert {POSTS, LABELS} <= upstream(graph, FACT)
-    for aggregate in AGGREGATES:
-        assert upstream(graph, aggregate) == {FACT}
-    assert upstream(graph, ADJUSTED) == {FACT, ERROR_RATES, ANNOTATIONS}
+    assert upstream(graph, LABEL_CLASSES) == set()  # the taxonomy file only
+    assert upstream(graph, SHARES) == {FACT, LABEL_CLASSES}
+    for aggregate in AGGREGATES[:-1]:  # slices of the shares
+        assert upstream(graph, aggregate) == {SHARES}
+    assert upstream(graph, AGGREGATES[-1]) == {FACT}
+    assert upstream(graph, ADJUSTED) == {SHARES, ERROR_RATES, ANNOTATIONS}
 
 
 def test_the_fact_table_has_a_blocking_great_expectations_check(defs):
@@ -65,5 +70,5 @@ def test_nightly_schedule_materialises_the_whole_graph_at_two_utc(defs):
     assert schedule.cron_schedule == "0 2 * * *"
     assert schedule.execution_timezone == "UTC"
     assert schedule.job_name == job.name
-    assert set(RAW + [POSTS, LABELS, ERROR_RATES, FACT, ADJUSTED, *AGGREGATES]) <= set(
+    assert set(RAW + [POSTS, LABELS, ERROR_RATES, LABEL_CLASSES, FACT, SHARES, ADJUSTED, *AGGREGATES]) <= set(
         job.asset_layer.executable_asset_keys)

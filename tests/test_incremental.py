@@ -92,8 +92,8 @@ POSTS = {
 
 def write_posts(conn, posts: dict) -> None:
     conn.execute("create schema if not exists intermediate")
-    conn.execute("create or replace table intermediate.posts (post_key varchar, text varchar, status varchar)")
-    conn.executemany("insert into intermediate.posts values (?, ?, ?)",
+    conn.execute("create or replace table intermediate.int_posts_deduplicated (post_key varchar, text varchar, status varchar)")
+    conn.executemany("insert into intermediate.int_posts_deduplicated values (?, ?, ?)",
                      [(key, text, status) for key, (text, status) in posts.items()])
 
 
@@ -134,6 +134,26 @@ def test_labels_are_computed_only_for_new_or_changed_posts(tmp_path):
     # A new taxonomy relabels everything, from cached embeddings only.
     assert (fourth.labelled, fourth.removed, fourth.embeddings_computed) == (3, 3, 0)
     assert versions == {"test-next"}
+
+
+def test_a_labelling_run_stopped_after_a_batch_keeps_it_and_the_next_run_labels_only_the_rest(tmp_path):
+    taxonomy = load_taxonomy()
+
+    def stop_after_first_batch(line: str) -> None:
+        if line.startswith("  labelled 2 of 4"):
+            raise KeyboardInterrupt  # as a stop between two batches would
+
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
+        write_posts(conn, POSTS)
+        with pytest.raises(KeyboardInterrupt):
+            label_new_posts(conn, taxonomy, ENGINES, batch_size=2, log=stop_after_first_batch)
+        kept = labels_of(conn)
+        rest = label_new_posts(conn, taxonomy, ENGINES, batch_size=2, log=lambda _: None)
+        final = labels_of(conn)
+
+    assert len(kept) == 2
+    assert (rest.labelled, rest.kept) == (2, 2)
+    assert set(kept) <= set(final) and len(final) == 4
 
 
 # -- incremental dbt models against a full rebuild ------------------------------------------------
@@ -196,7 +216,7 @@ def test_incremental_runs_build_the_same_tables_as_a_full_refresh(session_settin
         conn.execute(f"attach '{full}' as rebuilt (read_only)")
         confidences = [f"{d}_confidence" for d in ("relevance", "stigma_domain", "intent")]
         compared_apart = {  # run times differ by design; confidences are compared with a tolerance below
-            "intermediate.posts": "refreshed_at",
+            "intermediate.int_posts_deduplicated": "refreshed_at",
             "marts.fct_labelled_posts": ", ".join(["post_refreshed_at", "labelled_at", *confidences]),
         }
         for name, columns in compared_apart.items():

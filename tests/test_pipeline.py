@@ -12,6 +12,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
 
@@ -40,6 +41,24 @@ def table(conn, name) -> pl.DataFrame:
     return conn.sql(f"select * from {name}").pl()
 
 
+def wilson_by_bisection(k: int, n: int, side: str, z: float = 1.959964) -> float:
+    """The Wilson bound as the definition gives it: the p where the score statistic |k/n - p| /
+    sqrt(p(1-p)/n) reaches z, below (low) or above (high) k/n; found by bisection, not by the formula."""
+    observed = k / n
+    def outside(p: float) -> bool:
+        return (observed - p) ** 2 > z * z * p * (1 - p) / n
+    low, high = (0.0, observed) if side == "low" else (observed, 1.0)
+    if not outside(low if side == "low" else high):
+        return low if side == "low" else high  # the interval reaches the end of [0, 1]
+    for _ in range(100):
+        middle = (low + high) / 2
+        if outside(middle) == (side == "low"):
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
 def test_the_run_succeeds_with_every_check_passing(sample_run):
     checks = sample_run.get_asset_check_evaluations()
     assert sample_run.success
@@ -64,7 +83,7 @@ def test_raw_loads_keep_provenance_and_account_for_every_record(warehouse):
 
 
 def test_posts_are_unified_and_deduplicated_as_in_the_answer_key(warehouse, answer_key):
-    posts = table(warehouse, "intermediate.posts")
+    posts = table(warehouse, "intermediate.int_posts_deduplicated")
     expected = Counter((r["platform"], r["kind"], r["status"]) for r in answer_key)
     actual = Counter(posts.select("platform", "kind", "status").iter_rows())
 
@@ -74,7 +93,7 @@ def test_posts_are_unified_and_deduplicated_as_in_the_answer_key(warehouse, answ
 
 
 def test_self_disclosed_gender_and_age_come_from_the_text(warehouse, answer_key):
-    posts = table(warehouse, "intermediate.posts")
+    posts = table(warehouse, "intermediate.int_posts_deduplicated")
     expected = {f"reddit:post:{r['post_id']}": (r["gender"], int(r["age"])) for r in answer_key if r["gender"]}
     found = {
         key: (gender, age)
@@ -117,14 +136,22 @@ def test_aggregates_equal_counts_and_shares_recomputed_from_the_fact_table(wareh
     ]).with_columns(n_group=pl.col("n_posts").sum().over(groups + ["dimension"]))
     expected = expected.with_columns(share=pl.col("n_posts") / pl.col("n_group"))
     actual = table(warehouse, f"marts.{name}")
+    taxonomy = load_taxonomy()
 
     key = groups + ["dimension", "label"]
-    joined = expected.join(actual, on=key, how="full", suffix="_mart", coalesce=True)
-    assert joined.height == expected.height == actual.height
+    joined = expected.join(actual.filter(pl.col("n_posts") > 0), on=key, how="full", suffix="_mart", coalesce=True)
+    assert joined.height == expected.height == actual.filter(pl.col("n_posts") > 0).height
     assert (joined["n_posts"] == joined["n_posts_mart"]).all()
     assert (joined["n_group"] == joined["n_group_mart"]).all()
     assert ((joined["share"] - joined["share_mart"]).abs() < 1e-12).all()
-    assert ((actual["share_ci_low"] <= actual["share"]) & (actual["share"] <= actual["share_ci_high"])).all()
+    # Labels no post of a group has are there with 0: every group lists every label of its dimension.
+    labels_per_group = actual.group_by(groups + ["dimension"]).agg(pl.col("label").sort())
+    for row in labels_per_group.iter_rows(named=True):
+        assert row["label"] == sorted(taxonomy.dimension(row["dimension"]).class_names)
+    for row in actual.iter_rows(named=True):
+        for side in ("low", "high"):
+            assert row[f"share_ci_{side}"] == pytest.approx(
+                wilson_by_bisection(row["n_posts"], row["n_group"], side), abs=1e-9)
     assert (actual["is_small_group"] == (actual["n_group"] < 30)).all()
 
 
@@ -138,10 +165,38 @@ def test_adjusted_shares_sit_next_to_the_raw_shares_of_the_same_groups(warehouse
     assert joined.height == by_platform.height
     assert (joined["n_posts"] == joined["n_posts_adjusted"]).all()
     assert ((joined["share"] - joined["share_adjusted"]).abs() < 1e-9).all()
-    sums = adjusted.group_by("grouping", "group_value", "dimension").agg(pl.col("adjusted_share").sum())
-    assert ((sums["adjusted_share"] - 1).abs() < 1e-6).all()
-    assert adjusted["adjusted_share"].min() >= 0
     assert set(adjusted["grouping"]) == {"platform", "platform_kind", "region", "self_disclosed_gender"}
+
+
+def test_adjusted_shares_match_an_independent_constrained_solve_of_the_error_rates(warehouse):
+    """adjusted = argmin ||R^T p - raw|| over the simplex, with R the row-normalised confusion counts,
+    solved here by SLSQP (scipy) rather than the model's weighted NNLS."""
+    from scipy.optimize import minimize
+
+    adjusted = table(warehouse, "marts.agg_adjusted_label_shares")
+    rates = table(warehouse, "labels.label_error_rates")
+    checked = 0
+    for (grouping, group_value, dimension), group in adjusted.group_by("grouping", "group_value", "dimension"):
+        evidence = rates.filter(pl.col("dimension") == dimension).pivot(
+            "predicted_label", index="true_label", values="n_items").sort("true_label")
+        classes = evidence["true_label"].to_list()
+        counts = evidence.select(classes).to_numpy().astype(float)
+        confusion = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        group = group.sort(pl.col("label").replace_strict({c: i for i, c in enumerate(classes)}))
+        raw = group["share"].to_numpy()
+        solved = minimize(
+            lambda p: float(np.sum((confusion.T @ p - raw) ** 2)), np.full(len(classes), 1 / len(classes)),
+            method="SLSQP", bounds=[(0, 1)] * len(classes),
+            constraints=[{"type": "eq", "fun": lambda p: p.sum() - 1}], options={"ftol": 1e-14, "maxiter": 500},
+        )
+        shares = group["adjusted_share"].to_numpy()
+        # On the simplex, and fitting at least as well as the independent optimum (which may not be unique).
+        assert shares.min() >= 0 and abs(shares.sum() - 1) < 1e-6
+        assert np.sum((confusion.T @ shares - raw) ** 2) <= solved.fun + 1e-6, (grouping, group_value, dimension)
+        checked += 1
+    assert checked == adjusted.select("grouping", "group_value", "dimension").unique().height
+    # The error rates are not the identity, so an adjusted share that copied the raw one would fail above.
+    assert (adjusted["adjusted_share"] - adjusted["share"]).abs().max() > 0.01
 
 
 def test_labels_agree_with_the_sample_answer_key(warehouse, answer_key):
@@ -191,7 +246,7 @@ def test_no_analyst_facing_table_carries_a_raw_handle(warehouse):
 
 def test_running_everything_again_duplicates_nothing(sample_run, session_settings):
     counted = ["raw.reddit_dump", "raw.reddit_api", "raw.tiktok_research", "raw.zeeschuimer", "raw.rejects",
-               "raw.load_log", "intermediate.posts", "labels.post_labels", "marts.fct_labelled_posts",
+               "raw.load_log", "intermediate.int_posts_deduplicated", "labels.post_labels", "marts.fct_labelled_posts",
                "marts.agg_labels_by_region"]
 
     def counts():
@@ -249,3 +304,36 @@ def test_the_published_copy_holds_exactly_the_marts(warehouse, session_settings)
         schemas = {row[0] for row in copy.execute("select distinct schema_name from duckdb_tables()").fetchall()}
     assert schemas == {"marts"}
     assert copied == {t: warehouse.execute(f"select count(*) from marts.{t}").fetchone()[0] for t in marts}
+
+
+@pytest.mark.parametrize(
+    ("tampering", "fails_on"),
+    [("update raw.load_log set records_duplicate = records_duplicate + 1 where records_loaded > 0",
+      "unbalanced_loads"),
+     ("delete from raw.reddit_dump where rowid = (select min(rowid) from raw.reddit_dump)", "records_in_raw_table")],
+    ids=["ledger-does-not-balance", "raw-table-lost-a-record"],
+)
+def test_the_accounting_check_fails_when_the_ledger_and_the_raw_table_disagree(
+    sample_run, session_settings, tmp_path, tampering, fails_on
+):
+    from dagster_duckdb import DuckDBResource
+
+    from stigma_insights.assets.ingest.formats import SOURCE_FORMATS
+    from stigma_insights.quality.accounting import build_accounting_check
+
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(session_settings.warehouse, copy)
+    check = build_accounting_check(SOURCE_FORMATS["reddit_dump"])
+    reader = DuckDBResource(database=str(copy), connection_config={"access_mode": "READ_ONLY"})
+    assert check(warehouse_reader=reader).passed
+    with duckdb.connect(str(copy)) as conn:
+        conn.execute(tampering)
+
+    result = check(warehouse_reader=reader)
+
+    assert not result.passed
+    metadata = {name: value.value for name, value in result.metadata.items()}
+    if fails_on == "unbalanced_loads":
+        assert metadata["unbalanced_loads"] > 0
+    else:
+        assert metadata["records_in_raw_table"] == metadata["records_loaded_per_ledger"] - 1

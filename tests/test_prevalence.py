@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from stigma_insights.assets.labels.prevalence import adjusted_shares, classify_and_count, misclassification_rates, pacc
+from stigma_insights.assets.labels.prevalence import adjusted_shares, classify_and_count, misclassification_rates
 
 # A classifier that mistakes class 0 for class 1 a third of the time and class 2 for 0 a fifth.
 CONFUSION = np.array([[0.60, 0.33, 0.07], [0.10, 0.85, 0.05], [0.20, 0.05, 0.75]])
@@ -28,19 +28,6 @@ def test_adjusted_classify_and_count_recovers_shares_that_raw_counting_misses(tr
     assert np.abs(adjusted - true_shares).max() < 0.02
     assert np.abs(raw - true_shares).max() > 0.05
     assert adjusted.min() >= 0 and abs(adjusted.sum() - 1) < 1e-9
-
-
-def test_probabilistic_adjustment_inverts_soft_errors():
-    rng = np.random.default_rng(0)
-    def probabilities_for(true):
-        noisy = CONFUSION[true] + rng.normal(0, 0.02, size=(len(true), 3))
-        noisy = np.clip(noisy, 1e-3, None)
-        return noisy / noisy.sum(axis=1, keepdims=True)
-    validation_true = rng.choice(3, size=5000)
-    rates = misclassification_rates(validation_true, probabilities_for(validation_true))
-    true = rng.choice(3, size=5000, p=[0.7, 0.2, 0.1])
-
-    assert np.abs(pacc(probabilities_for(true), rates) - [0.7, 0.2, 0.1]).max() < 0.02
 
 
 def test_adjustment_stays_on_the_simplex_when_observations_are_impossible():

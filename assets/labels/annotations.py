@@ -74,7 +74,7 @@ def export_for_annotation(
     ensure_store(conn)
     n_uncertain = {RANDOM: 0, UNCERTAIN_SAMPLING: n, "mixed": n // 2}[strategy]
     candidates = f"""
-        select post_key, platform, community, text from intermediate.posts
+        select post_key, platform, community, text from intermediate.int_posts_deduplicated
         where {LABELLABLE_POSTS} and post_key not in (select post_key from {ANNOTATIONS_TABLE})"""
     first = taxonomy.dimensions[0].name
     uncertain = conn.execute(
@@ -222,7 +222,7 @@ def _warehouse_texts(conn, post_keys: list[str]) -> dict[str, str]:
     conn.register("wanted_posts", pd.DataFrame({"post_key": post_keys}))
     try:
         return dict(conn.execute(
-            f"""select post_key, text from intermediate.posts
+            f"""select post_key, text from intermediate.int_posts_deduplicated
                 where {LABELLABLE_POSTS} and post_key in (select post_key from wanted_posts)"""
         ).fetchall())
     finally:

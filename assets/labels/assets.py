@@ -10,7 +10,7 @@ from stigma_insights.assets.labels.store import POST_LABELS_TABLE, label_new_pos
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.resources import WAREHOUSE_POOL, ProjectFiles
 
-POSTS = dg.AssetKey(["intermediate", "posts"])
+POSTS = dg.AssetKey(["intermediate", "int_posts_deduplicated"])
 ANNOTATIONS = dg.AssetKey(["labels", "annotations"])
 
 
@@ -59,6 +59,11 @@ class LabelsConfig(dg.Config):
             description="Per dimension, the engines' confusion counts cross-fitted on the annotations: "
             "used to adjust shares and their intervals.",
         ),
+        dg.AssetSpec(
+            ["labels", "label_classes"],
+            description="The taxonomy file as a table: the label columns, valid labels and gated populations "
+            "that the dbt marts follow.",
+        ),
     ],
     name="labels",
     group_name="labels",
@@ -106,3 +111,4 @@ def labels(
         },
     )
     yield dg.MaterializeResult(asset_key=["labels", "label_error_rates"], metadata=provenance)
+    yield dg.MaterializeResult(asset_key=["labels", "label_classes"], metadata=provenance)

@@ -39,10 +39,6 @@ def adjusted_shares(observed: np.ndarray, rates: np.ndarray) -> np.ndarray:
     return shares / total if total > 0 else observed
 
 
-def pacc(probabilities: np.ndarray, rates: np.ndarray) -> np.ndarray:
-    return adjusted_shares(probabilities.mean(axis=0), rates)
-
-
 def adjusted_share_interval(
     counts: np.ndarray, rate_counts: np.ndarray, replicates: int = 400, level: float = 0.95, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -66,11 +62,3 @@ def adjusted_share_interval(
         estimates[replicate] = adjusted_shares(observed, rates)
     tail = (1 - level) / 2
     return np.quantile(estimates, tail, axis=0), np.quantile(estimates, 1 - tail, axis=0)
-
-
-def wilson_interval(k: np.ndarray, n: int, z: float = 1.959964) -> tuple[np.ndarray, np.ndarray]:
-    """95% Wilson score interval of the shares k / n."""
-    share = k / n
-    centre = (share + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z * np.sqrt(share * (1 - share) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return np.maximum(0, centre - half), np.minimum(1, centre + half)

@@ -24,11 +24,12 @@ from stigma_insights.crash_points import LABELS_BATCH_COMMITTED, crash_point
 
 POST_LABELS_TABLE = "labels.post_labels"
 ERROR_RATES_TABLE = "labels.label_error_rates"
+LABEL_CLASSES_TABLE = "labels.label_classes"
 BATCH_SIZE = 4096
 # Hashed once per run into a temp table; the stale-label delete, the to-do list and the counts read it.
 LABELLABLE_POSTS_SQL = """
     select post_key, sha256(text) as text_sha256
-    from intermediate.posts
+    from intermediate.int_posts_deduplicated
     where status = 'available' and trim(coalesce(text, '')) <> ''
 """
 
@@ -73,13 +74,14 @@ def label_new_posts(
         no_labels = {dimension.name: DimensionLabels([], [], []) for dimension in taxonomy.dimensions}
         _insert_labels(conn, labels_frame(no_posts, no_labels).with_columns(**stamp))
     measured_on = {d: "annotations" if any(a.representative) else "taxonomy examples" for d, a in annotations.items()}
-    _replace_error_rates(conn, error_rates(engines, measured_on).with_columns(**provenance_columns))
+    _replace_table(conn, ERROR_RATES_TABLE, error_rates(engines, measured_on).with_columns(**provenance_columns))
+    _replace_table(conn, LABEL_CLASSES_TABLE, label_classes(taxonomy))
     conn.commit()
     conn.execute(
         f"""create or replace temp table posts_to_label as
             select row_number() over (order by post_key) as position, post_key, posts.text, text_sha256
             from labellable_posts
-            join intermediate.posts as posts using (post_key)
+            join intermediate.int_posts_deduplicated as posts using (post_key)
             anti join {POST_LABELS_TABLE} using (post_key)"""
     )
     (to_label,) = conn.execute("select count(*) from posts_to_label").fetchone()
@@ -166,9 +168,23 @@ def error_rates(engines: dict[str, LabelEngine], measured_on: dict[str, str]) ->
     return pl.DataFrame(rows)
 
 
-def _replace_error_rates(conn, rates: pl.DataFrame) -> None:
-    conn.register("new_error_rates", rates.to_arrow())
+def label_classes(taxonomy: Taxonomy) -> pl.DataFrame:
+    """The taxonomy as a table, for dbt: which label columns the fact table gets, which values are valid,
+    and which posts each dimension counts (those where the gating dimension has the gating label)."""
+    rows = [
+        {"dimension": dimension.name, "dimension_position": d, "label": label, "label_position": c,
+         "applies_when_dimension": gate[0] if gate else None, "applies_when_label": gate[1] if gate else None,
+         "taxonomy_version": taxonomy.version}
+        for d, dimension in enumerate(taxonomy.dimensions)
+        for gate in [dimension.applies_when[0] if dimension.applies_when else None]
+        for c, label in enumerate(dimension.class_names)
+    ]
+    return pl.DataFrame(rows, schema_overrides={"applies_when_dimension": pl.String, "applies_when_label": pl.String})
+
+
+def _replace_table(conn, table: str, frame: pl.DataFrame) -> None:
+    conn.register("new_rows", frame.to_arrow())
     try:
-        conn.execute(f"create or replace table {ERROR_RATES_TABLE} as select * from new_error_rates")
+        conn.execute(f"create or replace table {table} as select * from new_rows")
     finally:
-        conn.unregister("new_error_rates")
+        conn.unregister("new_rows")

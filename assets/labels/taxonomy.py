@@ -96,6 +96,8 @@ def load_taxonomy(path: Path = DEFAULT_TAXONOMY_PATH) -> Taxonomy:
         )
     names = {d.name: d for d in dimensions}
     for dimension in dimensions:
+        if len(dimension.applies_when) > 1:  # the marts count each dimension over one gated population
+            raise TaxonomyError(f"{path}: applies_when of {dimension.name!r} has more than one condition")
         for other, label in dimension.applies_when:
             if other not in names or label not in names[other].class_names:
                 raise TaxonomyError(f"{path}: applies_when of {dimension.name!r} names unknown {other}={label}")

@@ -1,4 +1,5 @@
 -- Every post and comment with its labels: the analyst's fact table and the aggregates' only input.
+-- One label, confidence and uncertain flag per taxonomy dimension (macros/taxonomy.sql).
 -- Incremental: a run rewrites the rows whose post was rebuilt or whose labels changed since the
 -- last run; `dbt build --full-refresh` rebuilds it whole.
 {{ config(materialized='incremental', unique_key='post_key', incremental_strategy='delete+insert',
@@ -21,21 +22,17 @@ select
     posts.country_code,
     posts.country,
     posts.region,
-    labels.relevance,
-    labels.relevance_confidence,
-    labels.relevance_is_uncertain,
+    {%- for dimension in label_dimensions() %}
+    labels.{{ dimension.name }},
+    labels.{{ dimension.name }}_confidence,
+    labels.{{ dimension.name }}_is_uncertain,
+    {%- endfor %}
     coalesce(labels.relevance = 'relevant', false) as is_stigma_related,
-    labels.stigma_domain,
-    labels.stigma_domain_confidence,
-    labels.stigma_domain_is_uncertain,
-    labels.intent,
-    labels.intent_confidence,
-    labels.intent_is_uncertain,
     labels.model_name,
     labels.taxonomy_version,
     labels.labelled_at,
     posts.refreshed_at as post_refreshed_at
-from {{ ref('posts') }} as posts
+from {{ ref('int_posts_deduplicated') }} as posts
 left join {{ source('labels', 'post_labels') }} as labels
     on posts.post_key = labels.post_key
 {% if is_incremental() %}

@@ -1,2 +1,2 @@
 -- What stigma-related posts and comments do (awareness, advice, asking for help, story), per platform and kind.
-{{ label_shares(['platform', 'kind'], ['intent']) }}
+{{ label_shares_slice('platform_kind', ['platform', 'kind'], "dimension = 'intent'") }}

@@ -1,2 +1,3 @@
--- Stigma domain and intent by self-disclosed gender ('not disclosed' where the author does not say).
-{{ label_shares({'self_disclosed_gender': "coalesce(self_disclosed_gender, 'not disclosed')"}, ['stigma_domain', 'intent']) }}
+-- Shares on every dimension counted over stigma-related posts, by self-disclosed gender ('not disclosed' where
+-- the author does not say).
+{{ label_shares_slice('self_disclosed_gender', ['self_disclosed_gender'], "dimension <> 'relevance'") }}

@@ -1,2 +1,2 @@
--- Stigma domain and intent per world region of origin.
-{{ label_shares(['region'], ['stigma_domain', 'intent']) }}
+-- Shares on every dimension counted over stigma-related posts, per world region of origin.
+{{ label_shares_slice('region', ['region'], "dimension <> 'relevance'") }}

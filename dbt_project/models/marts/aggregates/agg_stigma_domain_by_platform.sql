@@ -1,2 +1,2 @@
 -- Which kind of stigma stigma-related posts describe, per platform.
-{{ label_shares(['platform'], ['stigma_domain']) }}
+{{ label_shares_slice('platform', ['platform'], "dimension = 'stigma_domain'") }}

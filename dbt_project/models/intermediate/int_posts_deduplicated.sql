@@ -81,7 +81,8 @@ from latest
 left join threads
     on latest.platform = threads.platform and latest.thread_id = threads.thread_id
 left join {{ ref('subreddit_countries') }} as subreddit_country
-    on latest.platform = 'reddit' and lower(latest.community) = lower(subreddit_country.subreddit)
+    on latest.platform = 'reddit'
+    and lower(coalesce(latest.community, threads.community)) = lower(subreddit_country.subreddit)
 left join {{ ref('countries') }} as tiktok_country
     on latest.platform = 'tiktok'
     and coalesce(latest.region_code, threads.region_code) = tiktok_country.country_code
