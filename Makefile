@@ -2,14 +2,31 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: run test dev bench
+.PHONY: run test test-fast lint typecheck dev bench
 
 run: $(VENV)/.installed
 	$(BIN)/stigma-insights run
 
-test: $(VENV)/.installed
+# Everything CI runs: lint, types, then the whole test suite (about 8 minutes here).
+test: lint $(VENV)/.installed
 	$(BIN)/pytest
+
+# The inner loop: every test but the slow ones (pipeline runs, dbt, training); about 2 minutes.
+test-fast: $(VENV)/.installed
+	$(BIN)/pytest -m "not slow"
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
+
+# mypy checks the installed layout: the flow's folders are sub-packages of stigma_insights only once installed.
+typecheck: $(VENV)/.installed
+	rm -rf build/typecheck
+	$(PIP) --no-deps --no-build-isolation --target build/typecheck .
+	$(BIN)/mypy build/typecheck/stigma_insights
 
 # Benchmark on generated data (never part of the tests): make bench SIZE=100000 [STAGES=...]
 SIZE ?= 10000
@@ -19,11 +36,13 @@ bench: $(VENV)/.installed
 
 # dagster_home/dagster.yaml limits the warehouse pool to one step at a time across runs.
 dev: $(VENV)/.installed
-	DAGSTER_HOME=$(CURDIR)/dagster_home PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dagster dev -w workspace.yaml
+	DAGSTER_HOME=$(CURDIR)/dagster_home $(BIN)/dagster dev -w workspace.yaml
 
-# torch first and alone: pinned exactly, pip takes the machine's local CPU build (see STACK.md).
-$(VENV)/.installed: pyproject.toml
+# torch first and alone: pinned exactly, pip takes the machine's local CPU build (docs/stack.md).
+# The rest from constraints.txt (the tested versions); then dbt parses the project for Dagster.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) torch==2.13.0
+	$(PIP) -c constraints.txt -e '.[dev]'
+	$(BIN)/stigma-insights prepare
 	touch $@

@@ -32,8 +32,7 @@ def pseudonym_key() -> bytes:
     key = pseudonym_key_setting()
     if not key:
         warnings.warn(
-            f"{PSEUDONYM_KEY_ENV} is not set: using the public development key, fit only for the "
-            "bundled sample data.",
+            f"{PSEUDONYM_KEY_ENV} is not set: using the public development key, fit only for the bundled sample data.",
             stacklevel=2,
         )
         key = DEVELOPMENT_PSEUDONYM_KEY

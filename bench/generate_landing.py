@@ -11,7 +11,6 @@ duplicate lines are mixed in, as real exports have them.
 """
 
 import argparse
-import io
 import json
 import os
 import re
@@ -25,9 +24,27 @@ SHARED_DATA = Path(
     os.environ.get("STIGMA_INSIGHTS_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data"
 )
 SUBREDDITS = [
-    "mentalhealth", "depression", "Anxiety", "offmychest", "ptsd", "bipolar", "therapy", "stress",
-    "relationships", "domesticviolence", "Philippines", "mentalhealthph", "india", "korea", "Nigeria",
-    "unitedkingdom", "canada", "australia", "singapore", "malaysia", "pakistan",
+    "mentalhealth",
+    "depression",
+    "Anxiety",
+    "offmychest",
+    "ptsd",
+    "bipolar",
+    "therapy",
+    "stress",
+    "relationships",
+    "domesticviolence",
+    "Philippines",
+    "mentalhealthph",
+    "india",
+    "korea",
+    "Nigeria",
+    "unitedkingdom",
+    "canada",
+    "australia",
+    "singapore",
+    "malaysia",
+    "pakistan",
 ]
 REGION_CODES = ["US", "PH", "IN", "KR", "NG", "GB", "CA", "AU", "SG", "MY", "ID", "BR", "MX", "DE"]
 HASHTAGS = ["mentalhealth", "stigma", "therapy", "anxiety", "depression", "family", "worklife", "selflove"]
@@ -60,7 +77,7 @@ class RealText:
     def sample(self, counts: np.ndarray) -> list[str]:
         picks = self.rng.integers(0, len(self.sentences), int(counts.sum()))
         bounds = np.concatenate([[0], np.cumsum(counts)])
-        return [" ".join(self.sentences[picks[a:b]]) for a, b in zip(bounds[:-1], bounds[1:])]
+        return [" ".join(self.sentences[picks[a:b]]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
     def posts(self, n: int) -> list[str]:
         return self.sample(self.rng.choice(self.post_sentence_counts, n))
@@ -72,12 +89,15 @@ class RealText:
 def shared_real_texts() -> list[str]:
     """Real Reddit posts from ../shared/data (or STIGMA_INSIGHTS_SHARED_DATA): Dreaddit and CAMS."""
     if not (SHARED_DATA / "dreaddit").is_dir() or not (SHARED_DATA / "cams").is_dir():
-        raise SystemExit(f"the benchmark's real texts are not at {SHARED_DATA} (dreaddit/ and cams/):"
-                         " set STIGMA_INSIGHTS_SHARED_DATA to the shared data folder")
+        raise SystemExit(
+            f"the benchmark's real texts are not at {SHARED_DATA} (dreaddit/ and cams/):"
+            " set STIGMA_INSIGHTS_SHARED_DATA to the shared data folder"
+        )
     return (
         pl.read_csv(SHARED_DATA / "dreaddit" / "train.csv")["text"].to_list()
         + pl.read_csv(SHARED_DATA / "cams" / "IntentSDCNL_Training.csv", encoding="utf8-lossy")["selftext"]
-        .drop_nulls().to_list()
+        .drop_nulls()
+        .to_list()
     )
 
 
@@ -85,9 +105,7 @@ def base36(number: int) -> str:
     return np.base_repr(number, 36).lower()
 
 
-def generate(
-    size: int, out: Path, seed: int = 1, first_id: int = 0, texts: list[str] | None = None
-) -> dict[str, int]:
+def generate(size: int, out: Path, seed: int = 1, first_id: int = 0, texts: list[str] | None = None) -> dict[str, int]:
     """`texts`: the posts whose sentences are recombined (default: the real ones in ../shared/data)."""
     rng = np.random.default_rng(seed)
     text = RealText(rng, texts if texts is not None else shared_real_texts())
@@ -100,69 +118,143 @@ def generate(
 
     submissions = []
     titles = text.comments(counts[("reddit_dump", "submission")], 1)
-    for title, body, when in zip(titles, text.posts(len(titles)), created(len(titles))):
+    for title, body, when in zip(titles, text.posts(len(titles)), created(len(titles)), strict=True):
         sub = SUBREDDITS[rng.integers(len(SUBREDDITS))]
         post_id = base36(next(next_id))
-        submissions.append({
-            "author": author(), "created_utc": int(when), "id": post_id, "name": f"t3_{post_id}",
-            "num_comments": int(rng.integers(0, 50)), "permalink": f"/r/{sub}/comments/{post_id}/post/",
-            "retrieved_on": int(when) + 60, "score": int(rng.integers(0, 500)), "selftext": body,
-            "subreddit": sub, "title": title[:300],
-        })
+        submissions.append(
+            {
+                "author": author(),
+                "created_utc": int(when),
+                "id": post_id,
+                "name": f"t3_{post_id}",
+                "num_comments": int(rng.integers(0, 50)),
+                "permalink": f"/r/{sub}/comments/{post_id}/post/",
+                "retrieved_on": int(when) + 60,
+                "score": int(rng.integers(0, 500)),
+                "selftext": body,
+                "subreddit": sub,
+                "title": title[:300],
+            }
+        )
     comments = []
     n_comments = counts[("reddit_dump", "comment")]
-    for body, when in zip(text.comments(n_comments, 4), created(n_comments)):
+    for body, when in zip(text.comments(n_comments, 4), created(n_comments), strict=True):
         parent = submissions[rng.integers(len(submissions))]
         comment_id = base36(next(next_id))
-        comments.append({
-            "author": author(), "body": body, "created_utc": int(when), "id": comment_id,
-            "link_id": f"t3_{parent['id']}", "parent_id": f"t3_{parent['id']}", "retrieved_on": int(when) + 60,
-            "score": int(rng.integers(0, 100)), "subreddit": parent["subreddit"],
-        })
+        comments.append(
+            {
+                "author": author(),
+                "body": body,
+                "created_utc": int(when),
+                "id": comment_id,
+                "link_id": f"t3_{parent['id']}",
+                "parent_id": f"t3_{parent['id']}",
+                "retrieved_on": int(when) + 60,
+                "score": int(rng.integers(0, 100)),
+                "subreddit": parent["subreddit"],
+            }
+        )
     write_ndjson(out / "reddit_dump", f"RS_{tag}", submissions, rng, compress_last=True)
     write_ndjson(out / "reddit_dump", f"RC_{tag}", comments, rng)
 
     videos = []
     n_videos = counts[("zeeschuimer", "video")] + counts[("tiktok_research", "video")]
-    for caption, when in zip(text.comments(n_videos, 2), created(n_videos)):
+    for caption, when in zip(text.comments(n_videos, 2), created(n_videos), strict=True):
         tags = list(rng.choice(HASHTAGS, 3, replace=False))
-        videos.append((str(next(next_id) * 1000 + 7), caption + " " + " ".join(f"#{t}" for t in tags), tags, int(when),
-                       REGION_CODES[rng.integers(len(REGION_CODES))], author()))
-    zee_videos, research_videos = videos[: counts[("zeeschuimer", "video")]], videos[counts[("zeeschuimer", "video")]:]
+        videos.append(
+            (
+                str(next(next_id) * 1000 + 7),
+                caption + " " + " ".join(f"#{t}" for t in tags),
+                tags,
+                int(when),
+                REGION_CODES[rng.integers(len(REGION_CODES))],
+                author(),
+            )
+        )
+    zee_videos, research_videos = videos[: counts[("zeeschuimer", "video")]], videos[counts[("zeeschuimer", "video")] :]
     n_tiktok_comments = counts[("zeeschuimer", "comment")] + counts[("tiktok_research", "comment")]
     tiktok_comments = [
         (str(next(next_id) * 1000 + 9), body[:400], videos[rng.integers(len(videos))][0], int(when), author())
-        for body, when in zip(text.comments(n_tiktok_comments, 2), created(n_tiktok_comments))
+        for body, when in zip(text.comments(n_tiktok_comments, 2), created(n_tiktok_comments), strict=True)
     ]
     zee_comments = tiktok_comments[: counts[("zeeschuimer", "comment")]]
-    research_comments = tiktok_comments[counts[("zeeschuimer", "comment")]:]
+    research_comments = tiktok_comments[counts[("zeeschuimer", "comment")] :]
     zeeschuimer_items = [
-        {"data": {"author": {"uniqueId": handle, "nickname": handle}, "challenges": [{"title": t} for t in tags],
-                  "createTime": when, "desc": desc, "id": video_id, "locationCreated": region,
-                  "stats": {"commentCount": 3, "diggCount": 40}},
-         "item_id": video_id, "source_platform": "tiktok.com", "timestamp_collected": (when + 3600) * 1000}
+        {
+            "data": {
+                "author": {"uniqueId": handle, "nickname": handle},
+                "challenges": [{"title": t} for t in tags],
+                "createTime": when,
+                "desc": desc,
+                "id": video_id,
+                "locationCreated": region,
+                "stats": {"commentCount": 3, "diggCount": 40},
+            },
+            "item_id": video_id,
+            "source_platform": "tiktok.com",
+            "timestamp_collected": (when + 3600) * 1000,
+        }
         for video_id, desc, tags, when, region, handle in zee_videos
     ] + [
-        {"data": {"aweme_id": video_id, "cid": comment_id, "create_time": when, "id": comment_id, "reply_id": "0",
-                  "text": body, "user": {"unique_id": handle, "nickname": handle}},
-         "item_id": comment_id, "source_platform": "tiktok-comments", "timestamp_collected": (when + 3600) * 1000}
+        {
+            "data": {
+                "aweme_id": video_id,
+                "cid": comment_id,
+                "create_time": when,
+                "id": comment_id,
+                "reply_id": "0",
+                "text": body,
+                "user": {"unique_id": handle, "nickname": handle},
+            },
+            "item_id": comment_id,
+            "source_platform": "tiktok-comments",
+            "timestamp_collected": (when + 3600) * 1000,
+        }
         for comment_id, body, video_id, when, handle in zee_comments
     ]
     write_ndjson(out / "zeeschuimer", f"zeeschuimer_{tag}", zeeschuimer_items, rng)
 
     research_pages = [
-        {"data": {"videos": [
-            {"id": int(v), "create_time": when, "username": handle, "region_code": region,
-             "video_description": desc, "hashtag_names": tags, "voice_to_text": "", "like_count": 10}
-            for v, desc, tags, when, region, handle in page], "cursor": 100, "has_more": True},
-         "error": {"code": "ok", "message": ""}}
+        {
+            "data": {
+                "videos": [
+                    {
+                        "id": int(v),
+                        "create_time": when,
+                        "username": handle,
+                        "region_code": region,
+                        "video_description": desc,
+                        "hashtag_names": tags,
+                        "voice_to_text": "",
+                        "like_count": 10,
+                    }
+                    for v, desc, tags, when, region, handle in page
+                ],
+                "cursor": 100,
+                "has_more": True,
+            },
+            "error": {"code": "ok", "message": ""},
+        }
         for page in chunks(research_videos, API_ITEMS_PER_PAGE)
     ] + [
-        {"data": {"comments": [
-            {"id": int(c), "video_id": int(v), "text": body, "parent_comment_id": int(v), "create_time": when,
-             "like_count": 1}
-            for c, body, v, when, _ in page], "cursor": 100, "has_more": True},
-         "error": {"code": "ok", "message": ""}}
+        {
+            "data": {
+                "comments": [
+                    {
+                        "id": int(c),
+                        "video_id": int(v),
+                        "text": body,
+                        "parent_comment_id": int(v),
+                        "create_time": when,
+                        "like_count": 1,
+                    }
+                    for c, body, v, when, _ in page
+                ],
+                "cursor": 100,
+                "has_more": True,
+            },
+            "error": {"code": "ok", "message": ""},
+        }
         for page in chunks(research_comments, API_ITEMS_PER_PAGE)
     ]
     write_documents(out / "tiktok_research", f"research_{tag}", research_pages)
@@ -202,7 +294,7 @@ def write_ndjson(folder: Path, stem: str, records: list[dict], rng: np.random.Ge
 def write_documents(folder: Path, stem: str, documents: list[dict]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for number, document in enumerate(documents):
-        with io.open(folder / f"{stem}_{number:05d}.json", "w", encoding="utf-8") as handle:
+        with open(folder / f"{stem}_{number:05d}.json", "w", encoding="utf-8") as handle:
             json.dump(document, handle, ensure_ascii=False)
 
 

@@ -96,8 +96,7 @@ def stage_selections(steps):
 
 
 COUNT_SQL = {
-    "read_ndjson": "select sum(records_read) from raw.load_log"
-    " where source_format in ('reddit_dump', 'zeeschuimer')",
+    "read_ndjson": "select sum(records_read) from raw.load_log where source_format in ('reddit_dump', 'zeeschuimer')",
     "read_documents": "select sum(records_read) from raw.load_log"
     " where source_format in ('reddit_api', 'tiktok_research')",
     "posts": "select count(*) from intermediate.int_posts_deduplicated",
@@ -161,19 +160,26 @@ def run_stages(defs, steps, warehouse: Path, label: str, stage_names: list[str],
         if name == "checks" and (not checks or not all(check.passed for check in checks)):
             raise SystemExit(f"{label} run: {len(checks)} checks ran, not all passed; see {log_path}")
         after = warehouse_counts(warehouse)
-        records = labelled_this_run(result) if name == "labels" else {
-            "ingest_ndjson": after["read_ndjson"] - before["read_ndjson"],
-            "ingest_documents": after["read_documents"] - before["read_documents"],
-            "dbt": after["posts"],
-        }.get(name, after["fact"])
+        records = (
+            labelled_this_run(result)
+            if name == "labels"
+            else {
+                "ingest_ndjson": after["read_ndjson"] - before["read_ndjson"],
+                "ingest_documents": after["read_documents"] - before["read_documents"],
+                "dbt": after["posts"],
+            }.get(name, after["fact"])
+        )
         stages[name] = {
             "seconds": round(seconds, 2),
             "records": records,
             "records_per_s": round(records / seconds, 1),
             "peak_rss_mb": memory.peak_mb,
         }
-        print(f"  {label:<11} {name:<17} {seconds:9.2f} s {records:>10,} rec {records / seconds:>12,.0f} rec/s"
-              f" {memory.peak_mb:>9,.0f} MB", flush=True)
+        print(
+            f"  {label:<11} {name:<17} {seconds:9.2f} s {records:>10,} rec {records / seconds:>12,.0f} rec/s"
+            f" {memory.peak_mb:>9,.0f} MB",
+            flush=True,
+        )
     return stages
 
 
@@ -181,8 +187,9 @@ def labelled_this_run(result) -> int:
     """Posts the labels stage embedded and labelled (not those whose labels it kept), from its metadata."""
     import dagster as dg
 
-    (event,) = [e for e in result.get_asset_materialization_events()
-                if e.asset_key == dg.AssetKey(["labels", "post_labels"])]
+    (event,) = [
+        e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(["labels", "post_labels"])
+    ]
     return event.materialization.metadata["labelled_this_run"].value
 
 
@@ -193,9 +200,13 @@ def plain_encode_throughput(settings, sample: int) -> tuple[float, int]:
     from stigma_insights.assets.labels.embedding import load_torch_encoder
 
     with duckdb.connect(str(settings.warehouse), read_only=True) as conn:
-        texts = [t for (t,) in conn.execute(
-            "select text from marts.fct_labelled_posts where relevance is not null"
-            f" using sample reservoir({int(sample)} rows) repeatable (7)").fetchall()]
+        texts = [
+            t
+            for (t,) in conn.execute(
+                "select text from marts.fct_labelled_posts where relevance is not null"
+                f" using sample reservoir({int(sample)} rows) repeatable (7)"
+            ).fetchall()
+        ]
     encoder = load_torch_encoder(settings.embedding)
     encoder.encode(texts[:64])
     started = time.perf_counter()
@@ -209,7 +220,8 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, help="scratch folder (default: a new temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     parser.add_argument(
-        "--stages", default=",".join(STAGES),
+        "--stages",
+        default=",".join(STAGES),
         help="comma-separated stages to run (default: all); e.g. ingest_ndjson,ingest_documents,dbt for"
         " sizes whose labelling would take hours on a CPU",
     )
@@ -249,15 +261,21 @@ def main() -> None:
     full_s = sum(stage["seconds"] for stage in full.values())
     incremental_s = sum(stage["seconds"] for stage in incremental.values())
     ingest = [full[name] for name in ("ingest_ndjson", "ingest_documents") if name in full]
-    stages = {name: {k: v for k, v in stage.items() if k != "records"} for name, stage in full.items()
-              if not name.startswith("ingest")}
+    stages = {
+        name: {k: v for k, v in stage.items() if k != "records"}
+        for name, stage in full.items()
+        if not name.startswith("ingest")
+    }
     if ingest:
         ingest_s = sum(stage["seconds"] for stage in ingest)
-        stages = {"ingest": {
-            "seconds": round(ingest_s, 2),
-            "records_per_s": round(sum(stage["records"] for stage in ingest) / ingest_s, 1),
-            "peak_rss_mb": max(stage["peak_rss_mb"] for stage in ingest),
-        }, **stages}
+        stages = {
+            "ingest": {
+                "seconds": round(ingest_s, 2),
+                "records_per_s": round(sum(stage["records"] for stage in ingest) / ingest_s, 1),
+                "peak_rss_mb": max(stage["peak_rss_mb"] for stage in ingest),
+            },
+            **stages,
+        }
     results = {
         "size": args.size,
         "stages": stages,
@@ -266,9 +284,13 @@ def main() -> None:
         "ingest_records_per_s": full["ingest_ndjson"]["records_per_s"] if "ingest_ndjson" in full else None,
         "peak_rss_mb": overall.peak_mb,
         "details": {
-            "stages_run": stage_names, "full_run": full, "incremental_run": incremental,
-            "incremental_new_records": delta, "full_seconds": round(full_s, 2),
-            "incremental_seconds": round(incremental_s, 2), "embedding_backend": backend_name(),
+            "stages_run": stage_names,
+            "full_run": full,
+            "incremental_run": incremental,
+            "incremental_new_records": delta,
+            "full_seconds": round(full_s, 2),
+            "incremental_seconds": round(incremental_s, 2),
+            "embedding_backend": backend_name(),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         },
     }
@@ -277,8 +299,10 @@ def main() -> None:
         encode_per_s, encode_sample = plain_encode_throughput(settings, ENCODE_SAMPLE)
         results["labels_vs_encode_ratio"] = round(full["labels"]["records_per_s"] / encode_per_s, 3)
         results["details"].update(plain_encode_texts_per_s=round(encode_per_s, 1), plain_encode_sample=encode_sample)
-        print(f"labels stage {full['labels']['records_per_s']:,.1f} posts/s vs plain torch encode {encode_per_s:,.1f}"
-              f" texts/s -> labels_vs_encode_ratio {results['labels_vs_encode_ratio']} (goal >= 0.9)")
+        print(
+            f"labels stage {full['labels']['records_per_s']:,.1f} posts/s vs plain torch encode {encode_per_s:,.1f}"
+            f" texts/s -> labels_vs_encode_ratio {results['labels_vs_encode_ratio']} (goal >= 0.9)"
+        )
     print(f"incremental_vs_full_ratio {results['incremental_vs_full_ratio']} (goal <= 0.05)")
     if results["ingest_records_per_s"]:
         print(f"ingest_records_per_s {results['ingest_records_per_s']:,.0f} (NDJSON; goal >= 200,000)")

@@ -32,13 +32,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"Landing files: {settings.landing}")
     # An in-process run executes its steps one after another, so it needs no pool limits; an
     # ephemeral instance also means a killed run leaves no claimed pool slot behind to block the next.
-    result = build_definitions(settings, project).resolve_job_def(MATERIALISE_EVERYTHING).execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-        run_config={
-            "loggers": {"console": {"config": {"log_level": args.log_level}}},
-            **refresh_run_config(args.full_refresh),
-        },
+    result = (
+        build_definitions(settings, project)
+        .resolve_job_def(MATERIALISE_EVERYTHING)
+        .execute_in_process(
+            instance=dg.DagsterInstance.ephemeral(),
+            raise_on_error=False,
+            run_config={
+                "loggers": {"console": {"config": {"log_level": args.log_level}}},
+                **refresh_run_config(args.full_refresh),
+            },
+        )
     )
     checks = result.get_asset_check_evaluations()
     print(f"Checks: {sum(c.passed for c in checks)} passed, {sum(not c.passed for c in checks)} failed")
@@ -53,10 +57,10 @@ def run(args: argparse.Namespace) -> int:
             for (table,) in conn.execute(
                 "select table_name from duckdb_tables() where schema_name = 'marts' order by table_name"
             ).fetchall():
-                (rows,) = conn.execute(f"select count(*) from marts.{table}").fetchone()
+                [(rows,)] = conn.execute(f"select count(*) from marts.{table}").fetchall()
                 print(f"  marts.{table}: {rows} rows")
     if not result.success:
-        failed = [event.step_key for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
+        failed = [str(event.step_key) for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
         print(f"Run failed (steps: {', '.join(failed) or 'see log'}); downstream tables kept their last version.")
         return 1
     return 0
@@ -88,8 +92,15 @@ def evaluate(args: argparse.Namespace) -> int:
     else:
         if not args.train and not dimension:
             raise SystemExit("give --train FILE, --taxonomy [FILE] --dimension D, or --cv K")
-        parts = [training_set_from_file(concatenate(
-            [read_labelled_file(path, args.text_col, args.label_col) for path in args.train]))] if args.train else []
+        parts = (
+            [
+                training_set_from_file(
+                    concatenate([read_labelled_file(path, args.text_col, args.label_col) for path in args.train])
+                )
+            ]
+            if args.train
+            else []
+        )
         if dimension:
             parts.insert(0, taxonomy_training_set(dimension, scored=not parts))
         train = parts[0] if len(parts) == 1 else parts[0] + parts[1]
@@ -111,11 +122,17 @@ def taxonomy_check(args: argparse.Namespace) -> int:
     print(f"taxonomy {taxonomy.source}, version {taxonomy.version}")
     for name, engine in train_engines(taxonomy, training_sets(taxonomy)).items():
         calibration = engine.calibration
-        print(f"\n{name}: cross-validated macro-F1 {calibration.held_out_macro_f1:.3f}"
-              f" (uncertain below {calibration.uncertain_below:.2f})")
+        print(
+            f"\n{name}: cross-validated macro-F1 {calibration.held_out_macro_f1:.3f}"
+            f" (uncertain below {calibration.uncertain_below:.2f})"
+        )
         confusions = sorted(
-            ((calibration.hard_rates[i, j], true, predicted)
-             for i, true in enumerate(engine.classes_) for j, predicted in enumerate(engine.classes_) if i != j),
+            (
+                (calibration.hard_rates[i, j], true, predicted)
+                for i, true in enumerate(engine.classes_)
+                for j, predicted in enumerate(engine.classes_)
+                if i != j
+            ),
             reverse=True,
         )
         for rate, true, predicted in confusions:
@@ -143,20 +160,26 @@ def annotate(args: argparse.Namespace) -> int:
             out = Path(args.out or f"annotate_{args.strategy}_{len(frame)}.csv")
             annotations.write_table(frame, out)
             print(f"{len(frame)} posts to annotate ({frame['sampling'].value_counts().to_dict()}): {out}")
-            print("Fill in " + ", ".join(taxonomy.dimension_names) + " and annotator (docs/labelling_guide.md),"
-                  f" then: stigma-insights annotate import {out}")
+            print(
+                "Fill in " + ", ".join(taxonomy.dimension_names) + " and annotator (docs/labelling_guide.md),"
+                f" then: stigma-insights annotate import {out}"
+            )
             return 0
         try:
             summary = annotations.import_annotations(conn, taxonomy, Path(args.file), args.annotator, args.external)
         except annotations.AnnotationImportError as error:
             print(error, file=sys.stderr)
             return 2
-    print(f"{args.file}: {summary.rows_read} rows read, {summary.rows_without_labels} without labels (skipped);"
-          f" annotations added {summary.added}, changed {summary.changed}, already there {summary.unchanged}")
+    print(
+        f"{args.file}: {summary.rows_read} rows read, {summary.rows_without_labels} without labels (skipped);"
+        f" annotations added {summary.added}, changed {summary.changed}, already there {summary.unchanged}"
+    )
     for row in summary.agreement:
         kappa = "n/a" if row["kappa"] is None else f"{row['kappa']:.2f}"
-        print(f"  agreement {row['dimension']:>14s} {row['annotators']}: {row['posts']} posts,"
-              f" {row['agreement']:.0%} equal, Cohen's kappa {kappa}")
+        print(
+            f"  agreement {row['dimension']:>14s} {row['annotators']}: {row['posts']} posts,"
+            f" {row['agreement']:.0%} equal, Cohen's kappa {kappa}"
+        )
     print("The next run trains the engines on the new training set and relabels every post.")
     return 0
 
@@ -169,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--landing", help=f"landing folder (default: ${LANDING_ENV} or data/landing)")
     run_parser.add_argument("--log-level", default="INFO", help="Dagster console log level (default: INFO)")
     run_parser.add_argument(
-        "--full-refresh", action="store_true",
+        "--full-refresh",
+        action="store_true",
         help="rebuild the incremental dbt models whole and label every post again (embeddings stay cached)",
     )
     run_parser.set_defaults(handler=run)
@@ -181,19 +205,27 @@ def main(argv: list[str] | None = None) -> int:
     evaluate_parser = commands.add_parser("evaluate", help="score the labelling engine and two baselines")
     evaluate_parser.add_argument("--train", action="append", help="labelled CSV or Parquet to train on (repeatable)")
     evaluate_parser.add_argument(
-        "--taxonomy", nargs="?", const="", metavar="FILE",
+        "--taxonomy",
+        nargs="?",
+        const="",
+        metavar="FILE",
         help="also train on this taxonomy's texts and cues for --dimension, as the pipeline does"
         " (no FILE: the shipped taxonomy)",
     )
     evaluate_parser.add_argument("--dimension", help="taxonomy dimension, e.g. stigma_domain")
-    evaluate_parser.add_argument("--test", required=True, help="labelled CSV or Parquet to score on (with --cv:"
-                                 " the file that is cross-validated)")
+    evaluate_parser.add_argument(
+        "--test",
+        required=True,
+        help="labelled CSV or Parquet to score on (with --cv: the file that is cross-validated)",
+    )
     evaluate_parser.add_argument("--cv", type=int, metavar="K", help="K-fold cross-validation of the --test file")
     evaluate_parser.add_argument("--text-col", required=True)
     evaluate_parser.add_argument("--label-col", required=True, help='label column; "a,b" takes the first present')
     evaluate_parser.add_argument("--json", help="also write the report as JSON here")
     evaluate_parser.add_argument(
-        "--engine", choices=["frozen", "fine-tuned"], default="frozen",
+        "--engine",
+        choices=["frozen", "fine-tuned"],
+        default="frozen",
         help="frozen (default): the engine the pipeline labels with; fine-tuned: MiniLM fine-tuned on the"
         " training file (costly on a CPU; not with --cv)",
     )
@@ -204,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
     export_parser = annotate_actions.add_parser("export", help="write posts from the warehouse to annotate")
     export_parser.add_argument("--n", type=int, required=True, help="how many posts")
     export_parser.add_argument(
-        "--strategy", choices=["random", "uncertain", "mixed"], default="random",
+        "--strategy",
+        choices=["random", "uncertain", "mixed"],
+        default="random",
         help="random (default; what error rates and shares use), uncertain (the engine's least confident:"
         " they only train), or mixed (half each)",
     )
@@ -214,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     import_parser.add_argument("file", help="CSV or Parquet: post_key, sampling, the label columns, annotator")
     import_parser.add_argument("--annotator", help="annotator name, where the file has no annotator column")
     import_parser.add_argument(
-        "--external", metavar="NAME",
+        "--external",
+        metavar="NAME",
         help="the file's posts are not in the warehouse (a labelled file such as the gold set): rows are keyed"
         " by its id column and keep its text column; NAME names the file's origin",
     )

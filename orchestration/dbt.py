@@ -27,9 +27,10 @@ def manifest_is_stale(project: DbtProject) -> bool:
     if not project.manifest_path.exists():
         return True
     parsed_at = project.manifest_path.stat().st_mtime
-    project_files = [project.project_dir / "dbt_project.yml", *(
-        path for folder in DBT_SOURCE_FOLDERS for path in (project.project_dir / folder).rglob("*")
-    )]
+    project_files = [
+        project.project_dir / "dbt_project.yml",
+        *(path for folder in DBT_SOURCE_FOLDERS for path in (project.project_dir / folder).rglob("*")),
+    ]
     return any(path.stat().st_mtime > parsed_at for path in project_files if path.is_file())
 
 

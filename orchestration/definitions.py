@@ -43,7 +43,7 @@ def build_definitions(settings: Settings, project: DbtProject | None = None) -> 
     steps = build_dbt_steps(project)
     materialise_everything = dg.define_asset_job(
         MATERIALISE_EVERYTHING,
-        selection=dg.AssetSelection.all(include_sources=False),
+        selection=dg.AssetSelection.all(),
         description="Landing files -> raw -> dbt staging/posts -> labels -> labelled fact -> checks -> aggregates"
         " -> published analyst copy.",
     )

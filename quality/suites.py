@@ -49,9 +49,7 @@ def labelled_posts_suite(taxonomy: Taxonomy) -> "gx.ExpectationSuite":
             expectations.ExpectColumnValuesToBeInSet(column=dimension.name, value_set=list(dimension.class_names))
         )
         suite.add_expectation(
-            expectations.ExpectColumnValuesToBeBetween(
-                column=f"{dimension.name}_confidence", min_value=0, max_value=1
-            )
+            expectations.ExpectColumnValuesToBeBetween(column=f"{dimension.name}_confidence", min_value=0, max_value=1)
         )
     first = taxonomy.dimensions[0].name
     suite.add_expectation(
@@ -99,6 +97,4 @@ def validate(frame: pd.DataFrame, build_suite: Callable[[], "gx.ExpectationSuite
         for r in result.results
         if not r.success
     ]
-    return SuiteOutcome(
-        success=result.success, failed=failed, evaluated=len(result.results), row_count=len(frame)
-    )
+    return SuiteOutcome(success=result.success, failed=failed, evaluated=len(result.results), row_count=len(frame))

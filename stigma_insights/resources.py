@@ -54,7 +54,7 @@ class WarehouseDbtCliResource(DbtCliResource):
 
     environment: dict[str, str]
 
-    def cli(self, args, **kwargs):  # type: ignore[override]
+    def cli(self, args, **kwargs):
         with _environment(self.environment):
             return super().cli(args, **kwargs)
 

@@ -23,8 +23,10 @@ def run_everything(settings: Settings, **execute_options):
 
     from stigma_insights.orchestration.definitions import MATERIALISE_EVERYTHING, build_definitions
 
-    return build_definitions(settings).resolve_job_def(MATERIALISE_EVERYTHING).execute_in_process(
-        instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, **execute_options
+    return (
+        build_definitions(settings)
+        .resolve_job_def(MATERIALISE_EVERYTHING)
+        .execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, **execute_options)
     )
 
 

@@ -24,6 +24,7 @@ from stigma_insights.assets.labels.store import label_new_posts
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.orchestration.cli import main
 from stigma_insights.settings import WAREHOUSE_ENV
+
 from conftest import REPO_ROOT
 
 GOLD = REPO_ROOT / "data" / "annotations" / "reddit_stigma_dev.csv"
@@ -51,15 +52,20 @@ def annotate(frame: pd.DataFrame, annotator: str) -> pd.DataFrame:
     return frame
 
 
+@pytest.mark.slow
 def test_export_then_import_round_trip_and_reimport_is_a_no_op(sample_copy, tmp_path):
     taxonomy = load_taxonomy()
     exported = export_for_annotation(sample_copy, taxonomy, n=12, strategy="mixed")
     assert len(exported) == 12 and exported["post_key"].is_unique
     assert exported["sampling"].value_counts().to_dict() == {"uncertain": 6, "random": 6}
     assert (exported[["relevance", "stigma_domain", "intent"]] == "").all().all()
-    labellable = {k for (k,) in sample_copy.execute(
-        "select post_key from intermediate.int_posts_deduplicated where status = 'available' and trim(coalesce(text, '')) <> ''"
-    ).fetchall()}
+    labellable = {
+        k
+        for (k,) in sample_copy.execute(
+            "select post_key from intermediate.int_posts_deduplicated"
+            " where status = 'available' and trim(coalesce(text, '')) <> ''"
+        ).fetchall()
+    }
     assert set(exported["post_key"]) <= labellable
     # The uncertain half is the engine's least confident posts.
     confidence = dict(sample_copy.execute("select post_key, relevance_confidence from labels.post_labels").fetchall())
@@ -69,8 +75,9 @@ def test_export_then_import_round_trip_and_reimport_is_a_no_op(sample_copy, tmp_
     path = tmp_path / "done.parquet"
     write_table(annotate(exported, "ana"), path)
     first = import_annotations(sample_copy, taxonomy, path)
-    stored = sample_copy.execute(f"select count(*), count(distinct post_key) from {ANNOTATIONS_TABLE}"
-                                 " where annotator = 'ana'").fetchone()
+    stored = sample_copy.execute(
+        f"select count(*), count(distinct post_key) from {ANNOTATIONS_TABLE} where annotator = 'ana'"
+    ).fetchone()
     again = import_annotations(sample_copy, taxonomy, path)
 
     assert (first.added, first.changed, first.unchanged) == (6 * 3 + 6, 0, 0)
@@ -78,23 +85,48 @@ def test_export_then_import_round_trip_and_reimport_is_a_no_op(sample_copy, tmp_
     assert (again.added, again.changed, again.unchanged) == (0, 0, 24)
     # Annotated posts are not exported again.
     assert not set(export_for_annotation(sample_copy, taxonomy, n=500, strategy="random")["post_key"]) & set(
-        exported["post_key"])
+        exported["post_key"]
+    )
 
 
+@pytest.mark.slow
 def test_every_bad_row_is_reported_and_nothing_is_imported(sample_copy, tmp_path):
     taxonomy = load_taxonomy()
     good = export_for_annotation(sample_copy, taxonomy, n=3, strategy="random")
     rows = annotate(good, "ana")
-    bad = pd.concat([rows, pd.DataFrame([
-        {"post_key": "reddit:post:does-not-exist", "sampling": "random", "relevance": "noise", "annotator": "ana"},
-        {"post_key": good["post_key"][0], "sampling": "random", "relevance": "maybe", "annotator": "bob"},
-        {"post_key": good["post_key"][1], "sampling": "random", "relevance": "noise", "stigma_domain": "self",
-         "annotator": "bob"},
-        {"post_key": good["post_key"][2], "sampling": "because", "relevance": "noise", "annotator": "bob"},
-        {"post_key": good["post_key"][0], "sampling": "random", "relevance": "noise", "annotator": "ana"},
-        {"post_key": good["post_key"][2], "sampling": "random", "relevance": "relevant", "stigma_domain": "work",
-         "annotator": "cy"},
-    ])], ignore_index=True).fillna("")
+    bad = pd.concat(
+        [
+            rows,
+            pd.DataFrame(
+                [
+                    {
+                        "post_key": "reddit:post:does-not-exist",
+                        "sampling": "random",
+                        "relevance": "noise",
+                        "annotator": "ana",
+                    },
+                    {"post_key": good["post_key"][0], "sampling": "random", "relevance": "maybe", "annotator": "bob"},
+                    {
+                        "post_key": good["post_key"][1],
+                        "sampling": "random",
+                        "relevance": "noise",
+                        "stigma_domain": "self",
+                        "annotator": "bob",
+                    },
+                    {"post_key": good["post_key"][2], "sampling": "because", "relevance": "noise", "annotator": "bob"},
+                    {"post_key": good["post_key"][0], "sampling": "random", "relevance": "noise", "annotator": "ana"},
+                    {
+                        "post_key": good["post_key"][2],
+                        "sampling": "random",
+                        "relevance": "relevant",
+                        "stigma_domain": "work",
+                        "annotator": "cy",
+                    },
+                ]
+            ),
+        ],
+        ignore_index=True,
+    ).fillna("")
     path = tmp_path / "bad.csv"
     write_table(bad, path)
 
@@ -109,12 +141,14 @@ def test_every_bad_row_is_reported_and_nothing_is_imported(sample_copy, tmp_path
     assert "row 8: sampling 'because' is not random or uncertain" in problems
     assert "row 9: post_key" in problems and "labelled differently on row 2" in problems
     assert "row 10: stigma_domain 'work' is not one of self, community, professional" in problems
-    assert sample_copy.execute(f"select count(*) from {ANNOTATIONS_TABLE} where annotator <> 'starter:reddit_stigma_dev'"
-                               ).fetchone() == (0,)
+    assert sample_copy.execute(
+        f"select count(*) from {ANNOTATIONS_TABLE} where annotator <> 'starter:reddit_stigma_dev'"
+    ).fetchone() == (0,)
     # The command line says the same and exits with 2.
     assert main(["annotate", "import", str(path)]) == 2
 
 
+@pytest.mark.slow
 def test_cohens_kappa_between_two_annotators_matches_a_hand_computed_example(sample_copy, tmp_path):
     taxonomy = load_taxonomy()
     posts = export_for_annotation(sample_copy, taxonomy, n=10, strategy="random")[["post_key", "sampling"]]
@@ -133,10 +167,14 @@ def test_cohens_kappa_between_two_annotators_matches_a_hand_computed_example(sam
     assert agreement(sample_copy, taxonomy) == summary.agreement
 
 
+@pytest.mark.slow
 def test_starter_set_seeds_the_store_as_external_training_examples(sample_copy):
     gold = pd.read_csv(GOLD, dtype=str, keep_default_na=False)
-    counts = dict(sample_copy.execute(
-        f"select dimension, count(*) from {ANNOTATIONS_TABLE} where sampling = 'external' group by all").fetchall())
+    counts = dict(
+        sample_copy.execute(
+            f"select dimension, count(*) from {ANNOTATIONS_TABLE} where sampling = 'external' group by all"
+        ).fetchall()
+    )
     relevance = annotated_texts(sample_copy, "relevance")
 
     assert counts == {"relevance": 300, "stigma_domain": 76, "intent": 76}
@@ -144,6 +182,7 @@ def test_starter_set_seeds_the_store_as_external_training_examples(sample_copy):
     assert all(relevance.representative)
 
 
+@pytest.mark.slow
 def test_a_changed_training_set_relabels_every_post_from_cached_embeddings(sample_copy, session_settings, tmp_path):
     taxonomy = load_taxonomy()
     log = []

@@ -15,8 +15,13 @@ SHARES = dg.AssetKey(["marts", "agg_label_shares"])
 FACT = dg.AssetKey(["marts", "fct_labelled_posts"])
 AGGREGATES = [
     dg.AssetKey(["marts", name])
-    for name in ("agg_stigma_domain_by_platform", "agg_intent_by_platform", "agg_labels_by_region",
-                 "agg_labels_by_gender", "agg_subreddits_by_region")
+    for name in (
+        "agg_stigma_domain_by_platform",
+        "agg_intent_by_platform",
+        "agg_labels_by_region",
+        "agg_labels_by_gender",
+        "agg_subreddits_by_region",
+    )
 ]
 ADJUSTED = dg.AssetKey(["marts", "agg_adjusted_label_shares"])
 
@@ -35,8 +40,12 @@ def test_lineage_runs_from_raw_through_labels_to_the_aggregates(defs):
     graph = defs.resolve_asset_graph()
     staging = {
         dg.AssetKey(["staging", f"stg_{source}__{entity}"])
-        for source, entities in [("reddit_dump", ("submissions", "comments")), ("reddit_api", ("submissions", "comments")),
-                                 ("tiktok_research", ("videos", "comments")), ("zeeschuimer", ("videos", "comments"))]
+        for source, entities in [
+            ("reddit_dump", ("submissions", "comments")),
+            ("reddit_api", ("submissions", "comments")),
+            ("tiktok_research", ("videos", "comments")),
+            ("zeeschuimer", ("videos", "comments")),
+        ]
         for entity in entities
     }
     unioned = dg.AssetKey(["intermediate", "int_posts_unioned"])
@@ -71,4 +80,5 @@ def test_nightly_schedule_materialises_the_whole_graph_at_two_utc(defs):
     assert schedule.execution_timezone == "UTC"
     assert schedule.job_name == job.name
     assert set(RAW + [POSTS, LABELS, ERROR_RATES, LABEL_CLASSES, FACT, SHARES, ADJUSTED, *AGGREGATES]) <= set(
-        job.asset_layer.executable_asset_keys)
+        job.asset_layer.executable_asset_keys
+    )

@@ -12,7 +12,6 @@ import duckdb
 import numpy as np
 import pytest
 import zstandard
-from conftest import REPO_ROOT, run_everything, settings_for
 
 from stigma_insights.assets.ingest import loader
 from stigma_insights.assets.ingest.formats import SOURCE_FORMATS
@@ -22,25 +21,39 @@ from stigma_insights.assets.labels.store import label_new_posts
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.settings import BACKEND_ENV, MODEL_CACHE_ENV
 
+from conftest import REPO_ROOT, run_everything, settings_for
+
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 from generate_landing import generate  # noqa: E402
 
 
 # -- streamed loading -----------------------------------------------------------------------------
 def raw_and_rejects(conn, source_name):
-    rows = conn.execute(f"select entity, record_id, record::varchar, source_position, content_sha256"
-                        f" from raw.{source_name} order by all").fetchall()
+    rows = conn.execute(
+        f"select entity, record_id, record::varchar, source_position, content_sha256"
+        f" from raw.{source_name} order by all"
+    ).fetchall()
     rejects = conn.execute("select source_position, reason, original_text from raw.rejects order by all").fetchall()
-    log = conn.execute("select records_read, records_loaded, records_rejected, records_duplicate from raw.load_log"
-                       ).fetchall()
+    log = conn.execute(
+        "select records_read, records_loaded, records_rejected, records_duplicate from raw.load_log"
+    ).fetchall()
     return rows, rejects, log
 
 
 @pytest.mark.parametrize("suffix", [".ndjson", ".zst"])
 def test_a_file_read_in_many_small_blocks_loads_exactly_as_in_one(tmp_path, monkeypatch, suffix):
     long_text = "x" * 500  # longer than a block: a line spans several
-    lines = [json.dumps({"id": f"s{i}", "title": "t", "selftext": long_text if i % 7 == 0 else f"post {i}",
-                         "created_utc": 1767225600 + i}).encode() for i in range(60)]
+    lines = [
+        json.dumps(
+            {
+                "id": f"s{i}",
+                "title": "t",
+                "selftext": long_text if i % 7 == 0 else f"post {i}",
+                "created_utc": 1767225600 + i,
+            }
+        ).encode()
+        for i in range(60)
+    ]
     lines[3] = lines[3].replace(b"post 3", "caf\u00e9".encode("cp1252"))  # invalid UTF-8
     lines[10] = lines[10][:40]  # cut off mid-record
     lines[20] = b""  # blank line
@@ -61,7 +74,9 @@ def test_a_file_read_in_many_small_blocks_loads_exactly_as_in_one(tmp_path, monk
     rows, rejects, log = small_blocks
     assert len(rows) == 57 and log == [(60, 57, 2, 1)]  # 59 non-blank lines and the duplicate
     assert [(position, reason) for position, reason, _ in rejects] == [
-        ("line 11", "invalid JSON"), ("line 4", "invalid UTF-8 bytes")]
+        ("line 11", "invalid JSON"),
+        ("line 4", "invalid UTF-8 bytes"),
+    ]
 
 
 # -- embedding cache and incremental labels -------------------------------------------------------
@@ -92,9 +107,13 @@ POSTS = {
 
 def write_posts(conn, posts: dict) -> None:
     conn.execute("create schema if not exists intermediate")
-    conn.execute("create or replace table intermediate.int_posts_deduplicated (post_key varchar, text varchar, status varchar)")
-    conn.executemany("insert into intermediate.int_posts_deduplicated values (?, ?, ?)",
-                     [(key, text, status) for key, (text, status) in posts.items()])
+    conn.execute(
+        "create or replace table intermediate.int_posts_deduplicated (post_key varchar, text varchar, status varchar)"
+    )
+    conn.executemany(
+        "insert into intermediate.int_posts_deduplicated values (?, ?, ?)",
+        [(key, text, status) for key, (text, status) in posts.items()],
+    )
 
 
 # Engines trained for these tests are the pipeline's, so they are kept where the pipeline keeps them.
@@ -107,22 +126,23 @@ def labels_of(conn):
 
 def test_labels_are_computed_only_for_new_or_changed_posts(tmp_path):
     taxonomy = load_taxonomy()
+    engines = tmp_path / "engines"  # trained here: the first run embeds the training texts too
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
         write_posts(conn, POSTS)
-        first = label_new_posts(conn, taxonomy, ENGINES, batch_size=2, log=lambda _: None)
+        first = label_new_posts(conn, taxonomy, engines, batch_size=2, log=lambda _: None)
         labelled_first = labels_of(conn)
-        second = label_new_posts(conn, taxonomy, ENGINES, log=lambda _: None)
+        second = label_new_posts(conn, taxonomy, engines, log=lambda _: None)
         assert labels_of(conn) == labelled_first
 
         changed = dict(POSTS)
         changed["reddit:post:2"] = ("My coworkers now avoid me since I told them about my anxiety.", "available")
         changed["tiktok:comment:4"] = (None, "removed")
         write_posts(conn, changed)
-        third = label_new_posts(conn, taxonomy, ENGINES, log=lambda _: None)
+        third = label_new_posts(conn, taxonomy, engines, log=lambda _: None)
         after_change = labels_of(conn)
 
         new_version = dataclasses.replace(taxonomy, version="test-next")
-        fourth = label_new_posts(conn, new_version, ENGINES, log=lambda _: None)
+        fourth = label_new_posts(conn, new_version, engines, log=lambda _: None)
         versions = {v for (v,) in conn.execute("select distinct taxonomy_version from labels.post_labels").fetchall()}
 
     assert (first.labelled, first.kept, first.removed) == (4, 0, 0)
@@ -162,15 +182,27 @@ def zeeschuimer_line(item: dict) -> str:
 
 
 ORPHAN_COMMENT = {  # a TikTok comment collected before its video: it takes the video's region later
-    "data": {"aweme_id": "7499999999999999999", "cid": "7499999999999999001", "create_time": 1772820000,
-             "id": "7499999999999999001", "text": "my family says therapy is for weak people",
-             "user": {"unique_id": "late_commenter"}},
-    "source_platform": "tiktok-comments", "timestamp_collected": 1772830000000,
+    "data": {
+        "aweme_id": "7499999999999999999",
+        "cid": "7499999999999999001",
+        "create_time": 1772820000,
+        "id": "7499999999999999001",
+        "text": "my family says therapy is for weak people",
+        "user": {"unique_id": "late_commenter"},
+    },
+    "source_platform": "tiktok-comments",
+    "timestamp_collected": 1772830000000,
 }
 LATE_VIDEO = {
-    "data": {"author": {"uniqueId": "late_creator"}, "createTime": 1772810000, "id": "7499999999999999999",
-             "desc": "Nobody at my office knows I take antidepressants #mentalhealth", "locationCreated": "NG"},
-    "source_platform": "tiktok.com", "timestamp_collected": 1772840000000,
+    "data": {
+        "author": {"uniqueId": "late_creator"},
+        "createTime": 1772810000,
+        "id": "7499999999999999999",
+        "desc": "Nobody at my office knows I take antidepressants #mentalhealth",
+        "locationCreated": "NG",
+    },
+    "source_platform": "tiktok.com",
+    "timestamp_collected": 1772840000000,
 }
 
 
@@ -186,6 +218,7 @@ def rows_except(conn, name: str, columns: str):
     return conn.execute(f"select * exclude ({columns}) from {name} order by post_key").fetchall()
 
 
+@pytest.mark.slow
 def test_incremental_runs_build_the_same_tables_as_a_full_refresh(session_settings, tmp_path):
     landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
     shutil.copytree(REPO_ROOT / "data" / "landing", landing)
@@ -195,15 +228,20 @@ def test_incremental_runs_build_the_same_tables_as_a_full_refresh(session_settin
     # The next night: the video arrives, and a post is re-fetched with an edited text.
     (landing / "zeeschuimer" / "videos_later.ndjson").write_text(zeeschuimer_line(LATE_VIDEO))
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        (post,) = conn.execute("select record from raw.reddit_dump where entity = 'submission'"
-                               " order by record_id limit 1").fetchone()
-    edited = dict(json.loads(post), selftext="Edited: my family finally came to a therapy session with me.",
-                  retrieved_on=1799999999)
+        (post,) = conn.execute(
+            "select record from raw.reddit_dump where entity = 'submission' order by record_id limit 1"
+        ).fetchone()
+    edited = dict(
+        json.loads(post),
+        selftext="Edited: my family finally came to a therapy session with me.",
+        retrieved_on=1799999999,
+    )
     (landing / "reddit_dump" / "RS_refetch.ndjson").write_text(json.dumps(edited) + "\n")
     second = run_job(warehouse, landing)
 
-    labels_event = [m for m in second.get_asset_materialization_events()
-                    if m.asset_key == dg.AssetKey(["labels", "post_labels"])][0]
+    labels_event = [
+        m for m in second.get_asset_materialization_events() if m.asset_key == dg.AssetKey(["labels", "post_labels"])
+    ][0]
     # the edited post and the video; the orphan comment's text is unchanged, so its labels stay
     assert labels_event.materialization.metadata["labelled_this_run"].value == 2
 
@@ -220,17 +258,20 @@ def test_incremental_runs_build_the_same_tables_as_a_full_refresh(session_settin
             "marts.fct_labelled_posts": ", ".join(["post_refreshed_at", "labelled_at", *confidences]),
         }
         for name, columns in compared_apart.items():
-            assert rows_except(conn, f"incremental.{name}", columns) == rows_except(
-                conn, f"rebuilt.{name}", columns), name
+            assert rows_except(conn, f"incremental.{name}", columns) == rows_except(conn, f"rebuilt.{name}", columns), (
+                name
+            )
         (largest_gap,) = conn.execute(
             f"select max(greatest({', '.join(f'abs(a.{c} - b.{c})' for c in confidences)}))"
             " from incremental.marts.fct_labelled_posts a join rebuilt.marts.fct_labelled_posts b using (post_key)"
         ).fetchone()
         orphan = conn.execute(
             "select region, country_code, relevance is not null from incremental.marts.fct_labelled_posts"
-            " where post_key = 'tiktok:comment:7499999999999999001'").fetchone()
-        edited_text = conn.execute("select text from incremental.marts.fct_labelled_posts where post_key = ?",
-                                   [f"reddit:post:{edited['id']}"]).fetchone()
+            " where post_key = 'tiktok:comment:7499999999999999001'"
+        ).fetchone()
+        edited_text = conn.execute(
+            "select text from incremental.marts.fct_labelled_posts where post_key = ?", [f"reddit:post:{edited['id']}"]
+        ).fetchone()
     assert largest_gap < 1e-5  # labels equal; confidences up to float noise from other batch sizes
     assert orphan == ("Sub-Saharan Africa", "NG", True)
     assert edited_text == (edited["title"] + "\n\n" + edited["selftext"],)
@@ -240,8 +281,11 @@ def test_incremental_runs_build_the_same_tables_as_a_full_refresh(session_settin
 def test_the_int8_onnx_backend_gives_embeddings_close_to_torch(tmp_path, monkeypatch):
     from stigma_insights.assets.labels import embedding
 
-    texts = ["My family says depression is a choice.", "I finally told my boss about my anxiety and she was kind.",
-             "how do i find a therapist who speaks tagalog?"]
+    texts = [
+        "My family says depression is a choice.",
+        "I finally told my boss about my anxiety and she was kind.",
+        "how do i find a therapist who speaks tagalog?",
+    ]
     monkeypatch.setenv(BACKEND_ENV, "torch")
     reference = embedding.embed(texts)
     monkeypatch.setenv(MODEL_CACHE_ENV, str(tmp_path / "models"))  # a fresh export, not the cached one

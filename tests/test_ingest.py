@@ -10,10 +10,23 @@ import zstandard
 from stigma_insights.assets.ingest.formats import SOURCE_FORMATS
 from stigma_insights.assets.ingest.loader import load_file, load_landing_folder
 
-SUBMISSION = {"id": "abc1", "title": "Title", "selftext": "text", "author": "someone",
-              "subreddit": "mentalhealth", "created_utc": 1767225600}
-COMMENT = {"id": "c1", "link_id": "t3_abc1", "parent_id": "t3_abc1", "body": "reply", "author": "other",
-           "subreddit": "mentalhealth", "created_utc": "1767225700"}
+SUBMISSION = {
+    "id": "abc1",
+    "title": "Title",
+    "selftext": "text",
+    "author": "someone",
+    "subreddit": "mentalhealth",
+    "created_utc": 1767225600,
+}
+COMMENT = {
+    "id": "c1",
+    "link_id": "t3_abc1",
+    "parent_id": "t3_abc1",
+    "body": "reply",
+    "author": "other",
+    "subreddit": "mentalhealth",
+    "created_utc": "1767225700",
+}
 
 
 def ndjson(*records) -> str:
@@ -41,13 +54,24 @@ def rejects(conn):
 
 def test_reddit_dump_types_timestamps_and_bad_lines(conn, tmp_path):
     float_time = dict(SUBMISSION, id="abc2", created_utc=1767225600.0)
-    text = ndjson(SUBMISSION, COMMENT, float_time, '{"id": "cut', "[1, 2]",
-                  dict(SUBMISSION, id="abc3", created_utc="yesterday"), dict(SUBMISSION, id=""), {"id": "x"})
+    text = ndjson(
+        SUBMISSION,
+        COMMENT,
+        float_time,
+        '{"id": "cut',
+        "[1, 2]",
+        dict(SUBMISSION, id="abc3", created_utc="yesterday"),
+        dict(SUBMISSION, id=""),
+        {"id": "x"},
+    )
     (result,) = load(conn, tmp_path, "reddit_dump", {"RS_2026-01.ndjson": text})
 
     assert (result.records_read, result.records_loaded, result.records_rejected) == (8, 3, 5)
     assert conn.execute("select entity, record_id from raw.reddit_dump order by record_id").fetchall() == [
-        ("submission", "abc1"), ("submission", "abc2"), ("comment", "c1")]
+        ("submission", "abc1"),
+        ("submission", "abc2"),
+        ("comment", "c1"),
+    ]
     assert rejects(conn) == [
         ("line 4", "invalid JSON"),
         ("line 5", "JSON value is not an object (ARRAY)"),
@@ -88,41 +112,69 @@ def test_invalid_utf8_line_is_rejected_and_the_rest_loads(conn, tmp_path):
 
 
 def test_reddit_api_listing_and_comment_thread(conn, tmp_path):
-    listing = {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": dict(SUBMISSION, created_utc=1767225600.0)}]}}
+    listing = {
+        "kind": "Listing",
+        "data": {"children": [{"kind": "t3", "data": dict(SUBMISSION, created_utc=1767225600.0)}]},
+    }
     thread = [
         {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": SUBMISSION}]}},
-        {"kind": "Listing", "data": {"children": [{"kind": "t1", "data": COMMENT},
-                                                  {"kind": "more", "data": {"children": ["x"]}}]}},
+        {
+            "kind": "Listing",
+            "data": {"children": [{"kind": "t1", "data": COMMENT}, {"kind": "more", "data": {"children": ["x"]}}]},
+        },
     ]
-    results = load(conn, tmp_path, "reddit_api", {"a_new.json": json.dumps(listing), "b_thread.json": json.dumps(thread)})
+    results = load(
+        conn, tmp_path, "reddit_api", {"a_new.json": json.dumps(listing), "b_thread.json": json.dumps(thread)}
+    )
 
     assert [(r.records_read, r.records_loaded, r.records_rejected) for r in results] == [(1, 1, 0), (3, 2, 1)]
     assert conn.execute("select entity, record_id from raw.reddit_api order by entity").fetchall() == [
-        ("comment", "c1"), ("submission", "abc1"), ("submission", "abc1")]
+        ("comment", "c1"),
+        ("submission", "abc1"),
+        ("submission", "abc1"),
+    ]
     assert rejects(conn)[0][1] == "listing child of kind more is neither a submission (t3) nor a comment (t1)"
 
 
 def test_tiktok_research_envelopes_keep_int64_ids_exactly(conn, tmp_path):
-    videos = '{"data": {"videos": [{"id": 7318000000000000001, "create_time": 1703980800, "username": "u"}],' \
-             ' "cursor": 1, "has_more": false}, "error": {"code": "ok", "message": ""}}'
-    comments = '{"data": {"comments": [{"id": 7318100000000000003, "video_id": 7318000000000000001,' \
-               ' "text": "hi", "create_time": 1703990000}]}, "error": {"code": "ok"}}'
+    videos = (
+        '{"data": {"videos": [{"id": 7318000000000000001, "create_time": 1703980800, "username": "u"}],'
+        ' "cursor": 1, "has_more": false}, "error": {"code": "ok", "message": ""}}'
+    )
+    comments = (
+        '{"data": {"comments": [{"id": 7318100000000000003, "video_id": 7318000000000000001,'
+        ' "text": "hi", "create_time": 1703990000}]}, "error": {"code": "ok"}}'
+    )
     load(conn, tmp_path, "tiktok_research", {"v.json": videos, "c.json": comments})
 
     assert conn.execute("select entity, record_id from raw.tiktok_research order by all").fetchall() == [
-        ("comment", "7318100000000000003"), ("video", "7318000000000000001")]
+        ("comment", "7318100000000000003"),
+        ("video", "7318000000000000001"),
+    ]
 
 
 @pytest.mark.parametrize(
     ("source_name", "name", "content", "reason"),
     [
-        ("tiktok_research", "limited.json",
-         '{"data": {}, "error": {"code": "rate_limit_exceeded", "message": "Too many requests"}}',
-         "limited.json: TikTok API error rate_limit_exceeded: Too many requests"),
-        ("reddit_api", "page.json", "<html><body>502 Bad Gateway</body></html>",
-         "page.json looks like HTML or XML (starts with '<'), not JSON text"),
+        (
+            "tiktok_research",
+            "limited.json",
+            '{"data": {}, "error": {"code": "rate_limit_exceeded", "message": "Too many requests"}}',
+            "limited.json: TikTok API error rate_limit_exceeded: Too many requests",
+        ),
+        (
+            "reddit_api",
+            "page.json",
+            "<html><body>502 Bad Gateway</body></html>",
+            "page.json looks like HTML or XML (starts with '<'), not JSON text",
+        ),
         ("zeeschuimer", "export.ndjson", b"PK\x03\x04\x14\x00binary", "export.ndjson is a zip archive, not JSON text"),
-        ("reddit_api", "half.json", '{"kind": "Listing", "data": {"children": [', "half.json is not a valid JSON document"),
+        (
+            "reddit_api",
+            "half.json",
+            '{"kind": "Listing", "data": {"children": [',
+            "half.json is not a valid JSON document",
+        ),
     ],
 )
 def test_a_file_that_is_not_what_it_claims_is_refused_and_the_batch_goes_on(

@@ -19,8 +19,13 @@ json_values = st.recursive(
 )
 # Ids and timestamps as the sources really send them, and as they go wrong.
 loose_scalars = st.one_of(
-    st.integers(0, 2**63), st.integers(0, 2**40).map(str), st.floats(0, 2e9).map(lambda f: round(f, 1)),
-    st.none(), st.just(""), st.text(max_size=12), st.lists(st.integers(), max_size=2),
+    st.integers(0, 2**63),
+    st.integers(0, 2**40).map(str),
+    st.floats(0, 2e9).map(lambda f: round(f, 1)),
+    st.none(),
+    st.just(""),
+    st.text(max_size=12),
+    st.lists(st.integers(), max_size=2),
 )
 texts = st.one_of(
     st.text(max_size=200),
@@ -37,7 +42,7 @@ ZEESCHUIMER_COMMENT = {"source_platform": "tiktok-comments", "data": {"cid": "2"
 @st.composite
 def mutated_record(draw, template: dict) -> dict:
     record = json.loads(json.dumps(template))
-    target = record["data"] if "data" in record else record
+    target = record.get("data", record)
     for key in draw(st.lists(st.sampled_from(sorted(target)), max_size=3, unique=True)):
         action = draw(st.sampled_from(["drop", "loose", "text", "any"]))
         if action == "drop":

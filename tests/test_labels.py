@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from stigma_insights.assets.labels.engine import UNCERTAIN, LabelEngine
+from stigma_insights.assets.labels.engine import LabelEngine
 from stigma_insights.assets.labels.labeller import label_texts
 from stigma_insights.assets.labels.taxonomy import TaxonomyError, load_taxonomy
 from stigma_insights.orchestration.cli import main
@@ -16,7 +16,11 @@ def test_shipped_taxonomy_has_the_three_dimensions():
     assert taxonomy.dimension_names == ("relevance", "stigma_domain", "intent")
     assert taxonomy.dimension("stigma_domain").class_names == ("self", "community", "professional")
     assert taxonomy.dimension("intent").class_names == (
-        "awareness", "actionable_advice", "seeking_help", "personal_story")
+        "awareness",
+        "actionable_advice",
+        "seeking_help",
+        "personal_story",
+    )
     assert taxonomy.dimension("intent").applies_when == (("relevance", "relevant"),)
     for dimension in taxonomy.dimensions:
         assert all(len(c.examples) >= 5 for c in dimension.classes)
@@ -43,15 +47,15 @@ def test_engine_learns_and_chooses_its_blend_on_held_out_predictions():
 
     test_y = np.repeat([0, 1, 2], 20)
     decisions = engine.predict([f"item {i}" for i in range(60)], synthetic_embeddings(test_y, 0.3, 1))
-    labels, confidence = decisions.labels, decisions.confidence
+    labels, confidence = decisions.best, decisions.confidence
 
     calibration = engine.calibration
     assert calibration.weights["tfidf"] <= 0.2 and calibration.held_out_macro_f1 > 0.9
     assert (labels == np.array([f"c{v}" for v in test_y])).mean() > 0.9
-    assert ((0 <= confidence) & (confidence <= 1)).all()
-    assert np.allclose(calibration.rates.sum(axis=1), 1) and np.allclose(calibration.hard_rates.sum(axis=1), 1)
+    # Confident where the classes separate, flagged uncertain where a text sits between all three.
+    assert confidence.mean() > 0.8 and decisions.uncertain.mean() < 0.1
     ambiguous = engine.predict(["item"], np.full((1, 16), 0.25))
-    assert (ambiguous.labels[0] == UNCERTAIN) == (ambiguous.confidence[0] < calibration.uncertain_below)
+    assert ambiguous.uncertain[0] and ambiguous.confidence[0] < calibration.uncertain_below
 
 
 def test_uncertain_below_the_confidence_where_held_out_predictions_turn_mostly_wrong():
@@ -81,7 +85,6 @@ def test_labeller_labels_clear_texts_and_skips_dimensions_that_do_not_apply():
     assert labels["stigma_domain"].labels == ["community", "professional", "self", None]
     assert labels["intent"].labels[2] == "seeking_help"
     assert labels["intent"].labels[3] is None and labels["intent"].uncertain[3] is None
-    assert all(0 <= c <= 1 for c in labels["relevance"].confidences)
 
 
 def test_evaluate_command_scores_engine_and_both_baselines(tmp_path, capsys):
@@ -91,13 +94,30 @@ def test_evaluate_command_scores_engine_and_both_baselines(tmp_path, capsys):
         "self": ["i feel like a failure for needing therapy", "i am ashamed of my own diagnosis"],
     }
     for split, repeats in (("train", 8), ("test", 3)):
-        rows = ["text,label"] + [f'"{t} ({split} {i})",{label}' for label, ts in topics.items()
-                                 for t in ts for i in range(repeats)]
+        rows = ["text,label"] + [
+            f'"{t} ({split} {i})",{label}' for label, ts in topics.items() for t in ts for i in range(repeats)
+        ]
         (tmp_path / f"{split}.csv").write_text("\n".join(rows) + "\n")
     report_path = tmp_path / "report.json"
 
-    assert main(["evaluate", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"),
-                 "--text-col", "text", "--label-col", "label", "--json", str(report_path)]) == 0
+    assert (
+        main(
+            [
+                "evaluate",
+                "--train",
+                str(tmp_path / "train.csv"),
+                "--test",
+                str(tmp_path / "test.csv"),
+                "--text-col",
+                "text",
+                "--label-col",
+                "label",
+                "--json",
+                str(report_path),
+            ]
+        )
+        == 0
+    )
 
     report = json.loads(report_path.read_text())
     assert report["macro_f1"] > 0.9 and report["accuracy"] > 0.9

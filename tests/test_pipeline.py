@@ -5,10 +5,8 @@ with the sample landing files) and from the seeds, not from the pipeline itself.
 """
 
 import csv
-import os
 import shutil
 from collections import Counter
-from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -18,7 +16,10 @@ import pytest
 
 from stigma_insights.assets.labels.embedding import embedding_model_id
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
+
 from conftest import FIXTURES, REPO_ROOT, run_everything, settings_for
+
+pytestmark = pytest.mark.slow  # every test here runs the pipeline or works on its warehouse
 
 FACT = dg.AssetKey(["marts", "fct_labelled_posts"])
 AGGREGATES = {
@@ -45,8 +46,10 @@ def wilson_by_bisection(k: int, n: int, side: str, z: float = 1.959964) -> float
     """The Wilson bound as the definition gives it: the p where the score statistic |k/n - p| /
     sqrt(p(1-p)/n) reaches z, below (low) or above (high) k/n; found by bisection, not by the formula."""
     observed = k / n
+
     def outside(p: float) -> bool:
         return (observed - p) ** 2 > z * z * p * (1 - p) / n
+
     low, high = (0.0, observed) if side == "low" else (observed, 1.0)
     if not outside(low if side == "low" else high):
         return low if side == "low" else high  # the interval reaches the end of [0, 1]
@@ -118,8 +121,12 @@ def test_subreddits_per_region_match_the_seeds(warehouse, answer_key):
             expected_subreddits.setdefault(region, set()).add(row["community"])
             expected_posts[region] += 1
 
-    actual = {r[0]: (r[1], r[2]) for r in warehouse.execute(
-        "select region, n_subreddits, n_posts from marts.agg_subreddits_by_region").fetchall()}
+    actual = {
+        r[0]: (r[1], r[2])
+        for r in warehouse.execute(
+            "select region, n_subreddits, n_posts from marts.agg_subreddits_by_region"
+        ).fetchall()
+    }
     assert actual == {region: (len(subs), expected_posts[region]) for region, subs in expected_subreddits.items()}
     assert {"Southeast Asia", "South Asia", "East Asia"} <= set(actual)
 
@@ -127,13 +134,21 @@ def test_subreddits_per_region_match_the_seeds(warehouse, answer_key):
 @pytest.mark.parametrize("name", AGGREGATES)
 def test_aggregates_equal_counts_and_shares_recomputed_from_the_fact_table(warehouse, name):
     groups, dimensions = AGGREGATES[name]
-    fact = table(warehouse, "marts.fct_labelled_posts").filter(pl.col("is_stigma_related")).with_columns(
-        pl.col("self_disclosed_gender").fill_null("not disclosed"))
-    expected = pl.concat([
-        fact.filter(pl.col(d).is_not_null()).group_by(groups + [d]).len("n_posts")
-        .rename({d: "label"}).with_columns(dimension=pl.lit(d))
-        for d in dimensions
-    ]).with_columns(n_group=pl.col("n_posts").sum().over(groups + ["dimension"]))
+    fact = (
+        table(warehouse, "marts.fct_labelled_posts")
+        .filter(pl.col("is_stigma_related"))
+        .with_columns(pl.col("self_disclosed_gender").fill_null("not disclosed"))
+    )
+    expected = pl.concat(
+        [
+            fact.filter(pl.col(d).is_not_null())
+            .group_by(groups + [d])
+            .len("n_posts")
+            .rename({d: "label"})
+            .with_columns(dimension=pl.lit(d))
+            for d in dimensions
+        ]
+    ).with_columns(n_group=pl.col("n_posts").sum().over(groups + ["dimension"]))
     expected = expected.with_columns(share=pl.col("n_posts") / pl.col("n_group"))
     actual = table(warehouse, f"marts.{name}")
     taxonomy = load_taxonomy()
@@ -151,7 +166,8 @@ def test_aggregates_equal_counts_and_shares_recomputed_from_the_fact_table(wareh
     for row in actual.iter_rows(named=True):
         for side in ("low", "high"):
             assert row[f"share_ci_{side}"] == pytest.approx(
-                wilson_by_bisection(row["n_posts"], row["n_group"], side), abs=1e-9)
+                wilson_by_bisection(row["n_posts"], row["n_group"], side), abs=1e-9
+            )
     assert (actual["is_small_group"] == (actual["n_group"] < 30)).all()
 
 
@@ -160,7 +176,9 @@ def test_adjusted_shares_sit_next_to_the_raw_shares_of_the_same_groups(warehouse
     by_platform = table(warehouse, "marts.agg_stigma_domain_by_platform")
     joined = by_platform.join(
         adjusted.filter(pl.col("grouping") == "platform").rename({"group_value": "platform"}),
-        on=["platform", "dimension", "label"], suffix="_adjusted")
+        on=["platform", "dimension", "label"],
+        suffix="_adjusted",
+    )
 
     assert joined.height == by_platform.height
     assert (joined["n_posts"] == joined["n_posts_adjusted"]).all()
@@ -177,17 +195,23 @@ def test_adjusted_shares_match_an_independent_constrained_solve_of_the_error_rat
     rates = table(warehouse, "labels.label_error_rates")
     checked = 0
     for (grouping, group_value, dimension), group in adjusted.group_by("grouping", "group_value", "dimension"):
-        evidence = rates.filter(pl.col("dimension") == dimension).pivot(
-            "predicted_label", index="true_label", values="n_items").sort("true_label")
+        evidence = (
+            rates.filter(pl.col("dimension") == dimension)
+            .pivot("predicted_label", index="true_label", values="n_items")
+            .sort("true_label")
+        )
         classes = evidence["true_label"].to_list()
         counts = evidence.select(classes).to_numpy().astype(float)
         confusion = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
         group = group.sort(pl.col("label").replace_strict({c: i for i, c in enumerate(classes)}))
         raw = group["share"].to_numpy()
         solved = minimize(
-            lambda p: float(np.sum((confusion.T @ p - raw) ** 2)), np.full(len(classes), 1 / len(classes)),
-            method="SLSQP", bounds=[(0, 1)] * len(classes),
-            constraints=[{"type": "eq", "fun": lambda p: p.sum() - 1}], options={"ftol": 1e-14, "maxiter": 500},
+            lambda p, confusion=confusion, raw=raw: float(np.sum((confusion.T @ p - raw) ** 2)),
+            np.full(len(classes), 1 / len(classes)),
+            method="SLSQP",
+            bounds=[(0, 1)] * len(classes),
+            constraints=[{"type": "eq", "fun": lambda p: p.sum() - 1}],
+            options={"ftol": 1e-14, "maxiter": 500},
         )
         shares = group["adjusted_share"].to_numpy()
         # On the simplex, and fitting at least as well as the independent optimum (which may not be unique).
@@ -203,7 +227,8 @@ def test_labels_agree_with_the_sample_answer_key(warehouse, answer_key):
     truth = {f"{r['platform']}:{r['kind']}:{r['post_id']}": r for r in answer_key if r["relevance"]}
     rows = warehouse.execute(
         "select post_key, relevance, stigma_domain, intent, taxonomy_version, model_name"
-        " from marts.fct_labelled_posts where relevance is not null").fetchall()
+        " from marts.fct_labelled_posts where relevance is not null"
+    ).fetchall()
     by_key = {row[0]: row for row in rows}
     assert set(by_key) == set(truth)  # every labellable post is labelled, nothing else is
 
@@ -234,8 +259,8 @@ def test_no_analyst_facing_table_carries_a_raw_handle(warehouse):
     """)
     assert warehouse.execute("select count(*) from handles").fetchone()[0] > 50
     columns = warehouse.execute(
-        "select table_name, column_name from duckdb_columns()"
-        " where schema_name like '%marts' and data_type = 'VARCHAR'").fetchall()
+        "select table_name, column_name from duckdb_columns() where schema_name like '%marts' and data_type = 'VARCHAR'"
+    ).fetchall()
     assert columns
     for table_name, column in columns:
         (leaks,) = warehouse.execute(
@@ -245,9 +270,18 @@ def test_no_analyst_facing_table_carries_a_raw_handle(warehouse):
 
 
 def test_running_everything_again_duplicates_nothing(sample_run, session_settings):
-    counted = ["raw.reddit_dump", "raw.reddit_api", "raw.tiktok_research", "raw.zeeschuimer", "raw.rejects",
-               "raw.load_log", "intermediate.int_posts_deduplicated", "labels.post_labels", "marts.fct_labelled_posts",
-               "marts.agg_labels_by_region"]
+    counted = [
+        "raw.reddit_dump",
+        "raw.reddit_api",
+        "raw.tiktok_research",
+        "raw.zeeschuimer",
+        "raw.rejects",
+        "raw.load_log",
+        "intermediate.int_posts_deduplicated",
+        "labels.post_labels",
+        "marts.fct_labelled_posts",
+        "marts.agg_labels_by_region",
+    ]
 
     def counts():
         with duckdb.connect(str(session_settings.warehouse), read_only=True) as conn:
@@ -258,8 +292,9 @@ def test_running_everything_again_duplicates_nothing(sample_run, session_setting
 
     assert again.success
     assert counts() == before
-    files_loaded = [m for m in again.get_asset_materialization_events()
-                    if m.asset_key == dg.AssetKey(["raw", "reddit_dump"])][0]
+    files_loaded = [
+        m for m in again.get_asset_materialization_events() if m.asset_key == dg.AssetKey(["raw", "reddit_dump"])
+    ][0]
     assert files_loaded.materialization.metadata["files_already_loaded"].value == 3
 
 
@@ -270,8 +305,10 @@ def test_failing_label_checks_block_the_aggregates_which_keep_their_last_version
     shutil.copy(session_settings.warehouse, copy)
     with duckdb.connect(str(copy)) as conn:
         # A labelling run gone wrong: new labels (new labelled_at) outside the taxonomy and the [0, 1] range.
-        conn.execute("update labels.post_labels set stigma_domain = 'banana', intent_confidence = 1.7,"
-                     " labelled_at = now() where stigma_domain is not null")
+        conn.execute(
+            "update labels.post_labels set stigma_domain = 'banana', intent_confidence = 1.7,"
+            " labelled_at = now() where stigma_domain is not null"
+        )
         aggregates_before = {name: table(conn, f"marts.{name}").sort(pl.all()) for name in ALL_AGGREGATES}
 
     result = run_everything(
@@ -290,15 +327,21 @@ def test_failing_label_checks_block_the_aggregates_which_keep_their_last_version
     assert FACT in materialised
     assert not materialised & {dg.AssetKey(["marts", name]) for name in ALL_AGGREGATES}
     with duckdb.connect(str(copy), read_only=True) as conn:
-        assert conn.execute("select count(*) from marts.fct_labelled_posts where stigma_domain = 'banana'").fetchone()[0] > 0
+        assert (
+            conn.execute("select count(*) from marts.fct_labelled_posts where stigma_domain = 'banana'").fetchone()[0]
+            > 0
+        )
         for name, before in aggregates_before.items():
             assert table(conn, f"marts.{name}").sort(pl.all()).equals(before)
 
 
 def test_the_published_copy_holds_exactly_the_marts(warehouse, session_settings):
     published = session_settings.published
-    marts = dict(warehouse.execute(
-        "select table_name, estimated_size from duckdb_tables() where schema_name = 'marts'").fetchall())
+    marts = dict(
+        warehouse.execute(
+            "select table_name, estimated_size from duckdb_tables() where schema_name = 'marts'"
+        ).fetchall()
+    )
     with duckdb.connect(str(published), read_only=True) as copy:
         copied = {t: copy.execute(f"select count(*) from marts.{t}").fetchone()[0] for t in marts}
         schemas = {row[0] for row in copy.execute("select distinct schema_name from duckdb_tables()").fetchall()}
@@ -308,9 +351,13 @@ def test_the_published_copy_holds_exactly_the_marts(warehouse, session_settings)
 
 @pytest.mark.parametrize(
     ("tampering", "fails_on"),
-    [("update raw.load_log set records_duplicate = records_duplicate + 1 where records_loaded > 0",
-      "unbalanced_loads"),
-     ("delete from raw.reddit_dump where rowid = (select min(rowid) from raw.reddit_dump)", "records_in_raw_table")],
+    [
+        (
+            "update raw.load_log set records_duplicate = records_duplicate + 1 where records_loaded > 0",
+            "unbalanced_loads",
+        ),
+        ("delete from raw.reddit_dump where rowid = (select min(rowid) from raw.reddit_dump)", "records_in_raw_table"),
+    ],
     ids=["ledger-does-not-balance", "raw-table-lost-a-record"],
 )
 def test_the_accounting_check_fails_when_the_ledger_and_the_raw_table_disagree(

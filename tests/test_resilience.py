@@ -12,22 +12,24 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from conftest import REPO_ROOT
-
 from stigma_insights.assets.labels.store import BATCH_SIZE
 from stigma_insights.crash_points import LABELS_BATCH_COMMITTED, RAW_LOAD_BEFORE_COMMIT
-from stigma_insights.settings import CRASH_AT_ENV, LANDING_ENV, PSEUDONYM_KEY_ENV, PUBLISHED_ENV, WAREHOUSE_ENV
+from stigma_insights.settings import CRASH_AT_ENV, PSEUDONYM_KEY_ENV, PUBLISHED_ENV, WAREHOUSE_ENV
+
+from conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow  # every test here runs the pipeline or works on its warehouse
 
 CLI = [sys.executable, "-m", "stigma_insights.orchestration.cli", "run", "--log-level", "DEBUG"]
 
 
-def start_run(warehouse: Path, landing: Path | None = None, **env) -> subprocess.Popen:
+def start_run(warehouse: Path, **env) -> subprocess.Popen:
+    """The CLI's run on the bundled sample, into this warehouse (published beside it)."""
     environment = {**os.environ, WAREHOUSE_ENV: str(warehouse), **env}
     environment.pop(PUBLISHED_ENV, None)
-    if landing:
-        environment[LANDING_ENV] = str(landing)
-    return subprocess.Popen(CLI, cwd=REPO_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
+    return subprocess.Popen(
+        CLI, cwd=REPO_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def finish(process: subprocess.Popen) -> str:
@@ -44,8 +46,12 @@ def counts(warehouse: Path, sql: dict[str, str]) -> dict[str, int]:
 def raw_counts(warehouse: Path) -> dict[str, int]:
     """Rows in every raw table there is (each source's table is created by its first load)."""
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        tables = [name for (name,) in conn.execute(
-            "select table_name from duckdb_tables() where schema_name = 'raw' order by 1").fetchall()]
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "select table_name from duckdb_tables() where schema_name = 'raw' order by 1"
+            ).fetchall()
+        ]
         return {name: conn.execute(f"select count(*) from raw.{name}").fetchone()[0] for name in tables}
 
 
@@ -64,15 +70,19 @@ def test_a_run_killed_inside_a_raw_load_leaves_nothing_of_it_and_the_next_run_lo
     finish(start_run(warehouse))
     assert raw_counts(warehouse) == raw_counts(session_settings.warehouse)
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        assert conn.execute("select count(*) - count(distinct post_key) from marts.fct_labelled_posts").fetchone() == (0,)
+        assert conn.execute("select count(*) - count(distinct post_key) from marts.fct_labelled_posts").fetchone() == (
+            0,
+        )
 
 
 def test_a_run_killed_after_a_batch_of_labels_keeps_it_and_the_next_run_does_not_label_it_again(sample_run, tmp_path):
     warehouse = tmp_path / "warehouse.duckdb"
-    labels = {"rows": "select count(*) from labels.post_labels",
-              "latest": "select epoch_us(max(labelled_at)) from labels.post_labels",
-              "labellable": "select count(*) from intermediate.int_posts_deduplicated"
-                            " where status = 'available' and trim(coalesce(text, '')) <> ''"}
+    labels = {
+        "rows": "select count(*) from labels.post_labels",
+        "latest": "select epoch_us(max(labelled_at)) from labels.post_labels",
+        "labellable": "select count(*) from intermediate.int_posts_deduplicated"
+        " where status = 'available' and trim(coalesce(text, '')) <> ''",
+    }
     process = start_run(warehouse, **{CRASH_AT_ENV: LABELS_BATCH_COMMITTED})
     process.communicate(timeout=600)
     assert process.returncode == -signal.SIGKILL
@@ -84,8 +94,9 @@ def test_a_run_killed_after_a_batch_of_labels_keeps_it_and_the_next_run_does_not
     assert counts(warehouse, labels) == {**killed, "rows": killed["labellable"]}  # the batch kept, not relabelled
     assert f"Labelling {killed['labellable'] - killed['rows']} of {killed['labellable']} labellable posts" in output
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        assert conn.execute("select count(*) from marts.fct_labelled_posts where relevance is not null"
-                            ).fetchone() == (killed["labellable"],)
+        assert conn.execute("select count(*) from marts.fct_labelled_posts where relevance is not null").fetchone() == (
+            killed["labellable"],
+        )
 
 
 def test_analysts_query_the_published_copy_without_a_failure_while_the_pipeline_runs(
@@ -105,8 +116,9 @@ def test_analysts_query_the_published_copy_without_a_failure_while_the_pipeline_
         while not stop.is_set():
             try:
                 with duckdb.connect(str(published), read_only=True) as conn:
-                    conn.execute("select platform, sum(n_posts) from marts.agg_stigma_domain_by_platform group by 1"
-                                 ).fetchall()
+                    conn.execute(
+                        "select platform, sum(n_posts) from marts.agg_stigma_domain_by_platform group by 1"
+                    ).fetchall()
                     conn.execute("select count(*) from marts.fct_labelled_posts").fetchone()
                 results["queries"] += 1
             except Exception as error:  # any failure is what this test counts

@@ -2,7 +2,7 @@
 
 Each format says how a landed file splits into items (NDJSON lines, or the array inside one JSON
 document), which entity an item is, and where its id and creation time live. Items are stored whole
-in the raw tables; dbt staging picks the fields. See ../shared/docs/SOURCE_FORMATS.md.
+in the raw tables; dbt staging picks the fields. See docs/source_formats.md.
 """
 
 from dataclasses import dataclass
@@ -19,10 +19,10 @@ class SourceFormat:
     is_document: bool
     # SQL expression over `item` (JSON) giving the entity, NULL when the item is not one we keep.
     entity_sql: str
-    # Why an item whose entity is NULL is rejected (SQL expression over `item`).
-    unsupported_reason_sql: str
     # entity -> (JSON path of the id, JSON path of the creation time), both required.
     required_paths: dict[str, tuple[str, str]]
+    # Why an item whose entity is NULL is rejected (SQL expression over `item`).
+    unsupported_reason_sql: str = "'unsupported record type'"
     # JSON paths of record arrays, for documents. A `[*]` path yields one item per element.
     item_paths: tuple[str, ...] = ()
     # SQL expression over `doc` (a document's JSON) giving why the whole file is refused, else NULL.
@@ -76,7 +76,6 @@ TIKTOK_RESEARCH = SourceFormat(
     suffixes=(".json",),
     is_document=True,
     entity_sql="""case when json_exists(item, '$.video_id') then 'comment' else 'video' end""",
-    unsupported_reason_sql="'unreachable'",
     required_paths={
         "video": ("$.id", "$.create_time"),
         "comment": ("$.id", "$.create_time"),

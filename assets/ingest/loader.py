@@ -11,7 +11,7 @@ content hash) are counted, not stored twice.
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -173,11 +173,13 @@ def ndjson_line_blocks(path: Path) -> Iterator[pa.Table]:
                 complete, pending = pending, b""
             if complete:
                 lines, invalid = _decode_lines(complete)
-                table = pa.table({
-                    "ordinal": np.arange(first_line, first_line + len(lines), dtype=np.int64),
-                    "line": lines,
-                    "invalid_utf8": invalid,
-                })
+                table = pa.table(
+                    {
+                        "ordinal": np.arange(first_line, first_line + len(lines), dtype=np.int64),
+                        "line": lines,
+                        "invalid_utf8": invalid,
+                    }
+                )
                 # Several record batches: DuckDB scans Arrow batches in parallel, one per thread.
                 yield pa.Table.from_batches(table.to_batches(max_chunksize=ARROW_BATCH_ROWS))
                 first_line += len(lines)
@@ -212,8 +214,7 @@ def _checked_items_sql(source: SourceFormat) -> str:
 
     def by_entity(position: int) -> str:
         cases = " ".join(
-            f"when '{entity}' then item->>'{paths[position]}'"
-            for entity, paths in source.required_paths.items()
+            f"when '{entity}' then item->>'{paths[position]}'" for entity, paths in source.required_paths.items()
         )
         return f"case entity {cases} end"
 
@@ -258,7 +259,7 @@ def load_file(conn: duckdb.DuckDBPyConnection, source: SourceFormat, path: Path)
     if already:
         return LoadResult(source_file=str(path), status="already_loaded")
 
-    loaded_at = datetime.now(timezone.utc)
+    loaded_at = datetime.now(UTC)
     conn.begin()
     try:
         try:
@@ -271,9 +272,16 @@ def load_file(conn: duckdb.DuckDBPyConnection, source: SourceFormat, path: Path)
         conn.execute(
             "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                source.name, str(path), sha256, result.status, result.refusal_reason,
-                result.records_read, result.records_loaded, result.records_rejected,
-                result.records_duplicate, loaded_at,
+                source.name,
+                str(path),
+                sha256,
+                result.status,
+                result.refusal_reason,
+                result.records_read,
+                result.records_loaded,
+                result.records_rejected,
+                result.records_duplicate,
+                loaded_at,
             ],
         )
         conn.commit()
@@ -305,7 +313,9 @@ def _load_items(conn, source: SourceFormat, path: Path, loaded_at: datetime) -> 
                 counts.append(_load_item_set(conn, source, path, loaded_at, {}))
             finally:
                 conn.unregister("landed_lines")
-    read, loaded, rejected, duplicate = (sum(column) for column in zip(*counts)) if counts else (0, 0, 0, 0)
+    read, loaded, rejected, duplicate = (
+        (sum(column) for column in zip(*counts, strict=True)) if counts else (0, 0, 0, 0)
+    )
     return LoadResult(
         source_file=str(path),
         status="loaded",
@@ -370,9 +380,7 @@ def _load_item_set(
     return read, loaded, rejected, duplicate
 
 
-def _refuse(
-    conn, source: SourceFormat, path: Path, reason: str, file_sha256: str, loaded_at: datetime
-) -> LoadResult:
+def _refuse(conn, source: SourceFormat, path: Path, reason: str, file_sha256: str, loaded_at: datetime) -> LoadResult:
     conn.execute(
         "insert into raw.rejects values (?, ?, 'file', ?, NULL, ?, ?)",
         [source.name, str(path), reason, file_sha256, loaded_at],
@@ -380,8 +388,6 @@ def _refuse(
     return LoadResult(source_file=str(path), status="refused", refusal_reason=reason)
 
 
-def load_landing_folder(
-    conn: duckdb.DuckDBPyConnection, source: SourceFormat, folder: Path
-) -> list[LoadResult]:
+def load_landing_folder(conn: duckdb.DuckDBPyConnection, source: SourceFormat, folder: Path) -> list[LoadResult]:
     ensure_raw_tables(conn, source)
     return [load_file(conn, source, path) for path in landed_files(source, folder)]

@@ -12,7 +12,7 @@ Export draws posts to annotate; import validates the whole file before it writes
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -77,12 +77,16 @@ def export_for_annotation(
         select post_key, platform, community, text from intermediate.int_posts_deduplicated
         where {LABELLABLE_POSTS} and post_key not in (select post_key from {ANNOTATIONS_TABLE})"""
     first = taxonomy.dimensions[0].name
-    uncertain = conn.execute(
-        f"""select c.*, '{UNCERTAIN_SAMPLING}' as sampling
+    uncertain = (
+        conn.execute(
+            f"""select c.*, '{UNCERTAIN_SAMPLING}' as sampling
             from ({candidates}) c join labels.post_labels l using (post_key)
             order by l.{first}_confidence, post_key limit ?""",
-        [n_uncertain],
-    ).df() if n_uncertain else pd.DataFrame()
+            [n_uncertain],
+        ).df()
+        if n_uncertain
+        else pd.DataFrame()
+    )
     random = conn.execute(
         f"""select *, '{RANDOM}' as sampling from ({candidates})
             where post_key not in (select unnest(?::varchar[]))
@@ -135,17 +139,16 @@ def import_annotations(
     if problems:
         raise AnnotationImportError(str(path), problems)
     new = pd.DataFrame(rows, columns=["post_key", "dimension", "label", "annotator", "sampling", "text"])
-    new = new.assign(taxonomy_version=taxonomy.version, source_file=path.name,
-                     imported_at=datetime.now(timezone.utc))
+    new = new.assign(taxonomy_version=taxonomy.version, source_file=path.name, imported_at=datetime.now(UTC))
     conn.begin()
     try:
         conn.register("new_annotations", new)
-        added, changed, unchanged = conn.execute(
+        [(added, changed, unchanged)] = conn.execute(
             f"""select count(*) filter (where a.label is null),
                        count(*) filter (where a.label <> n.label),
                        count(*) filter (where a.label = n.label)
                 from new_annotations n left join {ANNOTATIONS_TABLE} a using (post_key, dimension, annotator)"""
-        ).fetchone()
+        ).fetchall()
         conn.execute(
             f"""insert into {ANNOTATIONS_TABLE} by name
                 select n.* from new_annotations n
@@ -179,7 +182,8 @@ def _validated_rows(conn, taxonomy: Taxonomy, frame: pd.DataFrame, annotator: st
     texts = {} if external else _warehouse_texts(conn, frame["post_key"].tolist())
     if external:
         frame["text"] = scrub_texts(pa.array(frame["text"], pa.string())).to_pylist()
-    rows, blank, seen = [], 0, {}
+    rows, blank = [], 0
+    seen: dict[tuple[str, str], tuple[str, dict[str, str]]] = {}
     for position, record in enumerate(frame.to_dict("records")):
         where = f"row {position + 2}"  # the header is line 1
         labels = {d.name: record[d.name] for d in dimensions if record[d.name]}
@@ -209,8 +213,10 @@ def _validated_rows(conn, taxonomy: Taxonomy, frame: pd.DataFrame, annotator: st
                 problems.append(f"{where}: {dimension.name} {label!r} is not one of {', '.join(dimension.class_names)}")
             for other, required_label in dimension.applies_when:
                 if label and labels.get(other) != required_label:
-                    problems.append(f"{where}: {dimension.name} given where {other} is "
-                                    f"{labels.get(other) or 'empty'} (it applies only where {other} is {required_label})")
+                    problems.append(
+                        f"{where}: {dimension.name} given where {other} is "
+                        f"{labels.get(other) or 'empty'} (it applies only where {other} is {required_label})"
+                    )
         if seen.setdefault((post_key, who), (where, labels))[1] != labels:
             problems.append(f"{where}: {key_column} {key!r} labelled differently on {seen[(post_key, who)][0]}")
         rows += [(post_key, name, label, who, sampling, text) for name, label in labels.items()]
@@ -221,10 +227,12 @@ def _validated_rows(conn, taxonomy: Taxonomy, frame: pd.DataFrame, annotator: st
 def _warehouse_texts(conn, post_keys: list[str]) -> dict[str, str]:
     conn.register("wanted_posts", pd.DataFrame({"post_key": post_keys}))
     try:
-        return dict(conn.execute(
-            f"""select post_key, text from intermediate.int_posts_deduplicated
+        return dict(
+            conn.execute(
+                f"""select post_key, text from intermediate.int_posts_deduplicated
                 where {LABELLABLE_POSTS} and post_key in (select post_key from wanted_posts)"""
-        ).fetchall())
+            ).fetchall()
+        )
     finally:
         conn.unregister("wanted_posts")
 
@@ -242,9 +250,15 @@ def agreement(conn: duckdb.DuckDBPyConnection, taxonomy: Taxonomy, min_posts: in
     for (dimension, a, b), pair in frame.groupby(["dimension", "annotator_a", "annotator_b"]):
         if len(pair) >= min_posts:
             kappa = cohen_kappa_score(pair["label_a"], pair["label_b"])
-            result.append({"dimension": dimension, "annotators": f"{a} / {b}", "posts": len(pair),
-                           "agreement": float((pair["label_a"] == pair["label_b"]).mean()),
-                           "kappa": None if np.isnan(kappa) else float(kappa)})
+            result.append(
+                {
+                    "dimension": dimension,
+                    "annotators": f"{a} / {b}",
+                    "posts": len(pair),
+                    "agreement": float((pair["label_a"] == pair["label_b"]).mean()),
+                    "kappa": None if np.isnan(kappa) else float(kappa),
+                }
+            )
     order = {name: i for i, name in enumerate(taxonomy.dimension_names)}
     return sorted(result, key=lambda r: (order.get(r["dimension"], len(order)), r["annotators"]))
 

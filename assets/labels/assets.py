@@ -30,14 +30,18 @@ def annotations(
         ensure_store(conn)
         for path in sorted(Path(project_files.starter_annotations_folder).glob("*.csv")):
             summary = import_annotations(conn, taxonomy, path, annotator=f"starter:{path.stem}", external=path.stem)
-            context.log.info(f"Starter annotations {path.name}: {summary.added} added, {summary.changed} changed,"
-                             f" {summary.unchanged} already there")
+            context.log.info(
+                f"Starter annotations {path.name}: {summary.added} added, {summary.changed} changed,"
+                f" {summary.unchanged} already there"
+            )
         counts = annotation_counts(conn)
         (rows,) = conn.execute("select count(*) from labels.annotations").fetchone()
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": rows,
-        "annotated_posts_by_dimension_and_sampling": dg.MetadataValue.json(counts),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "annotated_posts_by_dimension_and_sampling": dg.MetadataValue.json(counts),
+        }
+    )
 
 
 class LabelsConfig(dg.Config):
@@ -79,14 +83,18 @@ def labels(
         )
         (rows,) = conn.execute(f"select count(*) from {POST_LABELS_TABLE}").fetchone()
         counts = {
-            dimension.name: dict(conn.execute(
-                f"select {dimension.name}, count(*) from {POST_LABELS_TABLE} where {dimension.name} is not null"
-                f" group by all order by 1").fetchall())
+            dimension.name: dict(
+                conn.execute(
+                    f"select {dimension.name}, count(*) from {POST_LABELS_TABLE} where {dimension.name} is not null"
+                    f" group by all order by 1"
+                ).fetchall()
+            )
             for dimension in taxonomy.dimensions
         }
         uncertain = {
             dimension.name: conn.execute(
-                f"select avg({dimension.name}_is_uncertain::int) from {POST_LABELS_TABLE}").fetchone()[0]
+                f"select avg({dimension.name}_is_uncertain::int) from {POST_LABELS_TABLE}"
+            ).fetchone()[0]
             for dimension in taxonomy.dimensions
         }
     provenance = {"model_name": summary.model_id, "taxonomy_version": taxonomy.version}

@@ -96,7 +96,10 @@ class OnnxEncoder:
         for start in range(0, len(texts), batch_size):
             index = by_length[start : start + batch_size]
             batch = self.tokenizer(
-                [texts[i] for i in index], padding=True, truncation=True, max_length=self.max_seq_length,
+                [texts[i] for i in index],
+                padding=True,
+                truncation=True,
+                max_length=self.max_seq_length,
                 return_tensors="np",
             )
             tokens = self.session.run(None, {name: batch[name].astype(np.int64) for name in ONNX_INPUTS})[0]
@@ -136,8 +139,9 @@ def export_int8_onnx(torch_encoder, path: Path) -> None:
                 input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
             ).last_hidden_state
 
-    example = torch_encoder.tokenizer(["an example", "a second, longer example text"], padding=True,
-                                      return_tensors="pt")
+    example = torch_encoder.tokenizer(
+        ["an example", "a second, longer example text"], padding=True, return_tensors="pt"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     # The tracer's and quantiser's advice (shape-dependent branches, pre-processing) does not apply to
     # this BERT graph: the export is checked against torch in the tests.
@@ -167,13 +171,13 @@ def export_int8_onnx(torch_encoder, path: Path) -> None:
 def windows_of(texts: list[str], window_tokens: int) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Cut texts at token boundaries into windows; return windows, owning text index, token counts."""
     tokenizer = load_encoder().tokenizer
-    encoded = tokenizer(
-        texts, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False
-    )
+    encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False)
     windows, owners, sizes = [], [], []
-    for index, (text, offsets) in enumerate(zip(texts, encoded["offset_mapping"])):
+    for index, (text, offsets) in enumerate(zip(texts, encoded["offset_mapping"], strict=True)):
         if not offsets:
-            windows.append(text), owners.append(index), sizes.append(1)
+            windows.append(text)
+            owners.append(index)
+            sizes.append(1)
             continue
         for start in range(0, min(len(offsets), window_tokens * MAX_WINDOWS), window_tokens):
             window = offsets[start : start + window_tokens]

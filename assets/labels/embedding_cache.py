@@ -47,11 +47,11 @@ class EmbeddingCache:
         """
         hashes = hashes or [text_sha256(text) for text in texts]
         found = self._lookup(sorted(set(hashes)))
-        missing = {h: t for h, t in zip(hashes, texts) if h not in found}
+        missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in found}
         if missing:
             vectors = embed(list(missing.values()))
             self._store(list(missing), vectors)
-            found.update(zip(missing, vectors))
+            found.update(zip(missing, vectors, strict=True))
         self.computed += len(missing)
         self.hits += len(texts) - sum(1 for h in hashes if h in missing)
         return np.stack([found[h] for h in hashes]) if hashes else np.zeros((0, EMBEDDING_DIM), np.float32)
@@ -65,11 +65,11 @@ class EmbeddingCache:
                     where c.model_id = ?
                     qualify row_number() over (partition by c.text_sha256) = 1""",
                 [self.model_id],
-            ).fetch_arrow_table()
+            ).to_arrow_table()
         finally:
             self.conn.unregister("wanted_hashes")
         vectors = found["embedding"].combine_chunks().flatten().to_numpy().reshape(-1, EMBEDDING_DIM)
-        return dict(zip(found["text_sha256"].to_pylist(), vectors))
+        return dict(zip(found["text_sha256"].to_pylist(), vectors, strict=True))
 
     def _store(self, hashes: list[str], vectors: np.ndarray) -> None:
         embeddings = pa.FixedSizeListArray.from_arrays(pa.array(vectors.astype(np.float32).ravel()), EMBEDDING_DIM)

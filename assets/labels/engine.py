@@ -19,6 +19,7 @@ annotated posts, when the training set mixes them with the taxonomy's short writ
 import itertools
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -34,7 +35,6 @@ from sklearn.preprocessing import StandardScaler
 from stigma_insights.assets.labels.embedding import embed
 from stigma_insights.assets.labels.prevalence import misclassification_rates
 
-UNCERTAIN = "uncertain"
 MEMBERS = ("minilm", "cues", "tfidf")
 BLEND_STEP = 0.2  # blend weights are searched on a simplex grid of this step
 VALIDATION_SHARE = 0.1
@@ -49,7 +49,9 @@ def dense_model() -> LogisticRegression:
 class FrozenEmbeddingClassifier:
     """Logistic regression on frozen, window-pooled MiniLM embeddings."""
 
-    def fit(self, embeddings: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None) -> "FrozenEmbeddingClassifier":
+    def fit(
+        self, embeddings: np.ndarray, y: np.ndarray, weights: np.ndarray | None = None
+    ) -> "FrozenEmbeddingClassifier":
         self._model = dense_model().fit(embeddings, y, sample_weight=weights)
         return self
 
@@ -98,7 +100,7 @@ def blend_grid(members: tuple[str, ...]) -> list[dict[str, float]]:
     """Every weighting of the members on a simplex grid (weights >= 0, summing to 1)."""
     steps = round(1 / BLEND_STEP)
     return [
-        {m: k / steps for m, k in zip(members, split)}
+        {m: k / steps for m, k in zip(members, split, strict=True)}
         for split in itertools.product(range(steps + 1), repeat=len(members))
         if sum(split) == steps
     ]
@@ -126,15 +128,18 @@ class Calibration:
 
 
 class LabelEngine:
-    def __init__(self, cues: tuple[str, ...] = (), fine_tune: bool = False, fine_tune_config=None,
-                 folds: int = 5, seed: int = 0):
+    def __init__(
+        self, cues: tuple[str, ...] = (), fine_tune: bool = False, fine_tune_config=None, folds: int = 5, seed: int = 0
+    ):
         self.cues = tuple(cues)  # the dimension's cue patterns; none: no cue member
         self.fine_tune = fine_tune  # fine-tune MiniLM (costly: for big labelled files) or use it frozen
         self.fine_tune_config = fine_tune_config
         self.folds = folds
         self.seed = seed
-        self.classes_: np.ndarray | None = None
-        self.calibration: Calibration | None = None
+        # Set by fit(): the classes in label order, and what the held-out predictions measured.
+        self.classes_: np.ndarray
+        self.calibration: Calibration
+        self._minilm: Any  # FrozenEmbeddingClassifier, or FineTunedClassifier when fine-tuning
 
     @property
     def members(self) -> tuple[str, ...]:
@@ -147,8 +152,13 @@ class LabelEngine:
         return models
 
     # -- training ---------------------------------------------------------------------------
-    def fit(self, texts: list[str], labels: list[str], embeddings: np.ndarray | None = None,
-            scored: np.ndarray | None = None) -> "LabelEngine":
+    def fit(
+        self,
+        texts: list[str],
+        labels: list[str],
+        embeddings: np.ndarray | None = None,
+        scored: np.ndarray | None = None,
+    ) -> "LabelEngine":
         """`embeddings`: the texts' frozen embeddings, when the caller has them already.
         `scored`: which rows the held-out choices and figures are made on (default: all)."""
         self.classes_, y = np.unique(np.asarray(labels), return_inverse=True)
@@ -157,7 +167,11 @@ class LabelEngine:
         scored = np.ones(len(y), dtype=bool) if scored is None else np.asarray(scored, dtype=bool)
         # The unscored rows (the taxonomy's short written texts) stand for the short posts and comments
         # that annotated long posts under-represent: together they weigh TAXONOMY_WEIGHT of the scored rows.
-        weights = np.where(scored, 1.0, TAXONOMY_WEIGHT * scored.sum() / max((~scored).sum(), 1)) if (~scored).any() else np.ones(len(y))
+        weights = (
+            np.where(scored, 1.0, TAXONOMY_WEIGHT * scored.sum() / max((~scored).sum(), 1))
+            if (~scored).any()
+            else np.ones(len(y))
+        )
         if self.fine_tune:
             held_out, choosing = self._fit_fine_tuned(texts, y)
             measuring = choosing
@@ -173,8 +187,10 @@ class LabelEngine:
         if not keep.any():
             raise ValueError("no scored rows among the held-out predictions")
         self.calibration = self._calibrate(
-            y[held_out][keep], {m: p[keep] for m, p in choosing.items()},
-            {m: p[keep] for m, p in measuring.items()}, fine_tuned=self.fine_tune,
+            y[held_out][keep],
+            {m: p[keep] for m, p in choosing.items()},
+            {m: p[keep] for m, p in measuring.items()},
+            fine_tuned=self.fine_tune,
         )
         self._others = {
             name: model.fit(texts, y, logisticregression__sample_weight=weights)
@@ -184,7 +200,10 @@ class LabelEngine:
         return self
 
     def _fit_fine_tuned(self, texts: list[str], y: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        from stigma_insights.assets.labels.finetune import FineTuneConfig, FineTunedClassifier  # torch: imported only here
+        from stigma_insights.assets.labels.finetune import (  # torch: imported only here
+            FineTuneConfig,
+            FineTunedClassifier,
+        )
 
         fit_index, held_out = train_test_split(
             np.arange(len(y)), test_size=VALIDATION_SHARE, stratify=y, random_state=self.seed
@@ -207,21 +226,21 @@ class LabelEngine:
         text_array = np.asarray(texts, dtype=object)
         for train, held_out in splitter.split(embeddings, y):
             probabilities["minilm"][held_out] = (
-                dense_model().fit(embeddings[train], y[train], sample_weight=weights[train])
+                dense_model()
+                .fit(embeddings[train], y[train], sample_weight=weights[train])
                 .predict_proba(embeddings[held_out])
             )
             for name, model in self._member_models().items():
                 probabilities[name][held_out] = model.fit(
                     text_array[train], y[train], logisticregression__sample_weight=weights[train]
-                ).predict_proba(
-                    text_array[held_out]
-                )
+                ).predict_proba(text_array[held_out])
         return probabilities
 
-    def _calibrate(self, y: np.ndarray, choosing: dict[str, np.ndarray], measuring: dict[str, np.ndarray],
-                   fine_tuned: bool) -> Calibration:
+    def _calibrate(
+        self, y: np.ndarray, choosing: dict[str, np.ndarray], measuring: dict[str, np.ndarray], fine_tuned: bool
+    ) -> Calibration:
         def blend(held_out: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
-            return sum(weight * held_out[m] for m, weight in weights.items())
+            return np.sum([weight * held_out[m] for m, weight in weights.items()], axis=0)
 
         uniform = 1 / len(choosing)
         scores = [(self._macro_f1(y, blend(choosing, w)), w) for w in blend_grid(tuple(choosing))]
@@ -271,8 +290,9 @@ class LabelEngine:
         weights = self.calibration.weights
         probabilities = np.zeros((len(texts), len(self.classes_)))
         if weights["minilm"] > 0:
-            minilm = (self._minilm.predict_proba(texts) if self.fine_tune
-                      else self._minilm.predict_proba(texts, embeddings))
+            minilm = (
+                self._minilm.predict_proba(texts) if self.fine_tune else self._minilm.predict_proba(texts, embeddings)
+            )
             probabilities += weights["minilm"] * minilm
         for name, model in self._others.items():
             probabilities += weights[name] * model.predict_proba(texts)
@@ -293,8 +313,3 @@ class Decisions:
     best: np.ndarray  # the most probable class
     confidence: np.ndarray  # its calibrated probability
     uncertain: np.ndarray  # confidence below the validated threshold
-
-    @property
-    def labels(self) -> np.ndarray:
-        """The best class, or `uncertain` where the engine is not confident."""
-        return np.where(self.uncertain, UNCERTAIN, self.best.astype(object))

@@ -38,9 +38,17 @@ class FoldResult:
     baselines: dict[str, np.ndarray]  # baseline name -> predicted labels
 
 
-def _run_fold(engine: LabelEngine, classes: np.ndarray, train: TrainingSet, test_texts: list[str],
-              test_labels: np.ndarray, train_embeddings: np.ndarray, test_embeddings: np.ndarray,
-              train_truncated: np.ndarray, test_truncated: np.ndarray) -> FoldResult:
+def _run_fold(
+    engine: LabelEngine,
+    classes: np.ndarray,
+    train: TrainingSet,
+    test_texts: list[str],
+    test_labels: np.ndarray,
+    train_embeddings: np.ndarray | None,  # None: the engine embeds (or fine-tunes on) the texts itself
+    test_embeddings: np.ndarray | None,
+    train_truncated: np.ndarray,
+    test_truncated: np.ndarray,
+) -> FoldResult:
     """`classes`: every class of the evaluation, in order (a fold's training data may lack one)."""
     engine.fit(train.texts, train.labels, train_embeddings, scored=np.asarray(train.scored))
     decisions = engine.predict(test_texts, test_embeddings)
@@ -58,7 +66,8 @@ def _run_fold(engine: LabelEngine, classes: np.ndarray, train: TrainingSet, test
         share_adjusted=adjusted,
         baselines={
             "tfidf_lr": sparse_model().fit(train.texts, baseline_labels).predict(test_texts),
-            "embedding_lr": LogisticRegression(max_iter=3000).fit(train_truncated, baseline_labels)
+            "embedding_lr": LogisticRegression(max_iter=3000)
+            .fit(train_truncated, baseline_labels)
             .predict(test_truncated),
         },
     )
@@ -66,19 +75,28 @@ def _run_fold(engine: LabelEngine, classes: np.ndarray, train: TrainingSet, test
 
 def _scores(true: np.ndarray, predicted: np.ndarray) -> dict:
     """Macro-F1 over the classes present in the truth (a class nobody annotated cannot be scored)."""
-    return {"macro_f1": float(f1_score(true, predicted, labels=np.unique(true), average="macro", zero_division=0)),
-            "accuracy": float(accuracy_score(true, predicted))}
+    return {
+        "macro_f1": float(f1_score(true, predicted, labels=np.unique(true), average="macro", zero_division=0)),
+        "accuracy": float(accuracy_score(true, predicted)),
+    }
 
 
-def _report(engine: LabelEngine, classes: np.ndarray, folds: list[FoldResult], train_description: str,
-            test_description: str, started: float) -> dict:
+def _report(
+    engine: LabelEngine,
+    classes: np.ndarray,
+    folds: list[FoldResult],
+    train_description: str,
+    test_description: str,
+    started: float,
+) -> dict:
     true = np.concatenate([f.true for f in folds])
     predicted = np.concatenate([f.predicted for f in folds])
     uncertain = np.concatenate([f.uncertain for f in folds])
     labels = list(classes)
     precision, recall, f1, support = precision_recall_fscore_support(true, predicted, labels=labels, zero_division=0)
-    share = {name: np.array([getattr(f, name) for f in folds]) for name in
-             ("share_true", "share_counted", "share_adjusted")}
+    share = {
+        name: np.array([getattr(f, name) for f in folds]) for name in ("share_true", "share_counted", "share_adjusted")
+    }
     error_before = np.abs(share["share_counted"] - share["share_true"]).mean(axis=0)
     error_after = np.abs(share["share_adjusted"] - share["share_true"]).mean(axis=0)
     accepted = ~uncertain
@@ -91,28 +109,44 @@ def _report(engine: LabelEngine, classes: np.ndarray, folds: list[FoldResult], t
         **_scores(true, predicted),
         "per_class": {
             label: {"precision": float(p), "recall": float(r), "f1": float(s), "support": int(n)}
-            for label, p, r, s, n in zip(labels, precision, recall, f1, support)
+            for label, p, r, s, n in zip(labels, precision, recall, f1, support, strict=True)
         },
-        "confusion_matrix": {"labels": labels, "rows_true_columns_predicted":
-                             confusion_matrix(true, predicted, labels=labels).tolist()},
+        "confusion_matrix": {
+            "labels": labels,
+            "rows_true_columns_predicted": confusion_matrix(true, predicted, labels=labels).tolist(),
+        },
         # Mean over test folds of |estimated share - true share|, per class: the marts' two estimators.
         "prevalence_error": {
-            str(c): {"true_share": float(share["share_true"][:, i].mean()),
-                     "classify_and_count": float(share["share_counted"][:, i].mean()),
-                     "adjusted": float(share["share_adjusted"][:, i].mean()),
-                     "error_before": float(error_before[i]), "error_after": float(error_after[i])}
+            str(c): {
+                "true_share": float(share["share_true"][:, i].mean()),
+                "classify_and_count": float(share["share_counted"][:, i].mean()),
+                "adjusted": float(share["share_adjusted"][:, i].mean()),
+                "error_before": float(error_before[i]),
+                "error_after": float(error_after[i]),
+            }
             for i, c in enumerate(classes)
         },
-        "mean_prevalence_error": {"before": float(error_before.mean()), "after": float(error_after.mean()),
-                                  "max_before": float(error_before.max()), "max_after": float(error_after.max())},
-        "uncertain": {"threshold": calibration.uncertain_below, "coverage": float(accepted.mean()),
-                      "accuracy_when_certain": float((predicted[accepted] == true[accepted]).mean())
-                      if accepted.any() else None},
-        "engine": {"fine_tuned": calibration.fine_tuned, "weights": calibration.weights,
-                   "temperature": calibration.temperature, "held_out_macro_f1": calibration.held_out_macro_f1,
-                   "member_macro_f1": calibration.member_macro_f1},
-        "baselines": {name: _scores(true, np.concatenate([f.baselines[name] for f in folds]))
-                      for name in folds[0].baselines},
+        "mean_prevalence_error": {
+            "before": float(error_before.mean()),
+            "after": float(error_after.mean()),
+            "max_before": float(error_before.max()),
+            "max_after": float(error_after.max()),
+        },
+        "uncertain": {
+            "threshold": calibration.uncertain_below,
+            "coverage": float(accepted.mean()),
+            "accuracy_when_certain": float((predicted[accepted] == true[accepted]).mean()) if accepted.any() else None,
+        },
+        "engine": {
+            "fine_tuned": calibration.fine_tuned,
+            "weights": calibration.weights,
+            "temperature": calibration.temperature,
+            "held_out_macro_f1": calibration.held_out_macro_f1,
+            "member_macro_f1": calibration.member_macro_f1,
+        },
+        "baselines": {
+            name: _scores(true, np.concatenate([f.baselines[name] for f in folds])) for name in folds[0].baselines
+        },
         "seconds": time.perf_counter() - started,
     }
 
@@ -125,17 +159,25 @@ def evaluate(train: TrainingSet, test: LabelledTexts, cues: tuple[str, ...] = ()
     test_labels = np.asarray(test.labels)
     classes = np.unique(np.concatenate([train.labels, test_labels]))
     fold = _run_fold(
-        engine, classes, train, test.texts, test_labels,
+        engine,
+        classes,
+        train,
+        test.texts,
+        test_labels,
         None if fine_tune else embed(train.texts, progress=True),
         None if fine_tune else embed(test.texts, progress=True),
-        embed_truncated(train.texts), embed_truncated(test.texts),
+        embed_truncated(train.texts),
+        embed_truncated(test.texts),
     )
-    test_description = f"{test.source} ({len(test.texts)} texts, {test.dropped_rows} rows without text or label skipped)"
+    test_description = (
+        f"{test.source} ({len(test.texts)} texts, {test.dropped_rows} rows without text or label skipped)"
+    )
     return _report(engine, classes, [fold], train.description, test_description, started)
 
 
-def cross_validate(data: LabelledTexts, folds: int, extra: TrainingSet | None = None,
-                   cues: tuple[str, ...] = (), seed: int = 0) -> dict:
+def cross_validate(
+    data: LabelledTexts, folds: int, extra: TrainingSet | None = None, cues: tuple[str, ...] = (), seed: int = 0
+) -> dict:
     """K-fold cross-validation on `data` (stratified; test folds never overlap); each fold's engine
     also trains on `extra` (e.g. the taxonomy's texts), which is never scored."""
     started = time.perf_counter()
@@ -152,16 +194,28 @@ def cross_validate(data: LabelledTexts, folds: int, extra: TrainingSet | None = 
     results = []
     progress = Progress(f"cross-validation on {len(labels)} texts", folds, "folds", every_s=0)
     for train_index, test_index in StratifiedKFold(folds, shuffle=True, random_state=seed).split(labels, stratify):
-        fold_train = TrainingSet([data.texts[i] for i in train_index], labels[train_index].tolist(),
-                                 [True] * len(train_index), "")
+        fold_train = TrainingSet(
+            [data.texts[i] for i in train_index], labels[train_index].tolist(), [True] * len(train_index), ""
+        )
         train = (extra + fold_train) if extra else fold_train
         train_index = np.concatenate([extra_index, train_index]) if extra else train_index
-        results.append(_run_fold(
-            engine, classes, train, [data.texts[i] for i in test_index], labels[test_index],
-            embeddings[train_index], embeddings[test_index], truncated[train_index], truncated[test_index],
-        ))
+        results.append(
+            _run_fold(
+                engine,
+                classes,
+                train,
+                [data.texts[i] for i in test_index],
+                labels[test_index],
+                embeddings[train_index],
+                embeddings[test_index],
+                truncated[train_index],
+                truncated[test_index],
+            )
+        )
         progress.advance()
-    train_description = f"{folds}-fold cross-validation" + (f", each fold also trained on {extra.description}" if extra else "")
+    train_description = f"{folds}-fold cross-validation" + (
+        f", each fold also trained on {extra.description}" if extra else ""
+    )
     test_description = f"{data.source} ({len(labels)} texts, {data.dropped_rows} rows without text or label skipped)"
     return _report(engine, classes, results, train_description, test_description, started)
 
@@ -180,22 +234,31 @@ def format_report(report: dict) -> str:
     for name, scores in report["baselines"].items():
         lines.append(f"{name:13s} macro-F1 {scores['macro_f1']:.3f}  accuracy {scores['accuracy']:.3f}")
     uncertain = report["uncertain"]
-    lines.append(f"uncertain below {uncertain['threshold']:.2f}: coverage {uncertain['coverage']:.3f},"
-                 f" accuracy when certain {uncertain['accuracy_when_certain'] or 0:.3f}")
+    lines.append(
+        f"uncertain below {uncertain['threshold']:.2f}: coverage {uncertain['coverage']:.3f},"
+        f" accuracy when certain {uncertain['accuracy_when_certain'] or 0:.3f}"
+    )
     lines += ["", f"{'class':>20s} {'prec':>6s} {'recall':>6s} {'f1':>6s} {'n':>5s}"]
     for label, s in report["per_class"].items():
         lines.append(f"{label:>20s} {s['precision']:6.3f} {s['recall']:6.3f} {s['f1']:6.3f} {s['support']:5d}")
     matrix = report["confusion_matrix"]
     lines += ["", "confusion matrix (rows true, columns predicted): " + " ".join(matrix["labels"])]
-    for label, row in zip(matrix["labels"], matrix["rows_true_columns_predicted"]):
+    for label, row in zip(matrix["labels"], matrix["rows_true_columns_predicted"], strict=True):
         lines.append(f"{label:>20s} " + " ".join(f"{v:5d}" for v in row))
-    lines += ["", "shares (mean over test folds): true, classify-and-count (CC), adjusted, and their errors",
-              f"{'class':>20s} {'true':>6s} {'CC':>6s} {'adj':>6s} {'err CC':>7s} {'err adj':>8s}"]
+    lines += [
+        "",
+        "shares (mean over test folds): true, classify-and-count (CC), adjusted, and their errors",
+        f"{'class':>20s} {'true':>6s} {'CC':>6s} {'adj':>6s} {'err CC':>7s} {'err adj':>8s}",
+    ]
     for label, p in report["prevalence_error"].items():
-        lines.append(f"{label:>20s} {p['true_share']:6.3f} {p['classify_and_count']:6.3f} {p['adjusted']:6.3f}"
-                     f" {p['error_before']:7.3f} {p['error_after']:8.3f}")
+        lines.append(
+            f"{label:>20s} {p['true_share']:6.3f} {p['classify_and_count']:6.3f} {p['adjusted']:6.3f}"
+            f" {p['error_before']:7.3f} {p['error_after']:8.3f}"
+        )
     mean = report["mean_prevalence_error"]
-    lines.append(f"share error per class: mean {mean['before']:.3f} (max {mean['max_before']:.3f}) before"
-                 f" adjustment, {mean['after']:.3f} (max {mean['max_after']:.3f}) after")
+    lines.append(
+        f"share error per class: mean {mean['before']:.3f} (max {mean['max_before']:.3f}) before"
+        f" adjustment, {mean['after']:.3f} (max {mean['max_after']:.3f}) after"
+    )
     lines.append(f"time: {report['seconds']:.0f} s")
     return "\n".join(lines)

@@ -7,6 +7,7 @@ tokens of each text (cheap on a CPU); prediction averages the logits of every wi
 
 import copy
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,7 +31,7 @@ class FineTuneConfig:
 
 
 class _Classifier(torch.nn.Module):
-    def __init__(self, transformer: torch.nn.Module, n_classes: int):
+    def __init__(self, transformer: Any, n_classes: int):  # a Hugging Face BertModel
         super().__init__()
         self.transformer = transformer
         self.head = torch.nn.Linear(transformer.config.hidden_size, n_classes)

@@ -31,8 +31,12 @@ class TrainingSet:
     description: str
 
     def __add__(self, other: "TrainingSet") -> "TrainingSet":
-        return TrainingSet(self.texts + other.texts, self.labels + other.labels, self.scored + other.scored,
-                           f"{self.description} + {other.description}")
+        return TrainingSet(
+            self.texts + other.texts,
+            self.labels + other.labels,
+            self.scored + other.scored,
+            f"{self.description} + {other.description}",
+        )
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,9 @@ def training_sets(taxonomy: Taxonomy, annotations: dict[str, AnnotatedTexts] | N
             sets[dimension.name] = taxonomy_training_set(dimension, scored=True)
             continue
         sets[dimension.name] = taxonomy_training_set(dimension) + TrainingSet(
-            annotated.texts, annotated.labels, annotated.representative,
+            annotated.texts,
+            annotated.labels,
+            annotated.representative,
             f"{len(annotated.texts)} annotated posts",
         )
     return sets
@@ -69,7 +75,7 @@ def training_set_id(taxonomy: Taxonomy, sets: dict[str, TrainingSet]) -> str:
     for dimension in taxonomy.dimensions:
         digest.update(repr(dimension.cues).encode())
         training = sets[dimension.name]
-        for text, label, scored in zip(training.texts, training.labels, training.scored):
+        for text, label, scored in zip(training.texts, training.labels, training.scored, strict=True):
             digest.update(f"\0{dimension.name}\0{label}\0{scored:d}\0{text}".encode())
     return digest.hexdigest()[:12]
 
@@ -124,8 +130,8 @@ def label_texts(
         for other, required_label in dimension.applies_when:
             applies &= decided[other].best == required_label
         result[dimension.name] = DimensionLabels(
-            labels=[str(v) if a else None for v, a in zip(decisions.best, applies)],
-            confidences=[float(v) if a else None for v, a in zip(decisions.confidence, applies)],
-            uncertain=[bool(v) if a else None for v, a in zip(decisions.uncertain, applies)],
+            labels=[str(v) if a else None for v, a in zip(decisions.best, applies, strict=True)],
+            confidences=[float(v) if a else None for v, a in zip(decisions.confidence, applies, strict=True)],
+            uncertain=[bool(v) if a else None for v, a in zip(decisions.uncertain, applies, strict=True)],
         )
     return result

@@ -55,10 +55,12 @@ def adjusted_share_interval(
     estimates = np.empty((replicates, n_classes))
     for replicate in range(replicates):
         observed = rng.multinomial(n, counts / n) / n
-        rates = np.array([
-            rng.multinomial(total, row / total) / total if total > 0 else np.eye(n_classes)[i]
-            for i, (total, row) in enumerate(zip(totals, rate_counts))
-        ])
+        rates = np.array(
+            [
+                rng.multinomial(total, row / total) / total if total > 0 else np.eye(n_classes)[i]
+                for i, (total, row) in enumerate(zip(totals, rate_counts, strict=True))
+            ]
+        )
         estimates[replicate] = adjusted_shares(observed, rates)
     tail = (1 - level) / 2
     return np.quantile(estimates, tail, axis=0), np.quantile(estimates, 1 - tail, axis=0)

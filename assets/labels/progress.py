@@ -21,5 +21,9 @@ class Progress:
             elapsed = max(now - self.started, 1e-9)
             rate = self.done / elapsed
             eta = (self.total - self.done) / rate if rate > 0 else float("inf")
-            print(f"{self.what}: {self.done}/{self.total} {self.unit} ({rate:.1f}/s, elapsed {elapsed:.0f} s,"
-                  f" ETA {eta:.0f} s)", file=self.stream, flush=True)
+            print(
+                f"{self.what}: {self.done}/{self.total} {self.unit} ({rate:.1f}/s, elapsed {elapsed:.0f} s,"
+                f" ETA {eta:.0f} s)",
+                file=self.stream,
+                flush=True,
+            )

@@ -9,7 +9,7 @@ and a killed run keeps its finished batches; the next run carries on where it st
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -41,7 +41,6 @@ class LabellingSummary:
     removed: int  # label rows of posts no longer labellable (deleted, removed, emptied)
     embeddings_computed: int
     embeddings_from_cache: int
-    labelled_at: datetime
     model_id: str  # model|backend|pooling|engine:<training set id>, recorded as model_name on the label rows
     engine_reused: bool  # the engines came from the artifact of an earlier run with the same training set
     engines: dict[str, LabelEngine]
@@ -62,7 +61,7 @@ def label_new_posts(
     )
     model_id = f"{cache.model_id}|engine:{training_set}"
     log(f"Engines for training set {training_set} " + ("loaded from their artifact" if reused else "trained"))
-    labelled_at = datetime.now(timezone.utc)
+    labelled_at = datetime.now(UTC)
     provenance = {"model_name": model_id, "taxonomy_version": taxonomy.version}
     provenance_columns = {name: pl.lit(value) for name, value in provenance.items()}
     stamp = {"labelled_at": pl.lit(labelled_at), **provenance_columns}
@@ -84,8 +83,8 @@ def label_new_posts(
             join intermediate.int_posts_deduplicated as posts using (post_key)
             anti join {POST_LABELS_TABLE} using (post_key)"""
     )
-    (to_label,) = conn.execute("select count(*) from posts_to_label").fetchone()
-    (labellable,) = conn.execute("select count(*) from labellable_posts").fetchone()
+    [(to_label,)] = conn.execute("select count(*) from posts_to_label").fetchall()
+    [(labellable,)] = conn.execute("select count(*) from labellable_posts").fetchall()
     log(f"Labelling {to_label} of {labellable} labellable posts ({model_id}, taxonomy {taxonomy.version})")
     for start in range(0, to_label, batch_size):
         batch = conn.execute(
@@ -103,9 +102,14 @@ def label_new_posts(
     conn.execute("drop table posts_to_label")
     conn.execute("drop table labellable_posts")
     return LabellingSummary(
-        labelled=to_label, kept=labellable - to_label, removed=removed,
-        embeddings_computed=cache.computed, embeddings_from_cache=cache.hits, labelled_at=labelled_at,
-        model_id=model_id, engine_reused=reused, engines=engines,
+        labelled=to_label,
+        kept=labellable - to_label,
+        removed=removed,
+        embeddings_computed=cache.computed,
+        embeddings_from_cache=cache.hits,
+        model_id=model_id,
+        engine_reused=reused,
+        engines=engines,
     )
 
 
@@ -148,19 +152,28 @@ def _insert_labels(conn, labels: pl.DataFrame) -> None:
 
 
 def _label_columns(conn) -> list[str]:
-    return [name for (name,) in conn.execute(
-        "select column_name from duckdb_columns() where schema_name = 'labels' and table_name = 'post_labels'"
-        " order by column_index").fetchall()]
+    return [
+        name
+        for (name,) in conn.execute(
+            "select column_name from duckdb_columns() where schema_name = 'labels' and table_name = 'post_labels'"
+            " order by column_index"
+        ).fetchall()
+    ]
 
 
 def error_rates(engines: dict[str, LabelEngine], measured_on: dict[str, str]) -> pl.DataFrame:
     """Per dimension, how many held-out items of each class were labelled as each class: cross-fitted
     on the representative annotations (or on the taxonomy's texts when there are none)."""
     rows = [
-        {"dimension": name, "measured_on": measured_on[name], "true_label": str(true),
-         "predicted_label": str(predicted), "n_items": int(engine.calibration.hard_counts[i, j]),
-         "n_true": int(engine.calibration.hard_counts[i].sum()),
-         "rate": float(engine.calibration.hard_rates[i, j])}
+        {
+            "dimension": name,
+            "measured_on": measured_on[name],
+            "true_label": str(true),
+            "predicted_label": str(predicted),
+            "n_items": int(engine.calibration.hard_counts[i, j]),
+            "n_true": int(engine.calibration.hard_counts[i].sum()),
+            "rate": float(engine.calibration.hard_rates[i, j]),
+        }
         for name, engine in engines.items()
         for i, true in enumerate(engine.classes_)
         for j, predicted in enumerate(engine.classes_)
@@ -172,9 +185,15 @@ def label_classes(taxonomy: Taxonomy) -> pl.DataFrame:
     """The taxonomy as a table, for dbt: which label columns the fact table gets, which values are valid,
     and which posts each dimension counts (those where the gating dimension has the gating label)."""
     rows = [
-        {"dimension": dimension.name, "dimension_position": d, "label": label, "label_position": c,
-         "applies_when_dimension": gate[0] if gate else None, "applies_when_label": gate[1] if gate else None,
-         "taxonomy_version": taxonomy.version}
+        {
+            "dimension": dimension.name,
+            "dimension_position": d,
+            "label": label,
+            "label_position": c,
+            "applies_when_dimension": gate[0] if gate else None,
+            "applies_when_label": gate[1] if gate else None,
+            "taxonomy_version": taxonomy.version,
+        }
         for d, dimension in enumerate(taxonomy.dimensions)
         for gate in [dimension.applies_when[0] if dimension.applies_when else None]
         for c, label in enumerate(dimension.class_names)

@@ -17,18 +17,21 @@ def publish_marts(conn: duckdb.DuckDBPyConnection, target: Path) -> dict[str, in
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{target.name}.building")
     staging.unlink(missing_ok=True)
-    tables = [row[0] for row in conn.execute(
-        "select table_name from duckdb_tables() where schema_name = ? and database_name = current_database()"
-        " order by table_name", [ANALYST_SCHEMA]).fetchall()]
+    tables = [
+        row[0]
+        for row in conn.execute(
+            "select table_name from duckdb_tables() where schema_name = ? and database_name = current_database()"
+            " order by table_name",
+            [ANALYST_SCHEMA],
+        ).fetchall()
+    ]
     conn.execute(f"attach '{staging}' as published")
     try:
         conn.execute(f"create schema published.{ANALYST_SCHEMA}")
         for table in tables:
-            conn.execute(
-                f"create table published.{ANALYST_SCHEMA}.{table} as select * from {ANALYST_SCHEMA}.{table}"
-            )
+            conn.execute(f"create table published.{ANALYST_SCHEMA}.{table} as select * from {ANALYST_SCHEMA}.{table}")
         counts = {
-            table: conn.execute(f"select count(*) from published.{ANALYST_SCHEMA}.{table}").fetchone()[0]
+            table: conn.execute(f"select count(*) from published.{ANALYST_SCHEMA}.{table}").fetchall()[0][0]
             for table in tables
         }
     finally:

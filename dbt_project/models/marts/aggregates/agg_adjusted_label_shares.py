@@ -24,8 +24,10 @@ def quote_rule(dimension: str, rates: pd.DataFrame, random_counts: dict, minimum
     if (rates["measured_on"] != "annotations").any():
         return False, "raw: no annotated posts measure the error rates yet (they come from the taxonomy's examples)"
     if short:
-        return False, (f"raw: fewer than {minimum} randomly drawn annotated posts for {', '.join(sorted(short))};"
-                       " the adjusted share is shown but not established")
+        return False, (
+            f"raw: fewer than {minimum} randomly drawn annotated posts for {', '.join(sorted(short))};"
+            " the adjusted share is shown but not established"
+        )
     return True, f"adjusted: error rates measured on at least {minimum} random annotated posts per class"
 
 
@@ -35,8 +37,9 @@ def model(dbt, session):
     shares = dbt.ref("agg_label_shares").df()
     rates = dbt.source("labels", "label_error_rates").df()
     annotations = dbt.source("labels", "annotations").df()
-    random_counts = annotations[annotations["sampling"] == "random"] \
-        .groupby(["dimension", "label"])["post_key"].nunique().to_dict()
+    random_counts = (
+        annotations[annotations["sampling"] == "random"].groupby(["dimension", "label"])["post_key"].nunique().to_dict()
+    )
     frames = []
     for (grouping, group_value, dimension), group in shares.groupby(["grouping", "group_value", "dimension"]):
         dimension_rates = rates[rates["dimension"] == dimension]
@@ -50,14 +53,39 @@ def model(dbt, session):
         seed = zlib.crc32(f"{grouping}|{group_value}|{dimension}".encode())
         adjusted_low, adjusted_high = adjusted_share_interval(counts, evidence, seed=seed)
         group = group.assign(adjusted_share=adjusted, adjusted_ci_low=adjusted_low, adjusted_ci_high=adjusted_high)
-        quoted = ("adjusted_share", "adjusted_ci_low", "adjusted_ci_high") if supported else (
-            "share", "share_ci_low", "share_ci_high")
-        frames.append(group.assign(
-            quoted_figure="adjusted" if supported else "raw",
-            quoted_share=group[quoted[0]], quoted_ci_low=group[quoted[1]], quoted_ci_high=group[quoted[2]],
-            quote_note=note,
-        ))
-    columns = ["grouping", "group_value", "dimension", "label", "n_posts", "n_uncertain", "n_group", "share",
-               "share_ci_low", "share_ci_high", "adjusted_share", "adjusted_ci_low", "adjusted_ci_high",
-               "quoted_figure", "quoted_share", "quoted_ci_low", "quoted_ci_high", "quote_note", "is_small_group"]
+        quoted = (
+            ("adjusted_share", "adjusted_ci_low", "adjusted_ci_high")
+            if supported
+            else ("share", "share_ci_low", "share_ci_high")
+        )
+        frames.append(
+            group.assign(
+                quoted_figure="adjusted" if supported else "raw",
+                quoted_share=group[quoted[0]],
+                quoted_ci_low=group[quoted[1]],
+                quoted_ci_high=group[quoted[2]],
+                quote_note=note,
+            )
+        )
+    columns = [
+        "grouping",
+        "group_value",
+        "dimension",
+        "label",
+        "n_posts",
+        "n_uncertain",
+        "n_group",
+        "share",
+        "share_ci_low",
+        "share_ci_high",
+        "adjusted_share",
+        "adjusted_ci_low",
+        "adjusted_ci_high",
+        "quoted_figure",
+        "quoted_share",
+        "quoted_ci_low",
+        "quoted_ci_high",
+        "quote_note",
+        "is_small_group",
+    ]
     return pd.concat(frames)[columns].reset_index(drop=True)
