@@ -47,11 +47,8 @@ def imports_any(path: Path, prefixes: tuple[str, ...]) -> set[str]:
 
 def is_dagster_module(name: str) -> bool:
     """The thin Dagster layer of a step: its `assets` module, and the quality package's check factories."""
-    return (
-        name.endswith(".assets")
-        and name != "stigma_insights.assets"
-        or name in ("stigma_insights.quality.checks", "stigma_insights.quality.accounting")
-    )
+    step_assets = name.endswith(".assets") and name != "stigma_insights.assets"
+    return step_assets or name in ("stigma_insights.quality.checks", "stigma_insights.quality.accounting")
 
 
 def test_every_module_is_found():
@@ -131,8 +128,9 @@ import stigma_insights, stigma_insights.orchestration.dbt_functions
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.orchestration.definitions import defs
 definitions = defs()
+keys = definitions.resolve_asset_graph().get_all_asset_keys()
 print(json.dumps({"package": stigma_insights.__file__, "taxonomy": load_taxonomy().version,
-                  "assets": sorted(k.to_user_string() for k in definitions.resolve_asset_graph().get_all_asset_keys())}))
+                  "assets": sorted(key.to_user_string() for key in keys)}))
 """
 
 
