@@ -1,7 +1,7 @@
 """Great-expectations 1.x suites for the tables that feed the aggregate marts.
 
 GX validates a pandas frame read from DuckDB: its SQL datasource over duckdb_engine returns no
-rows (STACK.md, trap 4). Suites are built from the taxonomy, so label checks follow the taxonomy.
+rows (docs/stack.md, trap 2). Suites are built from the taxonomy, so label checks follow the taxonomy.
 """
 
 import os

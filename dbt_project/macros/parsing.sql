@@ -3,7 +3,7 @@
     (record->>'{{ root }}{{ field }}')
 {%- endmacro %}
 
-{# Epoch seconds arrive as int, numeric string or float (see SOURCE_FORMATS.md 1.4 and 2.2). #}
+{# Epoch seconds arrive as int, numeric string or float (docs/source_formats.md, section 1). #}
 {% macro epoch_to_timestamp(expression) -%}
     to_timestamp(try_cast({{ expression }} as double))
 {%- endmacro %}

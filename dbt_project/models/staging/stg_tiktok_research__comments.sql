@@ -1,7 +1,7 @@
 select
     record->>'$.id' as comment_id,
     record->>'$.video_id' as video_id,
-    -- Top-level comments carry the video id as parent (SOURCE_FORMATS.md 3.3): no parent comment then.
+    -- Top-level comments carry the video id as parent (docs/source_formats.md, section 3): no parent comment then.
     nullif(record->>'$.parent_comment_id', record->>'$.video_id') as parent_comment_id,
     -- The Research API gives no comment author.
     cast(NULL as varchar) as author_handle,
