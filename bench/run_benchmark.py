@@ -87,10 +87,13 @@ def stage_selections(steps):
         "ingest_ndjson": dg.AssetSelection.assets(*raw_keys[:2]).without_checks(),
         "ingest_documents": dg.AssetSelection.assets(*raw_keys[2:]).without_checks(),
         "dbt": dg.AssetSelection.assets(*steps.clean_and_unify.keys),
-        "labels": dg.AssetSelection.assets(["labels", "post_labels"], ["labels", "label_error_rates"]),
+        "labels": dg.AssetSelection.assets(
+            *(["labels", name] for name in ("post_labels", "label_error_rates", "label_classes"))
+        ),
         "fact": dg.AssetSelection.assets(*steps.labelled_fact.keys).without_checks(),
         # the Python checks: raw accounting and the blocking great-expectations suite (dbt tests run with dbt)
-        "checks": dg.AssetSelection.checks_for_assets(*raw_keys, LABELLED_FACT),
+        "checks": dg.AssetSelection.checks_for_assets(*raw_keys)
+        | dg.AssetSelection.checks(dg.AssetCheckKey(LABELLED_FACT, "gx_fct_labelled_posts")),
         "aggregates": dg.AssetSelection.assets(*steps.aggregates.keys, ["published", "analyst_marts"]),
     }
 
