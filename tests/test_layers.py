@@ -2,6 +2,7 @@
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -177,3 +178,15 @@ def test_a_non_editable_install_loads_the_definitions_from_the_project_folder(se
     assert loaded["taxonomy"] == load_taxonomy().version
     here = build_definitions(session_settings).resolve_asset_graph().get_all_asset_keys()
     assert loaded["assets"] == sorted(key.to_user_string() for key in here)
+
+
+def test_only_the_settings_module_names_the_platform_environment_variables():
+    def names_a_variable(path: Path) -> bool:
+        return any(
+            isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and re.fullmatch(r"STIGMA_INSIGHTS_[A-Z_]+", node.value)
+            for node in ast.walk(ast.parse(path.read_text()))
+        )
+
+    assert {name for name, path in modules().items() if names_a_variable(path)} == {"stigma_insights.settings"}
