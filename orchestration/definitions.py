@@ -46,6 +46,9 @@ def build_definitions(settings: Settings, project: DbtProject | None = None) -> 
         selection=dg.AssetSelection.all(),
         description="Landing files -> raw -> dbt staging/posts -> labels -> labelled fact -> checks -> aggregates"
         " -> published analyst copy.",
+        # One process for the whole run: the graph is serial (one DuckDB writer at a time), and a process
+        # per step would pay the imports (torch, dbt) fourteen times over.
+        executor_def=dg.in_process_executor,
     )
     nightly = dg.ScheduleDefinition(
         name="nightly_materialise_everything",
