@@ -360,6 +360,18 @@ def test_the_published_copy_holds_exactly_the_marts(warehouse, session_settings)
     assert copied == {t: warehouse.execute(f"select count(*) from marts.{t}").fetchone()[0] for t in marts}
 
 
+def test_the_published_copy_describes_every_table_and_column(session_settings, sample_run):
+    """The dbt descriptions travel with the tables, so analysts read them with duckdb_columns()."""
+    with duckdb.connect(str(session_settings.published), read_only=True) as copy:
+        tables = copy.execute("select table_name, comment from duckdb_tables() where schema_name = 'marts'").fetchall()
+        undocumented = copy.execute(
+            "select table_name, column_name from duckdb_columns()"
+            " where schema_name = 'marts' and coalesce(comment, '') = ''"
+        ).fetchall()
+    assert len(tables) == 8 and all(comment for _, comment in tables)
+    assert undocumented == []
+
+
 @pytest.mark.parametrize(
     ("tampering", "fails_on"),
     [
