@@ -47,6 +47,19 @@ def pseudonymise(handle: str | None, key: bytes) -> str | None:
     return f"author_{digest[:24]}"
 
 
+def pseudonymise_post_key(post_key: str | None, key: bytes) -> str | None:
+    """A stable, keyed stand-in for a post key (platform:kind:id): analysts can join and count posts
+    but not open the original post, whose id would lead to its author."""
+    if post_key is None or post_key == "":
+        return None
+    digest = hmac.new(key, b"post\0" + post_key.encode(), hashlib.sha256).hexdigest()
+    return f"post_{digest[:24]}"
+
+
+def pseudonymise_post_keys(post_keys: pa.Array, key: bytes) -> pa.Array:
+    return pa.array([pseudonymise_post_key(k, key) for k in post_keys.to_pylist()], pa.string())
+
+
 def scrub_texts(texts: pa.Array) -> pa.Array:
     """Replace emails, URLs, user and community mentions, @handles and phone numbers by tokens."""
     for pattern, token in SCRUB_PATTERNS:

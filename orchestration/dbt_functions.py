@@ -1,11 +1,12 @@
 """The dbt-duckdb plugin (named in dbt_project/profiles.yml) that gives dbt's connection the privacy functions.
 
-`pseudonymise(handle)` and `scrub_text(text)` in SQL run the tested Python of assets/privacy.py.
+`pseudonymise(handle)`, `pseudonymise_post_key(post_key)` and `scrub_text(text)` in SQL run the tested
+Python of assets/privacy.py.
 """
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from stigma_insights.assets.privacy import pseudonym_key, pseudonymise_handles, scrub_texts
+from stigma_insights.assets.privacy import pseudonym_key, pseudonymise_handles, pseudonymise_post_keys, scrub_texts
 
 
 class Plugin(BasePlugin):
@@ -13,5 +14,12 @@ class Plugin(BasePlugin):
         key = pseudonym_key()
         conn.create_function(
             "pseudonymise", lambda handles: pseudonymise_handles(handles, key), ["VARCHAR"], "VARCHAR", type="arrow"
+        )
+        conn.create_function(
+            "pseudonymise_post_key",
+            lambda keys: pseudonymise_post_keys(keys, key),
+            ["VARCHAR"],
+            "VARCHAR",
+            type="arrow",
         )
         conn.create_function("scrub_text", scrub_texts, ["VARCHAR"], "VARCHAR", type="arrow")

@@ -1,6 +1,7 @@
 """Test set-up: one warehouse per test session, on the bundled sample, with settings passed explicitly."""
 
 import tempfile
+import warnings
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,15 @@ SAMPLE_LANDING = REPO_ROOT / "data" / "landing"
 def settings_for(warehouse: Path, landing: Path = SAMPLE_LANDING) -> Settings:
     """The repository's settings with this warehouse and landing folder (published beside the warehouse)."""
     return Settings.from_env(project_dir=REPO_ROOT, warehouse=warehouse, landing=landing)
+
+
+def public_post_key(post_key: str) -> str:
+    """The pseudonym analysts see for a warehouse post key, under the key the test runs use."""
+    from stigma_insights.assets.privacy import pseudonym_key, pseudonymise_post_key
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the development key's warning
+        return pseudonymise_post_key(post_key, pseudonym_key())
 
 
 def run_everything(settings: Settings, **execute_options):

@@ -21,7 +21,7 @@ from stigma_insights.assets.labels.store import label_new_posts
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.settings import BACKEND_ENV, MODEL_CACHE_ENV
 
-from conftest import REPO_ROOT, run_everything, settings_for
+from conftest import REPO_ROOT, public_post_key, run_everything, settings_for
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 from generate_landing import generate  # noqa: E402
@@ -267,10 +267,12 @@ def test_incremental_runs_build_the_same_tables_as_a_full_refresh(session_settin
         ).fetchone()
         orphan = conn.execute(
             "select region, country_code, relevance is not null from incremental.marts.fct_labelled_posts"
-            " where post_key = 'tiktok:comment:7499999999999999001'"
+            " where post_key = ?",
+            [public_post_key("tiktok:comment:7499999999999999001")],
         ).fetchone()
         edited_text = conn.execute(
-            "select text from incremental.marts.fct_labelled_posts where post_key = ?", [f"reddit:post:{edited['id']}"]
+            "select text from incremental.marts.fct_labelled_posts where post_key = ?",
+            [public_post_key(f"reddit:post:{edited['id']}")],
         ).fetchone()
     assert largest_gap < 1e-5  # labels equal; confidences up to float noise from other batch sizes
     assert orphan == ("Sub-Saharan Africa", "NG", True)

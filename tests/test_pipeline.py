@@ -20,7 +20,7 @@ import zstandard
 from stigma_insights.assets.labels.embedding import embedding_model_id
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 
-from conftest import FIXTURES, REPO_ROOT, run_everything, settings_for
+from conftest import FIXTURES, REPO_ROOT, public_post_key, run_everything, settings_for
 
 pytestmark = pytest.mark.slow  # every test here runs the pipeline or works on its warehouse
 
@@ -235,7 +235,7 @@ def test_adjusted_shares_match_an_independent_constrained_solve_of_the_error_rat
 
 
 def test_labels_agree_with_the_sample_answer_key(warehouse, answer_key):
-    truth = {f"{r['platform']}:{r['kind']}:{r['post_id']}": r for r in answer_key if r["relevance"]}
+    truth = {public_post_key(f"{r['platform']}:{r['kind']}:{r['post_id']}"): r for r in answer_key if r["relevance"]}
     rows = warehouse.execute(
         "select post_key, relevance, stigma_domain, intent, taxonomy_version, model_name"
         " from marts.fct_labelled_posts where relevance is not null"
@@ -278,6 +278,28 @@ def test_no_analyst_facing_table_carries_a_raw_handle(warehouse):
             f'select count(*) from marts.{table_name} t join handles h on contains(lower(t."{column}"), h.handle)'
         ).fetchone()
         assert leaks == 0, f"marts.{table_name}.{column} contains raw handles"
+
+
+def test_no_analyst_facing_table_carries_a_real_platform_id(warehouse):
+    """An id opens the original post and, through it, its author: the marts carry pseudonymous keys only."""
+    warehouse.execute("""
+        create temp table platform_ids as
+        select distinct record_id as id from (
+            select record_id from raw.reddit_dump union all select record_id from raw.reddit_api
+            union all select record_id from raw.tiktok_research union all select record_id from raw.zeeschuimer
+        )
+    """)
+    assert warehouse.execute("select count(*), min(length(id)) from platform_ids").fetchone()[0] > 200
+    columns = warehouse.execute(
+        "select table_name, column_name from duckdb_columns() where schema_name = 'marts' and data_type = 'VARCHAR'"
+    ).fetchall()
+    for table_name, column in columns:
+        (leaks,) = warehouse.execute(
+            f'select count(*) from marts.{table_name} t join platform_ids p on contains(t."{column}", p.id)'
+        ).fetchone()
+        assert leaks == 0, f"marts.{table_name}.{column} contains real platform ids"
+    keys = warehouse.execute("select post_key, thread_key from marts.fct_labelled_posts").fetchall()
+    assert all(key.startswith("post_") and thread.startswith("post_") for key, thread in keys)
 
 
 def test_running_everything_again_duplicates_nothing(sample_run, session_settings):

@@ -3,7 +3,7 @@
 import pyarrow as pa
 import pytest
 
-from stigma_insights.assets.privacy import pseudonymise, scrub_texts
+from stigma_insights.assets.privacy import pseudonymise, pseudonymise_post_key, scrub_texts
 
 KEY = b"test-key"
 
@@ -15,6 +15,16 @@ def test_pseudonyms_are_stable_keyed_and_not_the_handle():
     assert first != pseudonymise("Quiet_Owl7", b"another-key")
     assert "owl" not in first and first.startswith("author_")
     assert pseudonymise(None, KEY) is None and pseudonymise("", KEY) is None
+
+
+def test_post_keys_become_keyed_pseudonyms_that_hide_the_platform_id():
+    first = pseudonymise_post_key("reddit:post:x3bnc6", KEY)
+    assert first == pseudonymise_post_key("reddit:post:x3bnc6", KEY) and first.startswith("post_")
+    assert "x3bnc6" not in first
+    assert first != pseudonymise_post_key("reddit:post:X3BNC6", KEY)  # ids are case-sensitive
+    assert first != pseudonymise_post_key("reddit:post:x3bnc6", b"another-key")
+    assert first.removeprefix("post_") != pseudonymise("reddit:post:x3bnc6", KEY).removeprefix("author_")
+    assert pseudonymise_post_key(None, KEY) is None
 
 
 @pytest.mark.parametrize(

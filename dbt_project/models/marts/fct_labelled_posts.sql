@@ -2,16 +2,17 @@
 -- One label, confidence and uncertain flag per taxonomy dimension (macros/taxonomy.sql).
 -- Incremental: a run rewrites the rows whose post was rebuilt or whose labels changed since the
 -- last run; `dbt build --full-refresh` rebuilds it whole.
+-- Keys are keyed pseudonyms of the warehouse's post keys: no real platform id reaches analysts (an id
+-- opens the post and its author); engineers keep the real ids in raw, staging and intermediate.
 {{ config(materialized='incremental', unique_key='post_key', incremental_strategy='delete+insert',
           on_schema_change='sync_all_columns') }}
 
 select
-    posts.post_key,
+    pseudonymise_post_key(posts.post_key) as post_key,
     posts.platform,
     posts.kind,
-    posts.post_id,
-    posts.thread_key,
-    posts.parent_comment_key,
+    pseudonymise_post_key(posts.thread_key) as thread_key,
+    pseudonymise_post_key(posts.parent_comment_key) as parent_comment_key,
     posts.community,
     posts.author_id,
     posts.created_at,
@@ -40,5 +41,5 @@ where posts.refreshed_at > (select coalesce(max(post_refreshed_at), '-infinity':
     or labels.labelled_at > (select coalesce(max(labelled_at), '-infinity'::timestamptz) from {{ this }})
     -- labels withdrawn without a new post version (e.g. a relabelling that has not reached this post yet)
     or (labels.post_key is null
-        and posts.post_key in (select post_key from {{ this }} where relevance is not null))
+        and pseudonymise_post_key(posts.post_key) in (select post_key from {{ this }} where relevance is not null))
 {% endif %}
