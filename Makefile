@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: run test test-fast lint typecheck dev bench
+.PHONY: run test test-fast lint typecheck dev bench docs
 
 run: $(VENV)/.installed
 	$(BIN)/stigma-insights run
@@ -46,3 +46,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PIP) -c constraints.txt -e '.[dev]'
 	$(BIN)/stigma-insights prepare
 	touch $@
+
+# A static dbt docs site (one self-contained HTML file) of the models, their columns and lineage;
+# after `make run` (it reads the warehouse's catalog and the taxonomy table the labels asset writes).
+docs: $(VENV)/.installed
+	cd dbt_project && ../$(BIN)/dbt docs generate --static --quiet
+	@echo "dbt docs: dbt_project/target/static_index.html"
