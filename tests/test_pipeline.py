@@ -6,6 +6,7 @@ with the sample landing files) and from the seeds, not from the pipeline itself.
 
 import csv
 import hashlib
+import re
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -429,3 +430,12 @@ def test_the_accounting_check_fails_when_the_ledger_and_the_raw_table_disagree(
         assert metadata["unbalanced_loads"] > 0
     else:
         assert metadata["records_in_raw_table"] == metadata["records_loaded_per_ledger"] - 1
+
+
+def test_every_query_of_the_analyst_guide_answers_on_the_published_copy(session_settings, sample_run):
+    guide = (REPO_ROOT / "docs" / "analyst_guide.md").read_text()
+    queries = re.findall(r"```sql\n(.*?)```", guide, flags=re.DOTALL)
+    assert len(queries) == 7
+    with duckdb.connect(str(session_settings.published), read_only=True) as copy:
+        for query in queries:
+            assert copy.execute(query).fetchall(), query
