@@ -8,6 +8,7 @@ implementation: RE2 through Arrow, whose semantics on non-ASCII text are the one
 import hashlib
 import hmac
 import warnings
+from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -56,10 +57,6 @@ def pseudonymise_post_key(post_key: str | None, key: bytes) -> str | None:
     return f"post_{digest[:24]}"
 
 
-def pseudonymise_post_keys(post_keys: pa.Array, key: bytes) -> pa.Array:
-    return pa.array([pseudonymise_post_key(k, key) for k in post_keys.to_pylist()], pa.string())
-
-
 def scrub_texts(texts: pa.Array) -> pa.Array:
     """Replace emails, URLs, user and community mentions, @handles and phone numbers by tokens."""
     for pattern, token in SCRUB_PATTERNS:
@@ -67,5 +64,8 @@ def scrub_texts(texts: pa.Array) -> pa.Array:
     return texts
 
 
-def pseudonymise_handles(handles: pa.Array, key: bytes) -> pa.Array:
-    return pa.array([pseudonymise(handle, key) for handle in handles.to_pylist()], pa.string())
+def pseudonymise_array(
+    values: pa.Array, key: bytes, pseudonym: Callable[[str | None, bytes], str | None] = pseudonymise
+) -> pa.Array:
+    """`pseudonym` (an author's by default) of each value: the vectorised form dbt's SQL functions call."""
+    return pa.array([pseudonym(value, key) for value in values.to_pylist()], pa.string())

@@ -6,18 +6,18 @@ Python of assets/privacy.py.
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
-from stigma_insights.assets.privacy import pseudonym_key, pseudonymise_handles, pseudonymise_post_keys, scrub_texts
+from stigma_insights.assets.privacy import pseudonym_key, pseudonymise_array, pseudonymise_post_key, scrub_texts
 
 
 class Plugin(BasePlugin):
     def configure_connection(self, conn):
         key = pseudonym_key()
         conn.create_function(
-            "pseudonymise", lambda handles: pseudonymise_handles(handles, key), ["VARCHAR"], "VARCHAR", type="arrow"
+            "pseudonymise", lambda handles: pseudonymise_array(handles, key), ["VARCHAR"], "VARCHAR", type="arrow"
         )
         conn.create_function(
             "pseudonymise_post_key",
-            lambda keys: pseudonymise_post_keys(keys, key),
+            lambda keys: pseudonymise_array(keys, key, pseudonymise_post_key),
             ["VARCHAR"],
             "VARCHAR",
             type="arrow",

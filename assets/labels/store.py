@@ -184,20 +184,22 @@ def error_rates(engines: dict[str, LabelEngine], measured_on: dict[str, str]) ->
 def label_classes(taxonomy: Taxonomy) -> pl.DataFrame:
     """The taxonomy as a table, for dbt: which label columns the fact table gets, which values are valid,
     and which posts each dimension counts (those where the gating dimension has the gating label)."""
-    rows = [
-        {
-            "dimension": dimension.name,
-            "dimension_position": d,
-            "label": label,
-            "label_position": c,
-            "applies_when_dimension": gate[0] if gate else None,
-            "applies_when_label": gate[1] if gate else None,
-            "taxonomy_version": taxonomy.version,
-        }
-        for d, dimension in enumerate(taxonomy.dimensions)
-        for gate in [dimension.applies_when[0] if dimension.applies_when else None]
-        for c, label in enumerate(dimension.class_names)
-    ]
+    rows = []
+    for dimension_position, dimension in enumerate(taxonomy.dimensions):
+        # At most one condition (the taxonomy loader refuses more).
+        gate_dimension, gate_label = dimension.applies_when[0] if dimension.applies_when else (None, None)
+        rows += [
+            {
+                "dimension": dimension.name,
+                "dimension_position": dimension_position,
+                "label": label,
+                "label_position": label_position,
+                "applies_when_dimension": gate_dimension,
+                "applies_when_label": gate_label,
+                "taxonomy_version": taxonomy.version,
+            }
+            for label_position, label in enumerate(dimension.class_names)
+        ]
     return pl.DataFrame(rows, schema_overrides={"applies_when_dimension": pl.String, "applies_when_label": pl.String})
 
 
