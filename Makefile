@@ -6,8 +6,11 @@ PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
 .PHONY: run test test-fast lint typecheck dev bench docs
 
+# The CLI and the UI share one Dagster instance: what `make run` materialises shows in `make dev`.
+INSTANCE := DAGSTER_HOME=$(CURDIR)/dagster_home
+
 run: $(VENV)/.installed
-	$(BIN)/stigma-insights run
+	$(INSTANCE) $(BIN)/stigma-insights run
 
 # Everything CI runs: lint, types, then the whole test suite (about 8 minutes here).
 test: lint $(VENV)/.installed
@@ -36,7 +39,7 @@ bench: $(VENV)/.installed
 
 # dagster_home/dagster.yaml limits the warehouse pool to one step at a time across runs.
 dev: $(VENV)/.installed
-	DAGSTER_HOME=$(CURDIR)/dagster_home $(BIN)/dagster dev -w workspace.yaml
+	$(INSTANCE) $(BIN)/dagster dev -w workspace.yaml
 
 # torch first and alone: pinned exactly, pip takes the machine's local CPU build (docs/stack.md).
 # The rest from constraints.txt (the tested versions); then dbt parses the project for Dagster.

@@ -19,9 +19,9 @@ def prepare(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Materialise the whole asset graph once, then say where the results are."""
-    import dagster as dg
     import duckdb
 
+    from stigma_insights.instance import open_instance, release_orphaned_runs
     from stigma_insights.orchestration.dbt import dbt_project, prepare_manifest
     from stigma_insights.orchestration.definitions import MATERIALISE_EVERYTHING, build_definitions, refresh_run_config
 
@@ -30,26 +30,30 @@ def run(args: argparse.Namespace) -> int:
     project = dbt_project(settings)
     prepare_manifest(settings, project)
     print(f"Landing files: {settings.landing}")
-    # An in-process run executes its steps one after another, so it needs no pool limits; an
-    # ephemeral instance also means a killed run leaves no claimed pool slot behind to block the next.
-    result = (
-        build_definitions(settings, project)
-        .resolve_job_def(MATERIALISE_EVERYTHING)
-        .execute_in_process(
-            instance=dg.DagsterInstance.ephemeral(),
-            raise_on_error=False,
-            run_config={
-                "loggers": {"console": {"config": {"log_level": args.log_level}}},
-                **refresh_run_config(args.full_refresh),
-            },
+    # The instance `dagster dev` shows: this run, its materialisations and checks appear in the UI.
+    with open_instance(settings) as instance:
+        for run_id in release_orphaned_runs(instance):
+            print(f"Run {run_id} had been killed: marked failed, its pool slots freed.")
+        result = (
+            build_definitions(settings, project)
+            .resolve_job_def(MATERIALISE_EVERYTHING)
+            .execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                tags={"launched_by": "stigma-insights run"},
+                run_config={
+                    "loggers": {"console": {"config": {"log_level": args.log_level}}},
+                    **refresh_run_config(args.full_refresh),
+                },
+            )
         )
-    )
     checks = result.get_asset_check_evaluations()
     print(f"Checks: {sum(c.passed for c in checks)} passed, {sum(not c.passed for c in checks)} failed")
     for check in checks:
         if not check.passed:
             print(f"  FAILED {check.asset_check_key.asset_key.to_user_string()}:{check.check_name}")
     published = settings.published
+    print(f"Dagster instance (make dev shows this run): {settings.dagster_home}")
     print(f"Warehouse: {settings.warehouse}")
     print(f"Published for analysts (open read-only): {published}")
     if published.exists():

@@ -12,6 +12,7 @@ from stigma_insights.assets.ingest.assets import raw_assets
 from stigma_insights.assets.labels.assets import annotations, labels
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.assets.publish.assets import build_analyst_marts
+from stigma_insights.instance import release_orphaned_runs
 from stigma_insights.orchestration.dbt import DBT_STEP_SELECTIONS, build_dbt_steps, dbt_project, prepare_manifest
 from stigma_insights.quality.accounting import accounting_checks
 from stigma_insights.quality.checks import build_gx_check
@@ -25,6 +26,16 @@ MATERIALISE_EVERYTHING = "materialise_everything"
 
 def labelled_fact_check() -> dg.AssetChecksDefinition:
     return build_gx_check(LABELLED_FACT, "marts.fct_labelled_posts", lambda: labelled_posts_suite(load_taxonomy()))
+
+
+@dg.sensor(
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Fails runs whose process was killed and frees their pool slots, so they block no later run.",
+)
+def release_killed_runs(context: dg.SensorEvaluationContext) -> dg.SkipReason:
+    released = release_orphaned_runs(context.instance)
+    return dg.SkipReason(f"released {', '.join(released)}" if released else "no run was killed")
 
 
 def refresh_run_config(full_refresh: bool) -> dict:
@@ -72,6 +83,7 @@ def build_definitions(settings: Settings, project: DbtProject | None = None) -> 
         asset_checks=[labelled_fact_check(), *accounting_checks()],
         jobs=[materialise_everything],
         schedules=[nightly],
+        sensors=[release_killed_runs],
         resources=build_resources(settings, project),
     )
 

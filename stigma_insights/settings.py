@@ -20,6 +20,7 @@ DEVICE_ENV = "STIGMA_INSIGHTS_DEVICE"  # cpu, cuda, cuda:1 ...; default: cuda wh
 BACKEND_ENV = "STIGMA_INSIGHTS_EMBEDDING_BACKEND"  # auto, torch or onnx-int8
 PSEUDONYM_KEY_ENV = "STIGMA_INSIGHTS_PSEUDONYM_KEY"  # read in the dbt subprocess, by the privacy plugin
 CRASH_AT_ENV = "STIGMA_INSIGHTS_CRASH_AT"  # tests only: the named point where the process kills itself
+DAGSTER_HOME_ENV = "DAGSTER_HOME"  # Dagster's own: the instance (runs, events) that the CLI and the UI share
 
 EMBEDDING_BACKENDS = ("auto", "torch", "onnx-int8")
 
@@ -50,6 +51,7 @@ class Settings:
     warehouse: Path
     landing: Path
     published: Path
+    dagster_home: Path
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
 
     @classmethod
@@ -66,6 +68,7 @@ class Settings:
             landing=_path(given.get("landing") or env.get(LANDING_ENV) or project_dir / "data" / "landing"),
             # The analysts' read-only copy of the marts: by default beside the warehouse, named after it.
             published=_path(published) if published else warehouse.with_name(f"{warehouse.stem}_published.duckdb"),
+            dagster_home=_path(given.get("dagster_home") or env.get(DAGSTER_HOME_ENV) or project_dir / "dagster_home"),
             embedding=EmbeddingSettings(
                 backend=env.get(BACKEND_ENV) or "auto",
                 device=env.get(DEVICE_ENV) or None,

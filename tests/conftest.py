@@ -14,8 +14,11 @@ SAMPLE_LANDING = REPO_ROOT / "data" / "landing"
 
 
 def settings_for(warehouse: Path, landing: Path = SAMPLE_LANDING) -> Settings:
-    """The repository's settings with this warehouse and landing folder (published beside the warehouse)."""
-    return Settings.from_env(project_dir=REPO_ROOT, warehouse=warehouse, landing=landing)
+    """The repository's settings with this warehouse and landing folder (published and the Dagster
+    instance beside the warehouse)."""
+    return Settings.from_env(
+        project_dir=REPO_ROOT, warehouse=warehouse, landing=landing, dagster_home=warehouse.parent / "dagster_home"
+    )
 
 
 def public_post_key(post_key: str) -> str:
@@ -28,16 +31,16 @@ def public_post_key(post_key: str) -> str:
 
 
 def run_everything(settings: Settings, **execute_options):
-    """The whole job in process, as the CLI runs it, on an ephemeral instance."""
-    import dagster as dg
-
+    """The whole job in process, as the CLI runs it, on the settings' persistent instance."""
+    from stigma_insights.instance import open_instance
     from stigma_insights.orchestration.definitions import MATERIALISE_EVERYTHING, build_definitions
 
-    return (
-        build_definitions(settings)
-        .resolve_job_def(MATERIALISE_EVERYTHING)
-        .execute_in_process(instance=dg.DagsterInstance.ephemeral(), raise_on_error=False, **execute_options)
-    )
+    with open_instance(settings) as instance:
+        return (
+            build_definitions(settings)
+            .resolve_job_def(MATERIALISE_EVERYTHING)
+            .execute_in_process(instance=instance, raise_on_error=False, **execute_options)
+        )
 
 
 @pytest.fixture(scope="session")

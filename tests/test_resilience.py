@@ -9,12 +9,14 @@ import sys
 import threading
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
 from stigma_insights.assets.labels.store import BATCH_SIZE
 from stigma_insights.crash_points import LABELS_BATCH_COMMITTED, RAW_LOAD_BEFORE_COMMIT
-from stigma_insights.settings import CRASH_AT_ENV, PSEUDONYM_KEY_ENV, PUBLISHED_ENV, WAREHOUSE_ENV
+from stigma_insights.resources import WAREHOUSE_POOL
+from stigma_insights.settings import CRASH_AT_ENV, DAGSTER_HOME_ENV, PSEUDONYM_KEY_ENV, PUBLISHED_ENV, WAREHOUSE_ENV
 
 from conftest import REPO_ROOT
 
@@ -24,8 +26,13 @@ CLI = [sys.executable, "-m", "stigma_insights.orchestration.cli", "run", "--log-
 
 
 def start_run(warehouse: Path, **env) -> subprocess.Popen:
-    """The CLI's run on the bundled sample, into this warehouse (published beside it)."""
-    environment = {**os.environ, WAREHOUSE_ENV: str(warehouse), **env}
+    """The CLI's run on the bundled sample, into this warehouse (published and its Dagster instance beside it)."""
+    environment = {
+        **os.environ,
+        WAREHOUSE_ENV: str(warehouse),
+        DAGSTER_HOME_ENV: str(warehouse.parent / "dagster_home"),
+        **env,
+    }
     environment.pop(PUBLISHED_ENV, None)
     return subprocess.Popen(
         CLI, cwd=REPO_ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
@@ -88,11 +95,23 @@ def test_a_run_killed_after_a_batch_of_labels_keeps_it_and_the_next_run_does_not
     assert process.returncode == -signal.SIGKILL
     killed = counts(warehouse, labels)
     assert killed["rows"] == min(BATCH_SIZE, killed["labellable"]) > 0
+    # The killed run is still "started" in the shared instance and holds the warehouse pool's one slot.
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        [killed_run] = instance.get_runs()
+        assert killed_run.status == dg.DagsterRunStatus.STARTED
+        assert instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).active_run_ids == {killed_run.run_id}
 
     output = finish(start_run(warehouse))
 
     assert counts(warehouse, labels) == {**killed, "rows": killed["labellable"]}  # the batch kept, not relabelled
     assert f"Labelling {killed['labellable'] - killed['rows']} of {killed['labellable']} labellable posts" in output
+    # The next run failed the killed one, freed its slot (else it would have waited for ever) and succeeded.
+    assert f"Run {killed_run.run_id} had been killed" in output
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        statuses = {run.run_id: run.status for run in instance.get_runs()}
+        assert statuses.pop(killed_run.run_id) == dg.DagsterRunStatus.FAILURE
+        assert list(statuses.values()) == [dg.DagsterRunStatus.SUCCESS]
+        assert instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).active_run_ids == set()
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         assert conn.execute("select count(*) from marts.fct_labelled_posts where relevance is not null").fetchone() == (
             killed["labellable"],
