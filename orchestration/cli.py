@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from stigma_insights.settings import LANDING_ENV, WAREHOUSE_ENV, Settings
+from stigma_insights.settings import LANDING_ENV, PUBLISHED_ENV, WAREHOUSE_ENV, Settings
 
 
 def prepare(args: argparse.Namespace) -> int:
@@ -67,6 +67,23 @@ def run(args: argparse.Namespace) -> int:
         failed = [str(event.step_key) for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
         print(f"Run failed (steps: {', '.join(failed) or 'see log'}); downstream tables kept their last version.")
         return 1
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    """Build the insight report from the published analyst copy, without running the pipeline."""
+    from pathlib import Path
+
+    from stigma_insights.assets.report.figures import read_figures
+    from stigma_insights.assets.report.render import write_report
+
+    settings = Settings.from_env(warehouse=args.warehouse, published=args.published)
+    try:
+        figures = read_figures(settings.published)
+    except FileNotFoundError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(f"Insight report: {write_report(figures, Path(args.out) if args.out else settings.report)}")
     return 0
 
 
@@ -201,6 +218,16 @@ def main(argv: list[str] | None = None) -> int:
         help="rebuild the incremental dbt models whole and label every post again (embeddings stay cached)",
     )
     run_parser.set_defaults(handler=run)
+
+    report_parser = commands.add_parser("report", help="build the insight report (HTML) from the published copy")
+    report_parser.add_argument("--out", help="HTML file to write (default: beside the published copy)")
+    report_parser.add_argument(
+        "--published", help=f"published DuckDB file (default: ${PUBLISHED_ENV} or beside the warehouse)"
+    )
+    report_parser.add_argument(
+        "--warehouse", help=f"warehouse whose published copy to read (default: ${WAREHOUSE_ENV})"
+    )
+    report_parser.set_defaults(handler=report)
 
     prepare_parser = commands.add_parser("prepare", help="parse the dbt project for Dagster (run by make)")
     prepare_parser.add_argument("--force", action="store_true", help="parse even when the manifest is up to date")

@@ -12,6 +12,7 @@ from stigma_insights.assets.ingest.assets import raw_assets
 from stigma_insights.assets.labels.assets import annotations, labels
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.assets.publish.assets import build_analyst_marts
+from stigma_insights.assets.report.assets import insight_report
 from stigma_insights.instance import release_orphaned_runs
 from stigma_insights.orchestration.dbt import DBT_STEP_SELECTIONS, build_dbt_steps, dbt_project, prepare_manifest
 from stigma_insights.quality.accounting import accounting_checks
@@ -56,7 +57,7 @@ def build_definitions(settings: Settings, project: DbtProject | None = None) -> 
         MATERIALISE_EVERYTHING,
         selection=dg.AssetSelection.all(),
         description="Landing files -> raw -> dbt staging/posts -> labels -> labelled fact -> checks -> aggregates"
-        " -> published analyst copy.",
+        " -> published analyst copy -> insight report.",
         # One process for the whole run: the graph is serial (one DuckDB writer at a time), and a process
         # per step would pay the imports (torch, dbt) fourteen times over.
         executor_def=dg.in_process_executor,
@@ -79,6 +80,7 @@ def build_definitions(settings: Settings, project: DbtProject | None = None) -> 
             steps.aggregates,
             # Every mart the dbt steps build, so a mart added later is published too.
             build_analyst_marts(deps=[*steps.labelled_fact.keys, *steps.aggregates.keys]),
+            insight_report,
         ],
         asset_checks=[labelled_fact_check(), *accounting_checks()],
         jobs=[materialise_everything],

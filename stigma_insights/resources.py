@@ -23,12 +23,13 @@ DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 
 
 class ProjectFiles(dg.ConfigurableResource):
-    """Where the assets read landed files and starter annotations, keep engines and publish the marts."""
+    """Where the assets read landed files and starter annotations, keep engines, publish the marts and the report."""
 
     landing_folder: str
     starter_annotations_folder: str
     engines_folder: str
     published_file: str
+    report_file: str
 
 
 @contextmanager
@@ -71,6 +72,7 @@ def build_resources(settings: Settings, dbt_project) -> dict[str, dg.Configurabl
             starter_annotations_folder=str(settings.starter_annotations),
             engines_folder=str(settings.engines_folder),
             published_file=str(settings.published),
+            report_file=str(settings.report),
         ),
     }
 

@@ -87,6 +87,11 @@ class Settings:
         return folder
 
     @property
+    def report(self) -> Path:
+        """The insight report (HTML), published beside the analysts' copy."""
+        return self.published.with_name(f"{self.warehouse.stem}_report.html")
+
+    @property
     def starter_annotations(self) -> Path:
         """Labelled files of real posts that every warehouse's annotation store starts from (see its README)."""
         return self.project_dir / "data" / "annotations"

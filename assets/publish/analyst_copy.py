@@ -5,15 +5,36 @@ lock, and a reader sees either the previous complete copy or the new one, never 
 """
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 ANALYST_SCHEMA = "marts"
+PUBLICATION_TABLE = "publication"  # one row: when and by which run the copy was made, with its checks
 
 
-def publish_marts(conn: duckdb.DuckDBPyConnection, target: Path) -> dict[str, int]:
-    """Copy every table of the marts schema into `target` (built beside it, then renamed over it)."""
+@dataclass(frozen=True)
+class Publication:
+    dagster_run_id: str
+    checks_passed: int
+    checks_failed: int
+    failed_checks: str  # asset:check names, comma-separated ('' when every check passed)
+
+
+PUBLICATION_DESCRIPTION = "When, by which Dagster run and after which checks this copy was published."
+PUBLICATION_COLUMNS = {
+    "published_at": ("timestamptz", "When this copy was published."),
+    "dagster_run_id": ("varchar", "The Dagster run that published it (look it up in the Dagster UI)."),
+    "checks_passed": ("integer", "Data-quality checks (great-expectations suites, dbt tests) passed in that run."),
+    "checks_failed": ("integer", "Checks that failed in that run (a failed blocking check stops publication)."),
+    "failed_checks": ("varchar", "Names of the failed checks (asset:check), comma-separated; empty when none."),
+}
+
+
+def publish_marts(conn: duckdb.DuckDBPyConnection, target: Path, publication: Publication) -> dict[str, int]:
+    """Copy every table of the marts schema into `target` (built beside it, then renamed over it), with
+    a publication table saying when, by which run and after which checks."""
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{target.name}.building")
     staging.unlink(missing_ok=True)
@@ -31,6 +52,8 @@ def publish_marts(conn: duckdb.DuckDBPyConnection, target: Path) -> dict[str, in
         for table in tables:
             conn.execute(f"create table published.{ANALYST_SCHEMA}.{table} as select * from {ANALYST_SCHEMA}.{table}")
         _copy_comments(conn, tables)
+        _write_publication(conn, publication)
+        tables.append(PUBLICATION_TABLE)
         counts = {
             table: conn.execute(f"select count(*) from published.{ANALYST_SCHEMA}.{table}").fetchall()[0][0]
             for table in tables
@@ -57,6 +80,22 @@ def _copy_comments(conn: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
     ).fetchall():
         if table in tables:
             conn.execute(f'comment on column {target}.{table}."{column}" is {_literal(comment)}')
+
+
+def _write_publication(conn: duckdb.DuckDBPyConnection, publication: Publication) -> None:
+    table = f"published.{ANALYST_SCHEMA}.{PUBLICATION_TABLE}"
+    conn.execute(
+        f"create table {table} ({', '.join(f'{name} {kind}' for name, (kind, _) in PUBLICATION_COLUMNS.items())})"
+    )
+    conn.execute(
+        f"insert into {table} values (now(), ?, ?, ?, ?)",
+        [publication.dagster_run_id, publication.checks_passed, publication.checks_failed, publication.failed_checks],
+    )
+    conn.execute(
+        f"comment on table {table} is 'When, by which Dagster run and after which checks this copy was published.'"
+    )
+    for name, (_, description) in PUBLICATION_COLUMNS.items():
+        conn.execute(f"comment on column {table}.{name} is {_literal(description)}")
 
 
 def _literal(text: str) -> str:

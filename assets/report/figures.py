@@ -1,0 +1,191 @@
+"""The insight report's figures and generated summary, read from the published analyst copy only.
+
+The report is built from the same file analysts open, so every number in it can be found again
+with SQL on that file; it quotes counts and shares, never post text.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from stigma_insights.assets.publish.analyst_copy import ANALYST_SCHEMA, PUBLICATION_TABLE
+
+# The dimensions of the seed study's questions, and the labels the summary speaks of.
+RELEVANCE, DOMAIN, INTENT = "relevance", "stigma_domain", "intent"
+RELEVANT, SEEKING_HELP, AWARENESS, ADVICE = "relevant", "seeking_help", "awareness", "actionable_advice"
+
+
+@dataclass(frozen=True)
+class ReportFigures:
+    shares: pd.DataFrame  # marts.agg_adjusted_label_shares: raw and adjusted shares of every grouping
+    subreddits_by_region: pd.DataFrame
+    sources: pd.DataFrame  # items per platform and kind, with their first and last creation time
+    model_names: list[str]
+    taxonomy_versions: list[str]
+    publication: dict | None  # when and by which run the copy was published, with its check counts
+
+    def slice(self, grouping: str, dimension: str) -> pd.DataFrame:
+        rows = self.shares[(self.shares.grouping == grouping) & (self.shares.dimension == dimension)]
+        return rows.sort_values(["group_value", "label"]).reset_index(drop=True)
+
+    def quoted(self, grouping: str, group_value: str, dimension: str, label: str) -> pd.Series:
+        """The row of one figure to quote (quoted_share and its interval say raw or adjusted)."""
+        rows = self.slice(grouping, dimension)
+        return rows[(rows.group_value == group_value) & (rows.label == label)].iloc[0]
+
+    @property
+    def platforms(self) -> list[str]:
+        return sorted(self.sources.platform.unique())
+
+
+def read_figures(published: Path) -> ReportFigures:
+    if not published.exists():
+        raise FileNotFoundError(f"no published analyst copy at {published}: run `stigma-insights run` first")
+    with duckdb.connect(str(published), read_only=True) as conn:
+        conn.execute("set TimeZone = 'UTC'")  # times in the report are UTC, whatever the machine's zone
+        marts = ANALYST_SCHEMA
+        sources = conn.sql(
+            f"select platform, kind, count(*) as n_items, min(created_at) as first_created_at,"
+            f" max(created_at) as last_created_at from {marts}.fct_labelled_posts group by all order by all"
+        ).df()
+        versions = conn.sql(
+            f"select distinct model_name, taxonomy_version from {marts}.fct_labelled_posts"
+            " where model_name is not null order by all"
+        ).fetchall()
+        has_publication = conn.execute(
+            "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
+            [marts, PUBLICATION_TABLE],
+        ).fetchone() == (1,)
+        publication = (
+            conn.sql(f"select * from {marts}.{PUBLICATION_TABLE}").df().iloc[0].to_dict() if has_publication else None
+        )
+        return ReportFigures(
+            shares=conn.sql(f"select * from {marts}.agg_adjusted_label_shares").df(),
+            subreddits_by_region=conn.sql(f"select * from {marts}.agg_subreddits_by_region order by region").df(),
+            sources=sources,
+            model_names=sorted({model for model, _ in versions}),
+            taxonomy_versions=sorted({version for _, version in versions}),
+            publication=publication,
+        )
+
+
+def percent(value: float) -> str:
+    return f"{value:.0%}"
+
+
+def interval(row: pd.Series, prefix: str = "quoted") -> str:
+    low, high = row[f"{prefix}_ci_low"], row[f"{prefix}_ci_high"]
+    return "no interval" if pd.isna(low) else f"95% CI {percent(low)}-{percent(high)}"
+
+
+def headline_metrics(figures: ReportFigures) -> dict[str, float]:
+    """The figures to follow night after night (quoted shares): Dagster plots each as a time series."""
+    metrics: dict[str, float] = {}
+    for platform in figures.platforms:
+        for dimension, grouping, group_value, labels in (
+            (RELEVANCE, "platform", platform, [RELEVANT]),
+            (DOMAIN, "platform", platform, sorted(figures.slice("platform", DOMAIN).label.unique())),
+            (INTENT, "platform_kind", f"{platform} / comment", [SEEKING_HELP]),
+            (INTENT, "platform", platform, [AWARENESS, ADVICE]),
+        ):
+            rows = figures.slice(grouping, dimension)
+            for label in labels:
+                if ((rows.group_value == group_value) & (rows.label == label)).any():
+                    share = figures.quoted(grouping, group_value, dimension, label).quoted_share
+                    metrics[f"share {dimension}={label} | {group_value}"] = float(share)
+    return metrics
+
+
+def summary_sentences(figures: ReportFigures) -> list[str]:
+    """A few sentences on the headline numbers, generated from the figures (no post text)."""
+    sources = figures.sources
+    first, last = sources.first_created_at.min(), sources.last_created_at.max()
+    sentences = [
+        f"This report covers {sources.n_items.sum():,} posts and comments"
+        f" ({', '.join(f'{r.platform} {r.kind}s: {r.n_items:,}' for r in sources.itertuples())})"
+        f" created between {_day(first)} and {_day(last)}."
+    ]
+    for platform in figures.platforms:
+        relevant = figures.quoted("platform", platform, RELEVANCE, RELEVANT)
+        sentences.append(
+            f"On {platform}, {percent(relevant.quoted_share)} of labelled items are about mental-health stigma"
+            f" ({interval(relevant)}, n={relevant.n_group:,})."
+        )
+        sentences.append(_leading_domain(figures, platform))
+        comments = figures.slice("platform_kind", INTENT)
+        comments = comments[(comments.group_value == f"{platform} / comment") & (comments.label == SEEKING_HELP)]
+        if len(comments):
+            row = comments.iloc[0]
+            sentences.append(
+                f"Of the stigma-related {platform} comments, {percent(row.quoted_share)} ask for help"
+                f" ({interval(row)}, n={row.n_group:,})."
+            )
+        awareness = figures.quoted("platform", platform, INTENT, AWARENESS)
+        advice = figures.quoted("platform", platform, INTENT, ADVICE)
+        sentences.append(
+            f"On {platform}, {percent(awareness.quoted_share)} of stigma-related items raise awareness and"
+            f" {percent(advice.quoted_share)} give actionable advice."
+        )
+    sentences.append(_quoted_figures_note(figures))
+    uncertain = uncertain_labels(figures)
+    sentences.append(
+        f"{uncertain.n_uncertain.sum():,} of {uncertain.n_labels.sum():,} labels"
+        f" ({percent(uncertain.n_uncertain.sum() / max(uncertain.n_labels.sum(), 1))}) were flagged uncertain."
+    )
+    small = small_groups(figures)
+    if len(small):
+        sentences.append(
+            f"{len(small)} groups are small and drawn faded: read them with care"
+            f" ({', '.join(f'{r.group_value} (n={r.n_group})' for r in small.itertuples())})."
+        )
+    return sentences
+
+
+def _day(moment: datetime) -> str:
+    return f"{moment:%d %B %Y}"
+
+
+def _leading_domain(figures: ReportFigures, platform: str) -> str:
+    """The most described stigma domain, and whether its interval separates it from the runner-up."""
+    rows = figures.slice("platform", DOMAIN)
+    rows = rows[rows.group_value == platform].sort_values("quoted_share", ascending=False)
+    top, second = rows.iloc[0], rows.iloc[1]
+    clear = top.quoted_ci_low > second.quoted_ci_high
+    return (
+        f"The stigma most described on {platform} is {top.label}: {percent(top.quoted_share)} of stigma-related"
+        f" items ({interval(top)}, n={top.n_group:,}); "
+        + (
+            f"clearly ahead of {second.label} ({percent(second.quoted_share)})."
+            if clear
+            else f"its interval overlaps that of {second.label} ({percent(second.quoted_share)}), so the order"
+            " of the two is not established."
+        )
+    )
+
+
+def _quoted_figures_note(figures: ReportFigures) -> str:
+    adjusted = (figures.shares.quoted_figure == "adjusted").sum()
+    if adjusted == 0:
+        return (
+            "Every figure quoted here is the raw share (classify and count): the error-adjusted shares need more"
+            " randomly drawn annotated posts before they are established (see the raw-versus-adjusted chart)."
+        )
+    return f"{adjusted} of {len(figures.shares)} quoted figures are adjusted for the classifier's error rates."
+
+
+def uncertain_labels(figures: ReportFigures) -> pd.DataFrame:
+    """Per dimension and platform: labels given and labels flagged uncertain."""
+    rows = figures.shares[figures.shares.grouping == "platform"]
+    table = rows.groupby(["dimension", "group_value"], as_index=False)[["n_posts", "n_uncertain"]].sum()
+    table = table.rename(columns={"group_value": "platform", "n_posts": "n_labels"})
+    table["share_uncertain"] = table.n_uncertain / table.n_labels.where(table.n_labels > 0)
+    return table
+
+
+def small_groups(figures: ReportFigures) -> pd.DataFrame:
+    """Groups flagged small (on the stigma domain, counted over stigma-related items)."""
+    rows = figures.shares[(figures.shares.dimension == DOMAIN) & figures.shares.is_small_group]
+    return rows[["grouping", "group_value", "n_group"]].drop_duplicates().sort_values(["grouping", "group_value"])

@@ -1,0 +1,212 @@
+"""The insight report as one self-contained HTML file: charts as inline SVG, figures in tables.
+
+Charts are Vega-Lite specs (altair) rendered to SVG by vl-convert in this process, so the file
+opens from disk with no network and no JavaScript. Every chart has a table of the same figures
+beside it, for screen readers and for copying numbers.
+"""
+
+import base64
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import altair as alt
+import jinja2
+import pandas as pd
+import vl_convert
+
+from stigma_insights.assets.report.figures import (
+    DOMAIN,
+    INTENT,
+    ReportFigures,
+    small_groups,
+    summary_sentences,
+    uncertain_labels,
+)
+
+TEMPLATE = "insight_report.html.j2"
+PAGE_WIDTH = 960  # pixels a chart may take (the page's text column)
+SHARE_AXIS = alt.X("value:Q", title="share (95% interval)", axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1]))
+INTERVAL_AXIS = alt.X("low:Q", title="share (95% interval)")  # the same title, so the layers share one
+# Each estimate's share column and its 95% interval's columns in marts.agg_adjusted_label_shares.
+ESTIMATES = {
+    "raw": ("share", "share_ci_low", "share_ci_high"),
+    "adjusted": ("adjusted_share", "adjusted_ci_low", "adjusted_ci_high"),
+}
+
+
+@dataclass(frozen=True)
+class Section:
+    key: str  # stable id: the page anchor and the figure table's data-figure attribute
+    title: str
+    explanation: str
+    chart: alt.TopLevelMixin
+    table: pd.DataFrame  # the figures the chart draws
+
+
+def share_chart(rows: pd.DataFrame, columns: int = 4) -> alt.FacetChart:
+    """Bars of the raw shares with their 95% intervals as error bars, one panel per group; small groups faded."""
+    data = rows.assign(
+        value=rows.share,
+        low=rows.share_ci_low,
+        high=rows.share_ci_high,
+        group=rows.group_value + " (n=" + rows.n_group.astype(str) + ")",
+    )[["group", "label", "value", "low", "high", "n_posts", "is_small_group"]]
+    base = alt.Chart().encode(y=alt.Y("label:N", title=None))
+    bars = base.mark_bar().encode(
+        x=SHARE_AXIS,
+        opacity=alt.condition("datum.is_small_group", alt.value(0.35), alt.value(0.9)),
+        tooltip=[
+            "group",
+            "label",
+            alt.Tooltip("value:Q", format=".1%"),
+            alt.Tooltip("low:Q", format=".1%"),
+            alt.Tooltip("high:Q", format=".1%"),
+            "n_posts",
+        ],
+    )
+    error_bars = base.mark_errorbar(ticks=True).encode(x=INTERVAL_AXIS, x2="high:Q")
+    columns = min(columns, data.group.nunique())
+    panels = alt.layer(bars, error_bars, data=data).properties(width=PAGE_WIDTH // columns - 110)
+    return panels.facet(facet=alt.Facet("group:N", title=None), columns=columns)
+
+
+def raw_versus_adjusted_chart(rows: pd.DataFrame) -> alt.FacetChart:
+    """Raw and error-adjusted shares side by side per label, one panel per group."""
+    long = pd.concat(
+        [
+            rows.assign(estimate=name, value=rows[share], low=rows[low], high=rows[high])
+            for name, (share, low, high) in ESTIMATES.items()
+        ]
+    )[["group_value", "label", "estimate", "value", "low", "high"]]
+    base = alt.Chart().encode(y=alt.Y("label:N", title=None), yOffset="estimate:N")
+    bars = base.mark_bar().encode(
+        x=SHARE_AXIS,
+        color=alt.Color("estimate:N", title="estimate"),
+    )
+    error_bars = base.mark_errorbar(ticks=True).encode(x=INTERVAL_AXIS, x2="high:Q")
+    panels = alt.layer(bars, error_bars, data=long).properties(width=PAGE_WIDTH // 2 - 160)
+    return panels.facet(facet=alt.Facet("group_value:N", title=None), columns=2)
+
+
+def figure_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The figures a share chart draws, formatted as people read them."""
+    return pd.DataFrame(
+        {
+            "group": rows.group_value,
+            "label": rows.label,
+            "share": rows.share.map("{:.1%}".format),
+            "95% interval": [
+                f"{low:.1%} - {high:.1%}" for low, high in zip(rows.share_ci_low, rows.share_ci_high, strict=True)
+            ],
+            "items": rows.n_posts,
+            "of": rows.n_group,
+            "small group": rows.is_small_group.map({True: "yes", False: ""}),
+        }
+    )
+
+
+def sections(figures: ReportFigures) -> list[Section]:
+    """The seed study's figures, in the order the report shows them."""
+    domain_by_platform = figures.slice("platform", DOMAIN)
+    intent_by_platform_kind = figures.slice("platform_kind", INTENT)
+    domain_by_region = figures.slice("region", DOMAIN)
+    domain_by_gender = figures.slice("self_disclosed_gender", DOMAIN)
+    adjusted = pd.concat([figures.slice("platform", DOMAIN), figures.slice("platform", INTENT)])
+    return [
+        Section(
+            "stigma-domain-by-platform",
+            "Which stigma people describe, by platform",
+            "Share of each stigma domain among the posts and comments labelled stigma-related.",
+            share_chart(domain_by_platform),
+            figure_table(domain_by_platform),
+        ),
+        Section(
+            "intent-by-platform-and-kind",
+            "Awareness, actionable advice and help-seeking, in posts and in comments",
+            "Share of each intent among stigma-related items; in comments, seeking_help shows who asks for help.",
+            share_chart(intent_by_platform_kind, columns=2),
+            figure_table(intent_by_platform_kind),
+        ),
+        Section(
+            "stigma-domain-by-region",
+            "Stigma domain by region of origin",
+            "Region of origin of the subreddit or the TikTok region; Global covers communities of no one region.",
+            share_chart(domain_by_region),
+            figure_table(domain_by_region),
+        ),
+        Section(
+            "stigma-domain-by-gender",
+            "Stigma domain by self-disclosed gender",
+            "Gender as authors state it about themselves; most authors do not say ('not disclosed').",
+            share_chart(domain_by_gender),
+            figure_table(domain_by_gender),
+        ),
+        Section(
+            "raw-versus-adjusted",
+            "Raw versus error-adjusted shares",
+            "Raw: classify and count. Adjusted: corrected for the classifier's error rates measured on annotated"
+            " posts (bootstrap interval). The quoted figure is the adjusted share only where enough randomly drawn"
+            " annotations back it.",
+            raw_versus_adjusted_chart(adjusted),
+            adjusted_table(adjusted),
+        ),
+    ]
+
+
+def adjusted_table(rows: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "group": rows.group_value,
+            "dimension": rows.dimension,
+            "label": rows.label,
+            "raw": rows.share.map("{:.1%}".format),
+            "adjusted": rows.adjusted_share.map(lambda v: "" if pd.isna(v) else f"{v:.1%}"),
+            "quoted": rows.quoted_figure,
+            "why": rows.quote_note,
+        }
+    )
+
+
+def svg(chart: alt.TopLevelMixin) -> str:
+    return vl_convert.vegalite_to_svg(chart.to_dict())
+
+
+def png_preview(figures: ReportFigures) -> bytes:
+    """The main chart (stigma domain by platform) as PNG, for the asset's page in the Dagster UI."""
+    chart = share_chart(figures.slice("platform", DOMAIN)).properties(title="Stigma domain by platform")
+    return vl_convert.vegalite_to_png(chart.to_dict(), scale=1)
+
+
+def preview_markdown(png: bytes) -> str:
+    encoded = base64.b64encode(png).decode("ascii")
+    return f"![Stigma domain by platform](data:image/png;base64,{encoded})"
+
+
+def render_html(figures: ReportFigures, built_at: datetime | None = None) -> str:
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent), autoescape=True, keep_trailing_newline=True
+    )
+    uncertain = uncertain_labels(figures)
+    return environment.get_template(TEMPLATE).render(
+        summary=summary_sentences(figures),
+        sections=[(section, svg(section.chart)) for section in sections(figures)],
+        uncertain=uncertain.assign(share_uncertain=uncertain.share_uncertain.map("{:.1%}".format)),
+        small_groups=small_groups(figures),
+        subreddits_by_region=figures.subreddits_by_region,
+        sources=figures.sources,
+        model_names=figures.model_names,
+        taxonomy_versions=figures.taxonomy_versions,
+        publication=figures.publication,
+        built_at=(built_at or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+
+
+def write_report(figures: ReportFigures, target: Path) -> Path:
+    """Write the HTML atomically (temp file, then rename): a reader never opens half a report."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    building = target.with_name(f".{target.name}.building")
+    building.write_text(render_html(figures), encoding="utf-8")
+    os.replace(building, target)
+    return target
