@@ -6,11 +6,13 @@ Nothing here runs on import: the steps are built from a parsed manifest by `buil
 `prepare_manifest` (the CLI's run and prepare commands, the tests, `dagster dev`) parses the project.
 """
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+import duckdb
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
+from dagster_duckdb import DuckDBResource
 
 from stigma_insights.resources import WAREHOUSE_POOL, dbt_cli
 from stigma_insights.settings import Settings
@@ -78,13 +80,55 @@ def _dbt_step(project: DbtProject, name: str, select: str) -> dg.AssetsDefinitio
         project=project,
         select=select,
         name=name,
-        dagster_dbt_translator=WarehouseTranslator(),
+        dagster_dbt_translator=WarehouseTranslator(settings=DagsterDbtTranslatorSettings(enable_code_references=True)),
         pool=WAREHOUSE_POOL,
     )
-    def _assets(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
-        yield from dbt.cli(["build", *(["--full-refresh"] if config.full_refresh else [])], context=context).stream()
+    def _assets(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse_reader: DuckDBResource, config: DbtBuildConfig
+    ):
+        # dagster-dbt's fetch_row_counts() would open the warehouse from this process while the dbt process
+        # holds DuckDB's single write lock (it fails, and blocks the next writer): the events wait for dbt
+        # to exit, then take their row counts and column types from the warehouse.
+        events = list(
+            dbt.cli(["build", *(["--full-refresh"] if config.full_refresh else [])], context=context).stream()
+        )
+        with warehouse_reader.get_connection() as conn:
+            yield from with_table_metadata(context, conn, events)
 
     return _assets
+
+
+def with_table_metadata(
+    context: dg.AssetExecutionContext, conn: duckdb.DuckDBPyConnection, events: Iterable[Any]
+) -> Iterator[Any]:
+    """Each model's materialisation with its column schema (types and descriptions) and, for tables, row count."""
+    for event in events:
+        if isinstance(event, dg.Output):
+            schema, name = context.asset_key_for_output(event.output_name).path
+            event = event.with_metadata({**event.metadata, **table_metadata(conn, schema, name)})
+        yield event
+
+
+def table_metadata(conn: duckdb.DuckDBPyConnection, schema: str, name: str) -> dict[str, dg.MetadataValue]:
+    columns = conn.execute(
+        "select column_name, data_type, comment from duckdb_columns()"
+        " where schema_name = ? and table_name = ? and database_name = current_database() order by column_index",
+        [schema, name],
+    ).fetchall()
+    metadata: dict[str, dg.MetadataValue] = {
+        "dagster/column_schema": dg.MetadataValue.table_schema(
+            dg.TableSchema(columns=[dg.TableColumn(column, kind, comment) for column, kind, comment in columns])
+        )
+    }
+    is_table = conn.execute(
+        "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?"
+        " and database_name = current_database()",
+        [schema, name],
+    ).fetchone() == (1,)
+    if is_table:  # a view's count would run its query: tables only
+        [(rows,)] = conn.execute(f'select count(*) from "{schema}"."{name}"').fetchall()
+        metadata["dagster/row_count"] = dg.MetadataValue.int(rows)
+    return metadata
 
 
 def build_dbt_steps(project: DbtProject) -> DbtSteps:

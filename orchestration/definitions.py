@@ -26,7 +26,9 @@ MATERIALISE_EVERYTHING = "materialise_everything"
 
 
 def labelled_fact_check() -> dg.AssetChecksDefinition:
-    return build_gx_check(LABELLED_FACT, "marts.fct_labelled_posts", lambda: labelled_posts_suite(load_taxonomy()))
+    return build_gx_check(
+        LABELLED_FACT, "marts.fct_labelled_posts", lambda: labelled_posts_suite(load_taxonomy()), key_column="post_key"
+    )
 
 
 @dg.sensor(

@@ -13,10 +13,22 @@ if TYPE_CHECKING:
     import great_expectations as gx
 
 
+EXPECTATION_COLUMNS = dg.TableSchema(
+    columns=[
+        dg.TableColumn("expectation", "string"),
+        dg.TableColumn("column", "string"),
+        dg.TableColumn("passed", "bool"),
+        dg.TableColumn("unexpected_count", "int"),
+        dg.TableColumn("failing_keys", "string", "Keys of the first failing rows."),
+    ]
+)
+
+
 def build_gx_check(
-    asset_key: dg.AssetKey, table: str, build_suite: Callable[[], "gx.ExpectationSuite"]
+    asset_key: dg.AssetKey, table: str, build_suite: Callable[[], "gx.ExpectationSuite"], key_column: str
 ) -> dg.AssetChecksDefinition:
-    """A blocking check: when it fails, assets downstream of `asset_key` are not materialised."""
+    """A blocking check: when it fails, assets downstream of `asset_key` are not materialised. Its metadata
+    lists every expectation with its outcome and, for failures, the `key_column` of the failing rows."""
 
     @dg.asset_check(
         asset=asset_key,
@@ -28,14 +40,29 @@ def build_gx_check(
     def gx_check(warehouse_reader: DuckDBResource) -> dg.AssetCheckResult:
         with warehouse_reader.get_connection() as conn:
             frame = conn.sql(f"select * from {table}").df()
-        outcome = validate(frame, build_suite)
+        outcome = validate(frame, build_suite, key_column)
         return dg.AssetCheckResult(
             passed=outcome.success,
             severity=dg.AssetCheckSeverity.ERROR,
             metadata={
                 "rows": outcome.row_count,
-                "expectations_evaluated": outcome.evaluated,
+                "expectations_evaluated": len(outcome.results),
                 "expectations_failed": len(outcome.failed),
+                "expectations": dg.MetadataValue.table(
+                    [
+                        dg.TableRecord(
+                            {
+                                "expectation": r["expectation"],
+                                "column": r["column"] or "",
+                                "passed": r["success"],
+                                "unexpected_count": r["unexpected_count"] or 0,
+                                "failing_keys": ", ".join(r["failing_keys"]),
+                            }
+                        )
+                        for r in outcome.results
+                    ],
+                    schema=EXPECTATION_COLUMNS,
+                ),
                 "failures": dg.MetadataValue.json(outcome.failed),
             },
         )

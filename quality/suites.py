@@ -21,12 +21,19 @@ MIN_LABEL_COVERAGE = 0.95
 LABELLABLE = "status == 'available' and text.notnull() and text.str.strip() != ''"
 
 
+# Failing rows named per failed expectation, by their key (the first ones GX reports).
+MAX_FAILING_KEYS = 20
+
+
 @dataclass(frozen=True)
 class SuiteOutcome:
     success: bool
-    failed: list[dict]
-    evaluated: int
+    results: list[dict]  # one per expectation: what it expects, of which column, passed, failing rows' keys
     row_count: int
+
+    @property
+    def failed(self) -> list[dict]:
+        return [result for result in self.results if not result["success"]]
 
 
 def _great_expectations():
@@ -70,8 +77,9 @@ def labelled_posts_suite(taxonomy: Taxonomy) -> "gx.ExpectationSuite":
     return suite
 
 
-def validate(frame: pd.DataFrame, build_suite: Callable[[], "gx.ExpectationSuite"]) -> SuiteOutcome:
-    """Validate the frame; the suite is built inside the context (GX 1.x requires an active one)."""
+def validate(frame: pd.DataFrame, build_suite: Callable[[], "gx.ExpectationSuite"], key_column: str) -> SuiteOutcome:
+    """Validate the frame; the suite is built inside the context (GX 1.x requires an active one).
+    Failing rows are named by `key_column`."""
     gx = _great_expectations()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -84,17 +92,22 @@ def validate(frame: pd.DataFrame, build_suite: Callable[[], "gx.ExpectationSuite
         .add_batch_definition_whole_dataframe("whole_table")
         .get_batch(batch_parameters={"dataframe": frame})
     )
-    result = batch.validate(suite)
-    failed = [
+    result = batch.validate(
+        suite, result_format={"result_format": "SUMMARY", "unexpected_index_column_names": [key_column]}
+    )
+    results = [
         {
             "expectation": r.expectation_config.type,
             "column": r.expectation_config.kwargs.get("column"),
+            "success": r.success,
             "unexpected_count": r.result.get("unexpected_count"),
             "unexpected_percent": r.result.get("unexpected_percent"),
             "observed_value": r.result.get("observed_value"),
             "partial_unexpected_list": [str(v) for v in r.result.get("partial_unexpected_list") or []][:10],
+            "failing_keys": [str(row[key_column]) for row in r.result.get("partial_unexpected_index_list") or []][
+                :MAX_FAILING_KEYS
+            ],
         }
         for r in result.results
-        if not r.success
     ]
-    return SuiteOutcome(success=result.success, failed=failed, evaluated=len(result.results), row_count=len(frame))
+    return SuiteOutcome(success=result.success, results=results, row_count=len(frame))

@@ -20,6 +20,7 @@ import zstandard
 
 from stigma_insights.assets.labels.embedding import embedding_model_id
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
+from stigma_insights.quality.suites import MAX_FAILING_KEYS
 
 from conftest import FIXTURES, REPO_ROOT, public_post_key, run_everything, settings_for
 
@@ -357,6 +358,20 @@ def test_failing_label_checks_block_the_aggregates_which_keep_their_last_version
         ("expect_column_values_to_be_in_set", "stigma_domain"),
         ("expect_column_values_to_be_between", "intent_confidence"),
     }
+    # Every expectation is listed with its outcome; a failure names the failing rows by their post key.
+    expectations = gx_check.metadata["expectations"].value.records
+    assert len(expectations) == gx_check.metadata["expectations_evaluated"].value > len(failures)
+    assert sum(not record.data["passed"] for record in expectations) == len(failures)
+    with duckdb.connect(str(copy), read_only=True) as conn:
+        banana_keys = {
+            key
+            for (key,) in conn.execute(
+                "select post_key from marts.fct_labelled_posts where stigma_domain = 'banana'"
+            ).fetchall()
+        }
+    (domain_failure,) = [f for f in failures if f["column"] == "stigma_domain"]
+    assert domain_failure["failing_keys"] and set(domain_failure["failing_keys"]) <= banana_keys
+    assert len(domain_failure["failing_keys"]) == min(len(banana_keys), MAX_FAILING_KEYS)
     materialised = {event.asset_key for event in result.get_asset_materialization_events()}
     assert FACT in materialised
     assert not materialised & {dg.AssetKey(["marts", name]) for name in ALL_AGGREGATES}
