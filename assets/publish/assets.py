@@ -37,10 +37,10 @@ def build_analyst_marts(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
 def checks_of_this_run(context: dg.AssetExecutionContext) -> Publication:
     """The asset checks evaluated so far in this run: every check upstream of the published marts."""
     records = context.instance.get_records_for_run(
-        context.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
     ).records
     evaluations = [record.event_log_entry.dagster_event.asset_check_evaluation_data for record in records]
     failed = [
         f"{e.asset_check_key.asset_key.to_user_string()}:{e.asset_check_key.name}" for e in evaluations if not e.passed
     ]
-    return Publication(context.run_id, len(evaluations) - len(failed), len(failed), ", ".join(failed))
+    return Publication(context.run.run_id, len(evaluations) - len(failed), len(failed), ", ".join(failed))

@@ -1,0 +1,125 @@
+"""The insight report: built by the run and by `stigma-insights report`, from the published copy alone."""
+
+import base64
+import html
+import shutil
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from stigma_insights.assets.publish.analyst_copy import PUBLICATION_TABLE
+from stigma_insights.assets.report.figures import ReportFigures, read_figures, summary_sentences
+from stigma_insights.assets.report.render import sections
+from stigma_insights.instance import open_instance
+from stigma_insights.orchestration.cli import main
+
+REPORT = dg.AssetKey(["published", "insight_report"])
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def quoted_shares(published) -> dict[tuple[str, str, str, str], float]:
+    with duckdb.connect(str(published), read_only=True) as conn:
+        rows = conn.execute(
+            "select grouping, group_value, dimension, label, quoted_share from marts.agg_adjusted_label_shares"
+        ).fetchall()
+    return {tuple(row[:4]): row[4] for row in rows}
+
+
+@pytest.mark.slow
+def test_the_run_publishes_the_report_with_its_headline_shares_as_numeric_metadata(sample_run, session_settings):
+    [event] = [e for e in sample_run.get_asset_materialization_events() if e.asset_key == REPORT]
+    metadata = event.materialization.metadata
+    assert session_settings.report.exists() and metadata["path"].value == str(session_settings.report)
+
+    quoted = quoted_shares(session_settings.published)
+    expected = {}
+    for platform in ("reddit", "tiktok"):
+        expected[f"share relevance=relevant | {platform}"] = quoted["platform", platform, "relevance", "relevant"]
+        for label in ("community", "professional", "self"):
+            expected[f"share stigma_domain={label} | {platform}"] = quoted["platform", platform, "stigma_domain", label]
+        for label in ("awareness", "actionable_advice"):
+            expected[f"share intent={label} | {platform}"] = quoted["platform", platform, "intent", label]
+        comments = f"{platform} / comment"
+        expected[f"share intent=seeking_help | {comments}"] = quoted[
+            "platform_kind", comments, "intent", "seeking_help"
+        ]
+    numeric = {name: value.value for name, value in metadata.items() if isinstance(value, dg.FloatMetadataValue)}
+    assert numeric == pytest.approx(expected) and len(numeric) == 14
+
+    preview = metadata["preview"].value
+    assert preview.startswith("![Stigma domain by platform](data:image/png;base64,")
+    png = base64.b64decode(preview.split("base64,", 1)[1].rstrip(")"))
+    assert png.startswith(PNG_SIGNATURE) and len(png) > 5_000
+
+
+@pytest.mark.slow
+def test_the_publication_table_records_the_run_and_every_check_it_passed(sample_run, session_settings):
+    with duckdb.connect(str(session_settings.published), read_only=True) as conn:
+        [publication] = conn.sql(f"select * from marts.{PUBLICATION_TABLE}").df().to_dict("records")
+    with open_instance(session_settings) as instance:
+        run = instance.get_run_by_id(publication["dagster_run_id"])
+        records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+    evaluations = [record.event_log_entry.dagster_event.asset_check_evaluation_data for record in records]
+    assert run.job_name == "materialise_everything" and run.status == dg.DagsterRunStatus.SUCCESS
+    assert publication["checks_passed"] == sum(e.passed for e in evaluations) >= 90
+    assert (publication["checks_failed"], publication["failed_checks"]) == (0, "")
+
+
+@pytest.mark.slow
+def test_the_report_command_builds_the_report_from_the_published_file_alone(sample_run, session_settings, tmp_path):
+    published = tmp_path / "elsewhere.duckdb"
+    shutil.copy(session_settings.published, published)
+    out = tmp_path / "report.html"
+
+    assert main(["report", "--published", str(published), "--out", str(out)]) == 0
+
+    page = html.unescape(out.read_text(encoding="utf-8"))
+    assert all(f'id="{section.key}"' in page for section in sections(read_figures(published)))
+    assert page.count("<svg") == 5 and "<script" not in page and "http" not in page.split("</svg>")[-1]
+    # Counts and shares only: no post text, no post or author pseudonym.
+    with duckdb.connect(str(published), read_only=True) as conn:
+        texts = [
+            t for (t,) in conn.execute("select text from marts.fct_labelled_posts where length(text) > 60").fetchall()
+        ]
+        keys = conn.execute("select post_key, author_id from marts.fct_labelled_posts").fetchall()
+    assert len(texts) > 100 and not [text for text in texts if text[:60] in page]
+    assert not [key for pair in keys for key in pair if key and key in page]
+
+    assert main(["report", "--published", str(tmp_path / "missing.duckdb")]) == 2
+
+
+def _domain_shares(community: tuple[float, float, float], self_: tuple[float, float, float]) -> ReportFigures:
+    """Figures of one platform whose stigma-domain shares (share, ci_low, ci_high) are given."""
+    rows = []
+    for label, (share, low, high) in (("community", community), ("self", self_), ("professional", (0.1, 0.05, 0.2))):
+        rows.append(("platform", "reddit", "stigma_domain", label, share, low, high))
+    rows += [
+        ("platform", "reddit", "relevance", "relevant", 0.5, 0.4, 0.6),
+        ("platform", "reddit", "intent", "awareness", 0.3, 0.2, 0.4),
+        ("platform", "reddit", "intent", "actionable_advice", 0.2, 0.1, 0.3),
+    ]
+    shares = pd.DataFrame(
+        rows,
+        columns=["grouping", "group_value", "dimension", "label", "quoted_share", "quoted_ci_low", "quoted_ci_high"],
+    ).assign(n_group=100, n_posts=10, n_uncertain=1, quoted_figure="raw", is_small_group=False)
+    sources = pd.DataFrame(
+        {
+            "platform": ["reddit"],
+            "kind": ["post"],
+            "n_items": [200],
+            "first_created_at": [pd.Timestamp("2026-01-01", tz="UTC")],
+            "last_created_at": [pd.Timestamp("2026-02-01", tz="UTC")],
+        }
+    )
+    return ReportFigures(shares, pd.DataFrame(), sources, [], [], None)
+
+
+def test_the_summary_says_whether_the_leading_stigma_domain_is_clearly_ahead():
+    clear = summary_sentences(_domain_shares(community=(0.6, 0.5, 0.7), self_=(0.3, 0.2, 0.4)))
+    assert any("on reddit is community: 60%" in s and "clearly ahead of self (30%)" in s for s in clear)
+
+    overlapping = summary_sentences(_domain_shares(community=(0.45, 0.35, 0.55), self_=(0.4, 0.3, 0.5)))
+    assert any("overlaps that of self (40%), so the order of the two is not established" in s for s in overlapping)
+    assert any("raw share" in s for s in overlapping)  # no figure is adjusted
