@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: run test test-fast lint typecheck dev bench docs
+.PHONY: run test test-fast lint typecheck dev bench docs browser
 
 # The CLI and the UI share one Dagster instance: what `make run` materialises shows in `make dev`.
 INSTANCE := DAGSTER_HOME=$(CURDIR)/dagster_home
@@ -13,8 +13,15 @@ run: $(VENV)/.installed
 	$(INSTANCE) $(BIN)/stigma-insights run
 
 # Everything CI runs: lint, types, then the whole test suite (about 8 minutes here).
-test: lint $(VENV)/.installed
+test: lint browser $(VENV)/.installed
 	$(BIN)/pytest
+
+# The browser tests drive Debian's chromium through its chromedriver: installed where missing (CI: a clean machine).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
 # The inner loop: every test but the slow ones (pipeline runs, dbt, training); about 2 minutes.
 test-fast: $(VENV)/.installed

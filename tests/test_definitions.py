@@ -82,3 +82,14 @@ def test_nightly_schedule_materialises_the_whole_graph_at_two_utc(defs):
     assert set(RAW + [POSTS, LABELS, ERROR_RATES, LABEL_CLASSES, FACT, SHARES, ADJUSTED, *AGGREGATES]) <= set(
         job.asset_layer.executable_asset_keys
     )
+
+
+def test_the_report_follows_the_published_copy_and_a_sensor_frees_killed_runs(defs):
+    graph = defs.resolve_asset_graph()
+    published = dg.AssetKey(["published", "analyst_marts"])
+    report = dg.AssetKey(["published", "insight_report"])
+
+    assert upstream(graph, report) == {published} and {FACT, *AGGREGATES, ADJUSTED} <= upstream(graph, published)
+    assert report in defs.resolve_job_def("materialise_everything").asset_layer.executable_asset_keys
+    sensor = defs.resolve_sensor_def("release_killed_runs")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING  # on as soon as `make dev` starts

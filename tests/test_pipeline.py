@@ -73,6 +73,9 @@ def test_the_run_succeeds_with_every_check_passing(sample_run):
     assert sample_run.success
     assert checks and all(check.passed for check in checks)
     assert any(check.check_name == "gx_fct_labelled_posts" for check in checks)
+    # Each dbt step removed its per-invocation target folder once it succeeded.
+    target = REPO_ROOT / "dbt_project" / "target"
+    assert not [folder for folder in target.iterdir() if sample_run.run_id[:7] in folder.name]
 
 
 def test_raw_loads_keep_provenance_and_account_for_every_record(warehouse):
@@ -383,6 +386,30 @@ def test_failing_label_checks_block_the_aggregates_which_keep_their_last_version
         )
         for name, before in aggregates_before.items():
             assert table(conn, f"marts.{name}").sort(pl.all()).equals(before)
+
+
+def test_a_fact_table_with_rows_left_over_from_another_key_scheme_fails_and_blocks_the_aggregates(
+    sample_run, session_settings, tmp_path
+):
+    """Unique keys cannot see rows kept under an old key scheme (an incremental table not rebuilt after
+    a change of pseudonym); the row-count test against int_posts_deduplicated can."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(session_settings.warehouse, copy)
+    with duckdb.connect(str(copy)) as conn:
+        conn.execute(
+            "insert into marts.fct_labelled_posts select * replace ('old_' || post_key as post_key)"
+            " from marts.fct_labelled_posts using sample 5 rows"
+        )
+
+    result = run_everything(
+        settings_for(copy), asset_selection=[FACT, *(dg.AssetKey(["marts", name]) for name in ALL_AGGREGATES)]
+    )
+
+    failed_steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
+    assert failed_steps == {"dbt_labelled_fact"}
+    assert not {e.asset_key for e in result.get_asset_materialization_events()} & {
+        dg.AssetKey(["marts", name]) for name in ALL_AGGREGATES
+    }
 
 
 def test_the_published_copy_holds_exactly_the_marts(warehouse, session_settings):

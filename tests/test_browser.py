@@ -1,0 +1,171 @@
+"""What a person sees: the insight report and the Dagster UI in headless Chromium (Debian's, via selenium).
+
+`make test` installs chromium and chromium-driver where they are missing (`make browser`).
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from stigma_insights.settings import DAGSTER_HOME_ENV, PROJECT_DIR_ENV, PUBLISHED_ENV, WAREHOUSE_ENV
+
+from conftest import REPO_ROOT
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+# Headless, and no calls home: this machine's network is closed (the report must open with none).
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,6000",  # tall: the UI's asset list renders only the rows in view
+]
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    assert CHROMIUM and CHROMEDRIVER, "chromium and chromedriver are missing: run `make browser`"
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in [*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"]:
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    yield driver
+    driver.quit()
+
+
+def table_rows(driver, figure: str) -> list[list[str]]:
+    from selenium.webdriver.common.by import By
+
+    rows = driver.find_elements(By.CSS_SELECTOR, f'table[data-figure="{figure}"] tbody tr')
+    return [[cell.text for cell in row.find_elements(By.TAG_NAME, "td")] for row in rows]
+
+
+def test_the_report_shows_the_charts_and_the_numbers_of_the_marts(browser, sample_run, session_settings):
+    from selenium.webdriver.common.by import By
+
+    browser.get(session_settings.report.as_uri())
+
+    charts = browser.find_elements(By.CSS_SELECTOR, "section .chart svg")
+    assert len(charts) == 5 and all(chart.size["width"] > 300 and chart.size["height"] > 80 for chart in charts)
+    with duckdb.connect(str(session_settings.published), read_only=True) as conn:
+        domain = conn.execute(
+            "select platform, label, share, share_ci_low, share_ci_high, n_posts, n_group"
+            " from marts.agg_stigma_domain_by_platform order by platform, label"
+        ).fetchall()
+        comments_seeking_help = conn.execute(
+            "select platform, share from marts.agg_intent_by_platform where kind = 'comment'"
+            " and label = 'seeking_help' order by platform"
+        ).fetchall()
+        [(checks_passed,)] = conn.execute("select checks_passed from marts.publication").fetchall()
+    # The figures under the main chart are the mart's, row for row, as a reader sees them.
+    assert table_rows(browser, "stigma-domain-by-platform") == [
+        [platform, label, f"{share:.1%}", f"{low:.1%} - {high:.1%}", str(n), str(of), ""]
+        for platform, label, share, low, high, n, of in domain
+    ]
+    # One bar per figure in the main chart, each labelled with its figure (what a screen reader says).
+    bars = charts[0].find_elements(By.CSS_SELECTOR, 'path[aria-roledescription="bar"]')
+    assert sorted(bar.get_attribute("aria-label").split("; value: ")[1].split(";")[0] for bar in bars) == sorted(
+        f"{share:.1%}" for _, _, share, *_ in domain
+    )
+    assert {bar.get_attribute("aria-label").split("; group: ")[1].split(" (n=")[0] for bar in bars} == {
+        "reddit",
+        "tiktok",
+    }
+    summary = browser.find_element(By.ID, "summary").text
+    for platform, share in comments_seeking_help:
+        assert f"Of the stigma-related {platform} comments, {share:.0%} ask for help" in summary
+    assert browser.find_element(By.ID, "checks").text.startswith(f"{checks_passed} passed, 0 failed")
+    # Self-contained: the page fetched nothing besides itself.
+    assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(sample_run, session_settings):
+    """The Dagster webserver on the test session's instance and warehouse, as `make dev` serves them."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        DAGSTER_HOME_ENV: str(session_settings.dagster_home),
+        WAREHOUSE_ENV: str(session_settings.warehouse),
+        PROJECT_DIR_ENV: str(REPO_ROOT),
+    }
+    environment.pop(PUBLISHED_ENV, None)
+    webserver = Path(sys.executable).with_name("dagster-webserver")
+    server = subprocess.Popen(
+        [str(webserver), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=REPO_ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/server_info", timeout=2)
+            break
+        except OSError:
+            assert server.poll() is None and time.monotonic() < deadline, "the Dagster webserver did not start"
+            time.sleep(1)
+    yield url
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def page_once_loaded(driver, text: str, timeout: float = 90) -> str:
+    """The page's visible text once it shows `text` and nothing is still loading."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def loaded(d) -> str | bool:
+        body = d.find_element(By.TAG_NAME, "body").text
+        return body if text in body and "Loading" not in body else False
+
+    return WebDriverWait(driver, timeout).until(loaded)
+
+
+def test_the_dagster_ui_lists_every_asset_as_materialised_by_the_cli_run(browser, dagster_ui, sample_run):
+    asset_count = len({event.asset_key for event in sample_run.get_asset_materialization_events()})
+
+    browser.get(f"{dagster_ui}/assets?view=flat")
+    page = page_once_loaded(browser, "marts / fct_labelled_posts")
+
+    assert "Never materialized" not in page
+    assert page.count("\nMaterialized\n") == asset_count >= 29
+
+
+def test_the_dagster_ui_shows_the_report_metadata_and_the_marts_row_counts(browser, dagster_ui, sample_run):
+    browser.get(f"{dagster_ui}/assets/published/insight_report")
+    page = page_once_loaded(browser, "share stigma_domain=community | reddit")
+    assert "Latest materialization" in page and "preview" in page
+
+    browser.get(f"{dagster_ui}/assets/marts/fct_labelled_posts")
+    page = page_once_loaded(browser, "Row count")
+    [event] = [e for e in sample_run.get_asset_materialization_events() if e.asset_key.path[-1] == "fct_labelled_posts"]
+    assert f"Row count\n{event.materialization.metadata['dagster/row_count'].value:,}" in page
+    # The column schema with the warehouse's types and the dbt descriptions.
+    assert "post_key\nVARCHAR\nKeyed pseudonym of the post" in page and "created_at\nTIMESTAMP WITH TIME ZONE" in page
