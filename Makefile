@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: run test test-fast lint typecheck dev bench docs browser
+.PHONY: run test test-fast lint typecheck dev bench bench-ui docs browser
 
 # The CLI and the UI share one Dagster instance: what `make run` materialises shows in `make dev`.
 INSTANCE := DAGSTER_HOME=$(CURDIR)/dagster_home
@@ -43,6 +43,11 @@ SIZE ?= 10000
 STAGES ?= ingest_ndjson,ingest_documents,dbt,labels,fact,checks,aggregates
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run_benchmark.py --size $(SIZE) --stages $(STAGES)
+
+# A run as the UI launches it (dagster job execute) against make run's, on the sample: make bench-ui [REPEAT=3]
+REPEAT ?= 1
+bench-ui: $(VENV)/.installed
+	$(BIN)/python bench/ui_vs_cli.py --repeat $(REPEAT)
 
 # dagster_home/dagster.yaml limits the warehouse pool to one step at a time across runs.
 dev: $(VENV)/.installed

@@ -136,14 +136,14 @@ def dagster_ui(sample_run, session_settings):
     server.wait(timeout=30)
 
 
-def page_once_loaded(driver, text: str, timeout: float = 90) -> str:
-    """The page's visible text once it shows `text` and nothing is still loading."""
+def page_once_loaded(driver, *texts: str, timeout: float = 90) -> str:
+    """The page's visible text once it shows each of `texts` and nothing is still loading."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     def loaded(d) -> str | bool:
         body = d.find_element(By.TAG_NAME, "body").text
-        return body if text in body and "Loading" not in body else False
+        return body if all(text in body for text in texts) and "Loading" not in body else False
 
     return WebDriverWait(driver, timeout).until(loaded)
 
@@ -164,7 +164,7 @@ def test_the_dagster_ui_shows_the_report_metadata_and_the_marts_row_counts(brows
     assert "Latest materialization" in page and "preview" in page
 
     browser.get(f"{dagster_ui}/assets/marts/fct_labelled_posts")
-    page = page_once_loaded(browser, "Row count")
+    page = page_once_loaded(browser, "Row count", "Column name")
     [event] = [e for e in sample_run.get_asset_materialization_events() if e.asset_key.path[-1] == "fct_labelled_posts"]
     assert f"Row count\n{event.materialization.metadata['dagster/row_count'].value:,}" in page
     # The column schema with the warehouse's types and the dbt descriptions.
