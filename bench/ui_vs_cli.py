@@ -21,13 +21,8 @@ BIN = Path(sys.executable).parent
 COMMANDS = {
     "cli": [str(BIN / "stigma-insights"), "run"],
     "dagster job execute": [
-        str(BIN / "dagster"),
-        "job",
-        "execute",
-        "-w",
-        "workspace.yaml",
-        "-j",
-        "materialise_everything",
+        *(str(BIN / "dagster"), "job", "execute", "-m", "stigma_insights.orchestration.definitions"),
+        *("-j", "materialise_everything"),
     ],
 }
 
@@ -44,7 +39,9 @@ def timed_run(command: list[str]) -> float:
             (REPO_ROOT / "dagster_home" / "dagster.yaml").read_bytes()
         )
         started = time.perf_counter()
-        subprocess.run(command, cwd=REPO_ROOT, env=environment, check=True, capture_output=True)
+        finished = subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True)
+        if finished.returncode != 0:
+            raise SystemExit(f"{' '.join(command)} failed:\n{finished.stdout[-3000:]}{finished.stderr[-3000:]}")
         return time.perf_counter() - started
 
 
