@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from datetime import date
 
 from stigma_insights.settings import LANDING_ENV, PUBLISHED_ENV, WAREHOUSE_ENV, Settings
 
@@ -67,6 +68,100 @@ def run(args: argparse.Namespace) -> int:
         failed = [str(event.step_key) for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
         print(f"Run failed (steps: {', '.join(failed) or 'see log'}); downstream tables kept their last version.")
         return 1
+    return 0
+
+
+def collect(args: argparse.Namespace) -> int:
+    """Fetch what is new from one API into the landing folder; `stigma-insights run` then ingests it."""
+    from datetime import UTC, datetime, timedelta
+
+    from stigma_insights.assets.collect import collectors
+    from stigma_insights.assets.collect.config import CollectionConfigError, load_collection
+    from stigma_insights.assets.collect.http import ApiClient, CollectionError, RetryPolicy
+    from stigma_insights.assets.collect.pages import CollectState, PageWriter
+    from stigma_insights.settings import arctic_shift_settings, reddit_api_settings, tiktok_api_settings
+
+    api = {"reddit": reddit_api_settings, "arctic-shift": arctic_shift_settings, "tiktok": tiktok_api_settings}[
+        args.source
+    ]()
+    if api.missing():
+        print(
+            f"{api.missing()[0]} is not set: the {args.source} collector needs it (nothing was fetched).",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        collection = load_collection(args.config) if args.config else load_collection()
+    except CollectionConfigError as error:
+        print(error, file=sys.stderr)
+        return 2
+    settings = Settings.from_env(warehouse=args.warehouse, landing=args.landing)
+    run_prefix = f"collected_{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    policy = RetryPolicy()
+    secrets = (api.client_secret,)
+    try:
+        if args.source == "reddit":
+            token = collectors.reddit_token(api.auth_url, api.client_id, api.client_secret, api.user_agent)
+            client = ApiClient(
+                api.base_url,
+                api.user_agent,
+                token,
+                policy,
+                secrets,
+                after_response=collectors.throttle_by_headers(policy),
+            )
+            subreddits = (
+                [collection.subreddit(name) for name in args.subreddit] if args.subreddit else collection.subreddits
+            )
+            summary = collectors.RedditCollector(
+                client,
+                CollectState(settings.warehouse, "reddit"),
+                PageWriter(settings.landing / "reddit_api", run_prefix),
+                collection.search_terms,
+                since=datetime.combine(args.since, datetime.min.time(), UTC) if args.since else None,
+                comments=collection.reddit_comments if args.comments is None else args.comments,
+            ).collect(subreddits)
+        elif args.source == "arctic-shift":
+            client = ApiClient(
+                api.base_url, api.user_agent, None, policy, after_response=collectors.throttle_by_headers(policy)
+            )
+            summary = collectors.ArcticShiftCollector(
+                client,
+                CollectState(settings.warehouse, "arctic-shift"),
+                PageWriter(settings.landing / "reddit_dump", run_prefix),
+                after=args.after or collection.arctic_shift_after,
+                before=args.before,
+                comments=collection.arctic_shift_comments if args.comments is None else args.comments,
+            ).collect(args.subreddit or [s.name for s in collection.subreddits])
+        else:
+            token = collectors.tiktok_token(api.base_url, api.client_id, api.client_secret)
+            client = ApiClient(
+                api.base_url,
+                api.user_agent,
+                token,
+                policy,
+                secrets,
+                is_quota_exhausted=collectors.tiktok_quota_exhausted,
+            )
+            yesterday = datetime.now(UTC).date() - timedelta(days=1)
+            summary = collectors.TikTokCollector(
+                client,
+                CollectState(settings.warehouse, "tiktok"),
+                PageWriter(settings.landing / "tiktok_research", run_prefix),
+                collection.tiktok_query.as_research_query(),
+                comments=collection.tiktok_comments if args.comments is None else args.comments,
+            ).collect(args.start or collection.tiktok_start, args.end or yesterday)
+    except (CollectionError, PermissionError, RuntimeError) as error:
+        print(f"{args.source}: {error}", file=sys.stderr)
+        return 1
+    print(summary.line(client))
+    if args.source == "tiktok":
+        requests, records = CollectState(settings.warehouse, "tiktok").quota_used(datetime.now(UTC).date().isoformat())
+        print(
+            f"TikTok quota used today (UTC): {requests} of {collectors.TIKTOK_DAILY_REQUESTS} requests,"
+            f" {records} of {collectors.TIKTOK_DAILY_RECORDS} records"
+        )
+    print("Next: stigma-insights run (ingests the new landing files)")
     return 0
 
 
@@ -218,6 +313,30 @@ def main(argv: list[str] | None = None) -> int:
         help="rebuild the incremental dbt models whole and label every post again (embeddings stay cached)",
     )
     run_parser.set_defaults(handler=run)
+
+    collect_parser = commands.add_parser("collect", help="fetch what is new from an API into the landing folder")
+    sources = collect_parser.add_subparsers(dest="source", required=True)
+    day = date.fromisoformat
+    for name, text in (
+        ("reddit", "new posts (and their comments) of subreddits, from the Reddit Data API"),
+        ("arctic-shift", "history of subreddits from the Arctic Shift archive"),
+        ("tiktok", "videos (and their comments) matching the configured query, from the TikTok Research API"),
+    ):
+        source = sources.add_parser(name, help=text)
+        source.add_argument("--config", help="collection YAML (default: the shipped assets/collect/collection.yaml)")
+        source.add_argument("--warehouse", help=f"warehouse holding the collectors' state (default: ${WAREHOUSE_ENV})")
+        source.add_argument("--landing", help=f"landing folder (default: ${LANDING_ENV} or data/landing)")
+        source.add_argument(
+            "--comments", action=argparse.BooleanOptionalAction, help="fetch comments (default: the config's)"
+        )
+        if name != "tiktok":
+            source.add_argument("--subreddit", action="append", help="subreddit (repeatable; default: the config's)")
+        source.set_defaults(handler=collect)
+    sources.choices["reddit"].add_argument("--since", type=day, help="nothing older than this date (YYYY-MM-DD)")
+    sources.choices["arctic-shift"].add_argument("--after", type=day, help="from this date (default: the config's)")
+    sources.choices["arctic-shift"].add_argument("--before", type=day, help="up to this date")
+    sources.choices["tiktok"].add_argument("--start", type=day, help="first day (default: the config's start)")
+    sources.choices["tiktok"].add_argument("--end", type=day, help="last day (default: yesterday, UTC)")
 
     report_parser = commands.add_parser("report", help="build the insight report (HTML) from the published copy")
     report_parser.add_argument("--out", help="HTML file to write (default: beside the published copy)")

@@ -20,6 +20,16 @@ DEVICE_ENV = "STIGMA_INSIGHTS_DEVICE"  # cpu, cuda, cuda:1 ...; default: cuda wh
 BACKEND_ENV = "STIGMA_INSIGHTS_EMBEDDING_BACKEND"  # auto, torch or onnx-int8
 PSEUDONYM_KEY_ENV = "STIGMA_INSIGHTS_PSEUDONYM_KEY"  # read in the dbt subprocess, by the privacy plugin
 CRASH_AT_ENV = "STIGMA_INSIGHTS_CRASH_AT"  # tests only: the named point where the process kills itself
+# The collectors' APIs: base URLs (overridable, e.g. for a stand-in server) and credentials.
+REDDIT_CLIENT_ID_ENV = "STIGMA_INSIGHTS_REDDIT_CLIENT_ID"
+REDDIT_CLIENT_SECRET_ENV = "STIGMA_INSIGHTS_REDDIT_CLIENT_SECRET"
+REDDIT_USER_AGENT_ENV = "STIGMA_INSIGHTS_REDDIT_USER_AGENT"
+REDDIT_AUTH_URL_ENV = "STIGMA_INSIGHTS_REDDIT_AUTH_URL"
+REDDIT_API_URL_ENV = "STIGMA_INSIGHTS_REDDIT_API_URL"
+ARCTIC_SHIFT_URL_ENV = "STIGMA_INSIGHTS_ARCTIC_SHIFT_URL"
+TIKTOK_CLIENT_KEY_ENV = "STIGMA_INSIGHTS_TIKTOK_CLIENT_KEY"
+TIKTOK_CLIENT_SECRET_ENV = "STIGMA_INSIGHTS_TIKTOK_CLIENT_SECRET"
+TIKTOK_API_URL_ENV = "STIGMA_INSIGHTS_TIKTOK_API_URL"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"  # Dagster's own: the instance (runs, events) that the CLI and the UI share
 
 EMBEDDING_BACKENDS = ("auto", "torch", "onnx-int8")
@@ -103,6 +113,52 @@ class Settings:
     def dbt_environment(self) -> dict[str, str]:
         """What the dbt subprocess must see beyond the inherited environment: the warehouse its profile opens."""
         return {WAREHOUSE_ENV: str(self.warehouse)}
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """One API's base URL and credentials; `required` names the variables that must be set."""
+
+    base_url: str
+    auth_url: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    user_agent: str = "stigma-insights/0.1 (research collector)"
+    required: tuple[tuple[str, str], ...] = ()  # (variable, attribute)
+
+    def missing(self) -> list[str]:
+        return [variable for variable, attribute in self.required if not getattr(self, attribute)]
+
+
+def reddit_api_settings(environ: Mapping[str, str] | None = None) -> ApiSettings:
+    env = os.environ if environ is None else environ
+    return ApiSettings(
+        base_url=env.get(REDDIT_API_URL_ENV) or "https://oauth.reddit.com",
+        auth_url=env.get(REDDIT_AUTH_URL_ENV) or "https://www.reddit.com",
+        client_id=env.get(REDDIT_CLIENT_ID_ENV, ""),
+        client_secret=env.get(REDDIT_CLIENT_SECRET_ENV, ""),
+        user_agent=env.get(REDDIT_USER_AGENT_ENV, ""),
+        required=(
+            (REDDIT_CLIENT_ID_ENV, "client_id"),
+            (REDDIT_CLIENT_SECRET_ENV, "client_secret"),
+            (REDDIT_USER_AGENT_ENV, "user_agent"),  # Reddit asks for a unique one naming the app and its author
+        ),
+    )
+
+
+def arctic_shift_settings(environ: Mapping[str, str] | None = None) -> ApiSettings:
+    env = os.environ if environ is None else environ
+    return ApiSettings(base_url=env.get(ARCTIC_SHIFT_URL_ENV) or "https://arctic-shift.photon-reddit.com")
+
+
+def tiktok_api_settings(environ: Mapping[str, str] | None = None) -> ApiSettings:
+    env = os.environ if environ is None else environ
+    return ApiSettings(
+        base_url=env.get(TIKTOK_API_URL_ENV) or "https://open.tiktokapis.com",
+        client_id=env.get(TIKTOK_CLIENT_KEY_ENV, ""),
+        client_secret=env.get(TIKTOK_CLIENT_SECRET_ENV, ""),
+        required=((TIKTOK_CLIENT_KEY_ENV, "client_id"), (TIKTOK_CLIENT_SECRET_ENV, "client_secret")),
+    )
 
 
 def embedding_settings() -> EmbeddingSettings:

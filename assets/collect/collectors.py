@@ -1,0 +1,306 @@
+"""The three collectors: Reddit Data API listings, the Arctic Shift archive, the TikTok Research API.
+
+Each writes what its API returns, page by page, into the landing folder of the format the loaders
+already read (Reddit listing JSON -> reddit_api/, Arctic Shift records as NDJSON -> reddit_dump/,
+Research API responses -> tiktok_research/), and records its position after every page, so a run that
+fails or is killed resumes without fetching a page twice.
+"""
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from stigma_insights.assets.collect.config import Subreddit
+from stigma_insights.assets.collect.http import ApiClient, BearerToken, QuotaExhausted, RetryPolicy
+from stigma_insights.assets.collect.pages import CollectState, PageWriter
+
+PAGE_LIMIT = 100  # the most any of the three APIs returns per request
+TIKTOK_DAILY_REQUESTS = 1_000  # Research API quota per UTC day (shared by the organisation's collaborators)
+TIKTOK_DAILY_RECORDS = 100_000
+TIKTOK_VIDEO_FIELDS = (
+    "id,video_description,create_time,region_code,share_count,view_count,like_count,comment_count,"
+    "music_id,hashtag_names,username,effect_ids,playlist_id,voice_to_text,is_stem_verified,video_duration"
+)
+TIKTOK_COMMENT_FIELDS = "id,video_id,text,like_count,reply_count,parent_comment_id,create_time"
+
+
+@dataclass
+class Summary:
+    source: str
+    pages: int = 0
+    records: int = 0
+    files: list[Path] = field(default_factory=list)
+    stopped: str = ""  # why the run stopped early (a spent quota), else ''
+
+    def line(self, client: ApiClient) -> str:
+        folders = sorted({str(path.parent) for path in self.files})
+        text = (
+            f"{self.source}: {self.pages} pages, {self.records} records, {client.requests_sent} requests;"
+            f" files in {', '.join(folders) or '(none)'}"
+        )
+        return text + (f"\nStopped early: {self.stopped}" if self.stopped else "")
+
+
+def throttle_by_headers(policy: RetryPolicy):
+    """Reddit and Arctic Shift say how many requests are left and when the window resets: wait it out."""
+
+    def after_response(response: httpx.Response) -> None:
+        remaining = response.headers.get("X-Ratelimit-Remaining")
+        reset = response.headers.get("X-Ratelimit-Reset")
+        if remaining is not None and reset is not None and float(remaining) < 1:
+            policy.sleep(float(reset))
+
+    return after_response
+
+
+def _request_record(response: httpx.Response) -> dict:
+    """What fetched a page: method, URL (with its query) and body. Headers are left out: they hold the token."""
+    request = response.request
+    return {
+        "method": request.method,
+        "url": str(request.url),
+        "body": request.content.decode("utf-8", "replace") or None,
+        "status": response.status_code,
+    }
+
+
+def _epoch(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+# --- Reddit Data API -------------------------------------------------------------------------------
+
+
+def reddit_token(auth_url: str, client_id: str, client_secret: str, user_agent: str) -> BearerToken:
+    """App-only OAuth (client credentials): POST {auth_url}/api/v1/access_token with HTTP Basic auth."""
+
+    def fetch() -> tuple[str, float]:
+        response = httpx.post(
+            f"{auth_url.rstrip('/')}/api/v1/access_token",
+            auth=(client_id, client_secret),
+            data={"grant_type": "client_credentials"},
+            headers={"User-Agent": user_agent},
+            timeout=60,
+        )
+        body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+        if response.status_code != 200 or "access_token" not in body:
+            # The body may echo what was sent: only the status and Reddit's error code are reported.
+            raise PermissionError(f"Reddit refused the credentials (HTTP {response.status_code}, {body.get('error')})")
+        return body["access_token"], float(body.get("expires_in", 3600))
+
+    return BearerToken(fetch)
+
+
+@dataclass
+class RedditCollector:
+    client: ApiClient
+    state: CollectState
+    writer: PageWriter
+    search_terms: tuple[str, ...]
+    since: datetime | None = None
+    comments: bool = False
+
+    def collect(self, subreddits: Iterable[Subreddit]) -> Summary:
+        summary = Summary("reddit")
+        for subreddit in subreddits:
+            self._listing(subreddit, summary)
+        summary.files, summary.pages = self.writer.written, self.writer.pages
+        return summary
+
+    def _listing(self, subreddit: Subreddit, summary: Summary) -> None:
+        """Newest first, until the newest post of the last run (or `since`); resumes at its `after` cursor."""
+        key = f"{subreddit.name}:{subreddit.listing}"
+        state = self.state.get(key)
+        boundary = max(state.get("newest_created_utc", 0.0), self.since.timestamp() if self.since else 0.0)
+        pending = state.get("pending") or {"after": None, "newest": boundary, "comments": []}
+        path, params = f"/r/{subreddit.name}/new", {"limit": PAGE_LIMIT, "raw_json": 1}
+        if subreddit.listing == "search":
+            path = f"/r/{subreddit.name}/search"
+            params |= {"q": " OR ".join(f'"{term}"' for term in self.search_terms), "restrict_sr": 1, "sort": "new"}
+        while pending["after"] is not False:
+            response = self.client.send("GET", path, params={**params, "after": pending["after"] or ""})
+            self.writer.write(f"r_{subreddit.name}_{subreddit.listing}", response.content, _request_record(response))
+            children = response.json()["data"]["children"]
+            posts = [child["data"] for child in children if child.get("kind") == "t3"]
+            new = [post for post in posts if float(post["created_utc"]) > boundary]
+            summary.records += len(children)
+            pending["newest"] = max([pending["newest"], *(float(post["created_utc"]) for post in new)])
+            if self.comments:
+                pending["comments"] += [post["id"] for post in new]
+            after = response.json()["data"].get("after")
+            pending["after"] = after if after and len(new) == len(posts) and posts else False
+            self.state.put(key, {**state, "pending": pending})
+        while pending["comments"]:  # comment trees of the new posts, one request each
+            post_id = pending["comments"][0]
+            response = self.client.send("GET", f"/comments/{post_id}", params={"raw_json": 1, "limit": 500})
+            self.writer.write(f"comments_{post_id}", response.content, _request_record(response))
+            summary.records += sum(len(listing["data"]["children"]) for listing in response.json())
+            pending["comments"].pop(0)
+            self.state.put(key, {**state, "pending": pending})
+        self.state.put(key, {"newest_created_utc": pending["newest"]})
+
+
+# --- Arctic Shift ----------------------------------------------------------------------------------
+
+
+@dataclass
+class ArcticShiftCollector:
+    client: ApiClient
+    state: CollectState
+    writer: PageWriter
+    after: date
+    before: date | None = None
+    comments: bool = False
+
+    def collect(self, subreddits: Iterable[str]) -> Summary:
+        summary = Summary("arctic-shift")
+        for subreddit in subreddits:
+            for kind in ("posts", "comments") if self.comments else ("posts",):
+                self._search(subreddit, kind, summary)
+        summary.files, summary.pages = self.writer.written, self.writer.pages
+        return summary
+
+    def _search(self, subreddit: str, kind: str, summary: Summary) -> None:
+        """Oldest first from the last created_utc seen (records at the edge second may come twice: dedup drops them)."""
+        key = f"{subreddit}:{kind}"
+        cursor = max(self.state.get(key).get("after", 0), _epoch(self.after))
+        while True:
+            params = {"subreddit": subreddit, "after": cursor, "limit": PAGE_LIMIT, "sort": "asc"}
+            if self.before:
+                params["before"] = _epoch(self.before)
+            response = self.client.send("GET", f"/api/{kind}/search", params=params)
+            records = response.json().get("data") or []
+            if not records:
+                break
+            body = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records).encode()
+            self.writer.write(f"{subreddit}_{kind}", body, _request_record(response), suffix=".ndjson")
+            summary.records += len(records)
+            newest = int(max(float(record["created_utc"]) for record in records))
+            cursor = max(newest - 1, cursor + 1)  # the edge second again, but never the same page twice
+            self.state.put(key, {"after": cursor})
+            if len(records) < PAGE_LIMIT:
+                break
+
+
+# --- TikTok Research API ---------------------------------------------------------------------------
+
+
+def tiktok_token(api_url: str, client_key: str, client_secret: str) -> BearerToken:
+    """Client-credentials token (valid 2 h): POST {api_url}/v2/oauth/token/."""
+
+    def fetch() -> tuple[str, float]:
+        response = httpx.post(
+            f"{api_url.rstrip('/')}/v2/oauth/token/",
+            data={"client_key": client_key, "client_secret": client_secret, "grant_type": "client_credentials"},
+            timeout=60,
+        )
+        body = response.json() if response.content else {}
+        if response.status_code != 200 or "access_token" not in body:
+            raise PermissionError(
+                f"TikTok refused the credentials (HTTP {response.status_code}, {body.get('error', 'no error code')})"
+            )
+        return body["access_token"], float(body.get("expires_in", 7200))
+
+    return BearerToken(fetch)
+
+
+def tiktok_quota_exhausted(response: httpx.Response) -> bool:
+    try:
+        return response.json().get("error", {}).get("code") == "daily_quota_limit_exceeded"
+    except ValueError:
+        return False
+
+
+@dataclass
+class TikTokCollector:
+    """One query per UTC day (the Research API's natural unit), paged by cursor + search_id, within the
+    daily budget of requests and records; a day is done once its videos and their comments are."""
+
+    client: ApiClient
+    state: CollectState
+    writer: PageWriter
+    query: dict
+    comments: bool = False
+    today: date = field(default_factory=lambda: datetime.now(UTC).date())
+
+    def collect(self, start: date, end: date) -> Summary:
+        summary = Summary("tiktok")
+        try:
+            day = start
+            while day <= end:
+                self._day(day, summary)
+                day += timedelta(days=1)
+        except QuotaExhausted as error:
+            summary.stopped = f"{error}. The next run (after 00:00 UTC) resumes where this one stopped."
+        summary.files, summary.pages = self.writer.written, self.writer.pages
+        return summary
+
+    def _spend(self, records: int) -> None:
+        self.state.spend(self.today.isoformat(), 1, records)
+
+    def _check_budget(self) -> None:
+        requests, records = self.state.quota_used(self.today.isoformat())
+        if requests >= TIKTOK_DAILY_REQUESTS or records >= TIKTOK_DAILY_RECORDS:
+            raise QuotaExhausted(
+                f"TikTok Research API budget for {self.today} is spent ({requests} requests, {records} records)"
+            )
+
+    def _post(self, path: str, fields: str, body: dict) -> httpx.Response:
+        self._check_budget()
+        response = self.client.send("POST", path, params={"fields": fields}, json=body)
+        error = response.json().get("error", {})
+        if error.get("code", "ok") != "ok":
+            raise RuntimeError(f"TikTok {path}: {error.get('code')}: {error.get('message', '')}")
+        return response
+
+    def _day(self, day: date, summary: Summary) -> None:
+        key = f"videos:{day:%Y%m%d}"
+        state = self.state.get(key) or {"cursor": 0, "search_id": None, "has_more": True, "comment_queue": []}
+        if state.get("done"):
+            return
+        while state["has_more"]:
+            body = {
+                "query": self.query,
+                "start_date": f"{day:%Y%m%d}",
+                "end_date": f"{day:%Y%m%d}",
+                "max_count": PAGE_LIMIT,
+                "cursor": state["cursor"],
+                **({"search_id": state["search_id"]} if state["search_id"] else {}),
+            }
+            response = self._post("/v2/research/video/query/", TIKTOK_VIDEO_FIELDS, body)
+            data = response.json()["data"]
+            videos = data.get("videos") or []
+            self._spend(len(videos))
+            self.writer.write(f"videos_{day:%Y%m%d}", response.content, _request_record(response))
+            summary.records += len(videos)
+            if self.comments:
+                state["comment_queue"] += [video["id"] for video in videos]
+            state |= {
+                "cursor": data.get("cursor", 0),
+                "search_id": data.get("search_id"),
+                "has_more": bool(data.get("has_more")),
+            }
+            self.state.put(key, state)
+        while state["comment_queue"]:
+            self._comments(state["comment_queue"][0], summary)
+            state["comment_queue"].pop(0)
+            self.state.put(key, state)
+        self.state.put(key, {**state, "done": True})
+
+    def _comments(self, video_id: int, summary: Summary) -> None:
+        key = f"comments:{video_id}"
+        state = self.state.get(key) or {"cursor": 0, "has_more": True}
+        while state["has_more"]:
+            body = {"video_id": video_id, "max_count": PAGE_LIMIT, "cursor": state["cursor"]}
+            response = self._post("/v2/research/video/comment/list/", TIKTOK_COMMENT_FIELDS, body)
+            data = response.json()["data"]
+            comments = data.get("comments") or []
+            self._spend(len(comments))
+            self.writer.write(f"comments_{video_id}", response.content, _request_record(response))
+            summary.records += len(comments)
+            state = {"cursor": data.get("cursor", 0), "has_more": bool(data.get("has_more"))}
+            self.state.put(key, state)

@@ -1,0 +1,103 @@
+"""Landing pages as the platforms returned them, and the collectors' resumable state in the warehouse.
+
+A page is one landing file in the folder of the format the loaders already read, written under a
+temporary name and renamed (a killed run leaves no half file), with the request that fetched it in a
+`.request` file beside it (a suffix no loader reads). State per source and query lives in the
+warehouse table `collect.state`, updated after every page, so a failed run resumes where it stopped.
+"""
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+STATE_DDL = """
+create schema if not exists collect;
+create table if not exists collect.state (
+    source varchar not null,
+    query_key varchar not null,
+    state json not null,
+    updated_at timestamptz not null,
+    primary key (source, query_key)
+);
+create table if not exists collect.quota (
+    source varchar not null,
+    day date not null,
+    requests bigint not null,
+    records bigint not null,
+    primary key (source, day)
+)
+"""
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    with open(partial, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+
+
+@dataclass
+class PageWriter:
+    """Writes pages into one landing folder; names are unique per collector run and page."""
+
+    folder: Path
+    prefix: str
+    pages: int = 0
+    written: list[Path] = field(default_factory=list)
+
+    def write(self, name: str, body: bytes, request: dict, suffix: str = ".json") -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.pages += 1
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        path = self.folder / f"{self.prefix}_{name}_{stamp}_p{self.pages:04d}{suffix}"
+        record = {**request, "fetched_at": datetime.now(UTC).isoformat(), "bytes": len(body)}
+        _write_atomically(path.with_name(path.name + ".request"), json.dumps(record, indent=1).encode())
+        _write_atomically(path, body)
+        self.written.append(path)
+        return path
+
+
+class CollectState:
+    """Per (source, query) JSON state and per (source, UTC day) quota use, in the warehouse."""
+
+    def __init__(self, warehouse: Path, source: str):
+        self.warehouse, self.source = warehouse, source
+        warehouse.parent.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(str(warehouse)) as conn:
+            conn.execute(STATE_DDL)
+
+    def get(self, query_key: str) -> dict:
+        with duckdb.connect(str(self.warehouse), read_only=True) as conn:
+            row = conn.execute(
+                "select state from collect.state where source = ? and query_key = ?", [self.source, query_key]
+            ).fetchone()
+        return json.loads(row[0]) if row else {}
+
+    def put(self, query_key: str, state: dict) -> None:
+        with duckdb.connect(str(self.warehouse)) as conn:
+            conn.execute(
+                "insert or replace into collect.state values (?, ?, ?, now())",
+                [self.source, query_key, json.dumps(state)],
+            )
+
+    def quota_used(self, day: str) -> tuple[int, int]:
+        with duckdb.connect(str(self.warehouse), read_only=True) as conn:
+            row = conn.execute(
+                "select requests, records from collect.quota where source = ? and day = ?", [self.source, day]
+            ).fetchone()
+        return (row[0], row[1]) if row else (0, 0)
+
+    def spend(self, day: str, requests: int, records: int) -> None:
+        with duckdb.connect(str(self.warehouse)) as conn:
+            conn.execute(
+                "insert into collect.quota values (?, ?, ?, ?) on conflict (source, day) do update set"
+                " requests = collect.quota.requests + excluded.requests,"
+                " records = collect.quota.records + excluded.records",
+                [self.source, day, requests, records],
+            )
