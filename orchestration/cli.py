@@ -96,7 +96,7 @@ def collect(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 2
     settings = Settings.from_env(warehouse=args.warehouse, landing=args.landing)
-    run_prefix = f"collected_{datetime.now(UTC):%Y%m%dT%H%M%S}"
+    run_prefix = "collected"
     policy = RetryPolicy()
     secrets = (api.client_secret,)
     try:

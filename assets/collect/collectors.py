@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from stigma_insights.assets.collect.config import Subreddit
-from stigma_insights.assets.collect.http import ApiClient, BearerToken, QuotaExhausted, RetryPolicy
+from stigma_insights.assets.collect.http import ApiClient, BearerToken, CollectionError, QuotaExhausted, RetryPolicy
 from stigma_insights.assets.collect.pages import CollectState, PageWriter
 
 PAGE_LIMIT = 100  # the most any of the three APIs returns per request
@@ -35,6 +35,7 @@ class Summary:
     records: int = 0
     files: list[Path] = field(default_factory=list)
     stopped: str = ""  # why the run stopped early (a spent quota), else ''
+    malformed: list[str] = field(default_factory=list)  # pages kept as landed whose query could not go on
 
     def line(self, client: ApiClient) -> str:
         folders = sorted({str(path.parent) for path in self.files})
@@ -42,6 +43,8 @@ class Summary:
             f"{self.source}: {self.pages} pages, {self.records} records, {client.requests_sent} requests;"
             f" files in {', '.join(folders) or '(none)'}"
         )
+        for page in self.malformed:
+            text += f"\nMalformed page (landed as is; the loader will refuse or reject it): {page}"
         return text + (f"\nStopped early: {self.stopped}" if self.stopped else "")
 
 
@@ -66,6 +69,17 @@ def _request_record(response: httpx.Response) -> dict:
         "body": request.content.decode("utf-8", "replace") or None,
         "status": response.status_code,
     }
+
+
+def reddit_listing(response: httpx.Response, page: Path, summary: Summary) -> dict | None:
+    """The page's Listing, or None when it is not one (no cursor to page on: noted in the summary)."""
+    try:
+        body = response.json()
+        body["data"]["children"]
+        return body
+    except (ValueError, KeyError, TypeError):
+        summary.malformed.append(f"{page.name} ({response.request.method} {response.request.url.path})")
+        return None
 
 
 def _epoch(day: date) -> int:
@@ -123,22 +137,30 @@ class RedditCollector:
             params |= {"q": " OR ".join(f'"{term}"' for term in self.search_terms), "restrict_sr": 1, "sort": "new"}
         while pending["after"] is not False:
             response = self.client.send("GET", path, params={**params, "after": pending["after"] or ""})
-            self.writer.write(f"r_{subreddit.name}_{subreddit.listing}", response.content, _request_record(response))
-            children = response.json()["data"]["children"]
+            page = self.writer.write(
+                f"r_{subreddit.name}_{subreddit.listing}", response.content, _request_record(response)
+            )
+            body = reddit_listing(response, page, summary)
+            if body is None:
+                break  # no cursor to page on: this listing resumes here next run
+            children = body["data"]["children"]
             posts = [child["data"] for child in children if child.get("kind") == "t3"]
             new = [post for post in posts if float(post["created_utc"]) > boundary]
             summary.records += len(children)
             pending["newest"] = max([pending["newest"], *(float(post["created_utc"]) for post in new)])
             if self.comments:
                 pending["comments"] += [post["id"] for post in new]
-            after = response.json()["data"].get("after")
+            after = body["data"].get("after")
             pending["after"] = after if after and len(new) == len(posts) and posts else False
             self.state.put(key, {**state, "pending": pending})
         while pending["comments"]:  # comment trees of the new posts, one request each
             post_id = pending["comments"][0]
             response = self.client.send("GET", f"/comments/{post_id}", params={"raw_json": 1, "limit": 500})
-            self.writer.write(f"comments_{post_id}", response.content, _request_record(response))
-            summary.records += sum(len(listing["data"]["children"]) for listing in response.json())
+            page = self.writer.write(f"comments_{post_id}", response.content, _request_record(response))
+            try:
+                summary.records += sum(len(listing["data"]["children"]) for listing in response.json())
+            except (ValueError, KeyError, TypeError):
+                summary.malformed.append(f"{page.name} (GET /comments/{post_id})")
             pending["comments"].pop(0)
             self.state.put(key, {**state, "pending": pending})
         self.state.put(key, {"newest_created_utc": pending["newest"]})
@@ -173,7 +195,11 @@ class ArcticShiftCollector:
             if self.before:
                 params["before"] = _epoch(self.before)
             response = self.client.send("GET", f"/api/{kind}/search", params=params)
-            records = response.json().get("data") or []
+            try:
+                records = response.json()["data"] or []
+            except (ValueError, KeyError, TypeError):
+                summary.malformed.append(f"{kind} search of r/{subreddit} after {cursor}: not an Arctic Shift answer")
+                break
             if not records:
                 break
             body = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records).encode()
@@ -252,7 +278,10 @@ class TikTokCollector:
     def _post(self, path: str, fields: str, body: dict) -> httpx.Response:
         self._check_budget()
         response = self.client.send("POST", path, params={"fields": fields}, json=body)
-        error = response.json().get("error", {})
+        try:
+            error = response.json().get("error", {})
+        except ValueError:
+            raise CollectionError(f"TikTok {path}: the answer is not JSON; the day resumes here next run") from None
         if error.get("code", "ok") != "ok":
             raise RuntimeError(f"TikTok {path}: {error.get('code')}: {error.get('message', '')}")
         return response

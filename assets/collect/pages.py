@@ -8,6 +8,7 @@ warehouse table `collect.state`, updated after every page, so a failed run resum
 
 import json
 import os
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,18 +45,21 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 @dataclass
 class PageWriter:
-    """Writes pages into one landing folder; names are unique per collector run and page."""
+    """Writes pages into one landing folder, named by collector run (time and a random id) and page:
+    two runs never share a name, so a page is never overwritten."""
 
     folder: Path
     prefix: str
     pages: int = 0
     written: list[Path] = field(default_factory=list)
+    run_id: str = field(default_factory=lambda: f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}")
 
     def write(self, name: str, body: bytes, request: dict, suffix: str = ".json") -> Path:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.pages += 1
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-        path = self.folder / f"{self.prefix}_{name}_{stamp}_p{self.pages:04d}{suffix}"
+        path = self.folder / f"{self.prefix}_{self.run_id}_{name}_p{self.pages:04d}{suffix}"
+        if path.exists():
+            raise FileExistsError(f"{path} exists: landing pages are never overwritten")
         record = {**request, "fetched_at": datetime.now(UTC).isoformat(), "bytes": len(body)}
         _write_atomically(path.with_name(path.name + ".request"), json.dumps(record, indent=1).encode())
         _write_atomically(path, body)
