@@ -13,8 +13,8 @@ from stigma_insights.assets.labels.assets import annotations, labels
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.assets.publish.assets import build_analyst_marts
 from stigma_insights.assets.report.assets import insight_report
-from stigma_insights.instance import release_orphaned_runs
 from stigma_insights.orchestration.dbt import DBT_STEP_SELECTIONS, build_dbt_steps, dbt_project, prepare_manifest
+from stigma_insights.orchestration.sensors import build_landing_sensor, release_killed_runs
 from stigma_insights.quality.accounting import accounting_checks
 from stigma_insights.quality.checks import build_gx_check
 from stigma_insights.quality.suites import labelled_posts_suite
@@ -29,16 +29,6 @@ def labelled_fact_check() -> dg.AssetChecksDefinition:
     return build_gx_check(
         LABELLED_FACT, "marts.fct_labelled_posts", lambda: labelled_posts_suite(load_taxonomy()), key_column="post_key"
     )
-
-
-@dg.sensor(
-    minimum_interval_seconds=60,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Fails runs whose process was killed and frees their pool slots, so they block no later run.",
-)
-def release_killed_runs(context: dg.SensorEvaluationContext) -> dg.SkipReason:
-    released = release_orphaned_runs(context.instance)
-    return dg.SkipReason(f"released {', '.join(released)}" if released else "no run was killed")
 
 
 def refresh_run_config(full_refresh: bool) -> dict:
@@ -87,7 +77,7 @@ def build_definitions(settings: Settings, project: DbtProject | None = None) -> 
         asset_checks=[labelled_fact_check(), *accounting_checks()],
         jobs=[materialise_everything],
         schedules=[nightly],
-        sensors=[release_killed_runs],
+        sensors=[release_killed_runs, build_landing_sensor(settings.landing, materialise_everything)],
         resources=build_resources(settings, project),
     )
 

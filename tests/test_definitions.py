@@ -93,3 +93,25 @@ def test_the_report_follows_the_published_copy_and_a_sensor_frees_killed_runs(de
     assert report in defs.resolve_job_def("materialise_everything").asset_layer.executable_asset_keys
     sensor = defs.resolve_sensor_def("release_killed_runs")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING  # on as soon as `make dev` starts
+
+
+def test_the_landing_sensor_runs_the_job_only_when_files_arrive(tmp_path):
+    from stigma_insights.orchestration.sensors import build_landing_sensor
+
+    job = dg.define_asset_job("materialise_everything", selection=dg.AssetSelection.all())
+    sensor = build_landing_sensor(tmp_path, job)
+    (tmp_path / "reddit_api").mkdir()
+    (tmp_path / "reddit_api" / "already_there.json").write_text("{}")
+
+    def tick(cursor):
+        return sensor.evaluate_tick(dg.build_sensor_context(cursor=cursor))
+
+    first = tick(None)
+    assert not first.run_requests and first.cursor  # what was there before is not a reason to run
+    assert not tick(first.cursor).run_requests
+    (tmp_path / "reddit_api" / "collected_page.json").write_text("{}")
+    (tmp_path / "reddit_api" / "collected_page.json.request").write_text("{}")  # sidecars do not count
+    arrived = tick(first.cursor)
+    assert len(arrived.run_requests) == 1 and arrived.cursor.startswith("2:")
+    assert not tick(arrived.cursor).run_requests
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
