@@ -131,7 +131,7 @@ class RedditCollector:
         state = self.state.get(key)
         boundary = max(state.get("newest_created_utc", 0.0), self.since.timestamp() if self.since else 0.0)
         pending = state.get("pending") or {"after": None, "newest": boundary, "comments": []}
-        path, params = f"/r/{subreddit.name}/new", {"limit": PAGE_LIMIT, "raw_json": 1}
+        path, params = f"/r/{subreddit.name}/new", dict[str, str | int](limit=PAGE_LIMIT, raw_json=1)
         if subreddit.listing == "search":
             path = f"/r/{subreddit.name}/search"
             params |= {"q": " OR ".join(f'"{term}"' for term in self.search_terms), "restrict_sr": 1, "sort": "new"}
