@@ -4,7 +4,7 @@ import argparse
 import sys
 from datetime import date
 
-from stigma_insights.settings import LANDING_ENV, PUBLISHED_ENV, WAREHOUSE_ENV, Settings
+from stigma_insights.settings import COLLECTION_ENV, LANDING_ENV, PUBLISHED_ENV, WAREHOUSE_ENV, Settings
 
 
 def prepare(args: argparse.Namespace) -> int:
@@ -73,12 +73,12 @@ def run(args: argparse.Namespace) -> int:
 
 def collect(args: argparse.Namespace) -> int:
     """Fetch what is new from one API into the landing folder; `stigma-insights run` then ingests it."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
     from stigma_insights.assets.collect import collectors
     from stigma_insights.assets.collect.config import CollectionConfigError, load_collection
-    from stigma_insights.assets.collect.http import ApiClient, CollectionError, RetryPolicy
-    from stigma_insights.assets.collect.pages import CollectState, PageWriter
+    from stigma_insights.assets.collect.http import CollectionError
+    from stigma_insights.assets.collect.pages import CollectState
     from stigma_insights.settings import arctic_shift_settings, reddit_api_settings, tiktok_api_settings
 
     api = {"reddit": reddit_api_settings, "arctic-shift": arctic_shift_settings, "tiktok": tiktok_api_settings}[
@@ -90,67 +90,27 @@ def collect(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    settings = Settings.from_env(warehouse=args.warehouse, landing=args.landing, collection_file=args.config)
     try:
-        collection = load_collection(args.config) if args.config else load_collection()
+        collection = load_collection(settings.collection_file)
     except CollectionConfigError as error:
         print(error, file=sys.stderr)
         return 2
-    settings = Settings.from_env(warehouse=args.warehouse, landing=args.landing)
-    run_prefix = "collected"
-    policy = RetryPolicy()
-    secrets = (api.client_secret,)
     try:
-        if args.source == "reddit":
-            token = collectors.reddit_token(api.auth_url, api.client_id, api.client_secret, api.user_agent)
-            client = ApiClient(
-                api.base_url,
-                api.user_agent,
-                token,
-                policy,
-                secrets,
-                after_response=collectors.throttle_by_headers(policy),
-            )
-            subreddits = (
-                [collection.subreddit(name) for name in args.subreddit] if args.subreddit else collection.subreddits
-            )
-            summary = collectors.RedditCollector(
-                client,
-                CollectState(settings.warehouse, "reddit"),
-                PageWriter(settings.landing / "reddit_api", run_prefix),
-                collection.search_terms,
-                since=datetime.combine(args.since, datetime.min.time(), UTC) if args.since else None,
-                comments=collection.reddit_comments if args.comments is None else args.comments,
-            ).collect(subreddits)
-        elif args.source == "arctic-shift":
-            client = ApiClient(
-                api.base_url, api.user_agent, None, policy, after_response=collectors.throttle_by_headers(policy)
-            )
-            summary = collectors.ArcticShiftCollector(
-                client,
-                CollectState(settings.warehouse, "arctic-shift"),
-                PageWriter(settings.landing / "reddit_dump", run_prefix),
-                after=args.after or collection.arctic_shift_after,
-                before=args.before,
-                comments=collection.arctic_shift_comments if args.comments is None else args.comments,
-            ).collect(args.subreddit or [s.name for s in collection.subreddits])
-        else:
-            token = collectors.tiktok_token(api.base_url, api.client_id, api.client_secret)
-            client = ApiClient(
-                api.base_url,
-                api.user_agent,
-                token,
-                policy,
-                secrets,
-                is_quota_exhausted=collectors.tiktok_quota_exhausted,
-            )
-            yesterday = datetime.now(UTC).date() - timedelta(days=1)
-            summary = collectors.TikTokCollector(
-                client,
-                CollectState(settings.warehouse, "tiktok"),
-                PageWriter(settings.landing / "tiktok_research", run_prefix),
-                collection.tiktok_query.as_research_query(),
-                comments=collection.tiktok_comments if args.comments is None else args.comments,
-            ).collect(args.start or collection.tiktok_start, args.end or yesterday)
+        run_collector, client = collectors.build_collector(
+            args.source,
+            api,
+            collection,
+            settings.warehouse,
+            settings.landing,
+            comments=args.comments,
+            subreddits=getattr(args, "subreddit", None),
+            since=datetime.combine(args.since, datetime.min.time(), UTC) if getattr(args, "since", None) else None,
+            after=getattr(args, "after", None),
+            before=getattr(args, "before", None),
+        )
+        dates = {"start": args.start, "end": args.end} if args.source == "tiktok" else {}
+        summary = run_collector(**dates)
     except (CollectionError, PermissionError, RuntimeError) as error:
         print(f"{args.source}: {error}", file=sys.stderr)
         return 1
@@ -323,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
         ("tiktok", "videos (and their comments) matching the configured query, from the TikTok Research API"),
     ):
         source = sources.add_parser(name, help=text)
-        source.add_argument("--config", help="collection YAML (default: the shipped assets/collect/collection.yaml)")
+        source.add_argument(
+            "--config", help=f"collection YAML (default: ${COLLECTION_ENV} or assets/collect/collection.yaml)"
+        )
         source.add_argument("--warehouse", help=f"warehouse holding the collectors' state (default: ${WAREHOUSE_ENV})")
         source.add_argument("--landing", help=f"landing folder (default: ${LANDING_ENV} or data/landing)")
         source.add_argument(

@@ -8,6 +8,7 @@ import dagster as dg
 from dagster_dbt import DbtProject
 from dagster_dbt.dbt_project import using_dagster_dev
 
+from stigma_insights.assets.collect.assets import collection_assets
 from stigma_insights.assets.ingest.assets import raw_assets
 from stigma_insights.assets.labels.assets import annotations, labels
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
@@ -48,7 +49,8 @@ def build_definitions(settings: Settings, project: DbtProject | None = None) -> 
     materialise_everything = dg.define_asset_job(
         MATERIALISE_EVERYTHING,
         selection=dg.AssetSelection.all(),
-        description="Landing files -> raw -> dbt staging/posts -> labels -> labelled fact -> checks -> aggregates"
+        description="Collected pages (sources turned on in collection.yaml) -> landing files -> raw"
+        " -> dbt staging/posts -> labels -> labelled fact -> checks -> aggregates"
         " -> published analyst copy -> insight report.",
         # One process for the whole run: the graph is serial (one DuckDB writer at a time), and a process
         # per step would pay the imports (torch, dbt) fourteen times over.
@@ -64,6 +66,7 @@ def build_definitions(settings: Settings, project: DbtProject | None = None) -> 
     )
     return dg.Definitions(
         assets=[
+            *collection_assets(),
             *raw_assets(),
             steps.clean_and_unify,
             annotations,

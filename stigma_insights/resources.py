@@ -13,7 +13,17 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
-from stigma_insights.settings import Settings
+from stigma_insights.settings import (
+    REDDIT_CLIENT_ID_ENV,
+    REDDIT_CLIENT_SECRET_ENV,
+    TIKTOK_CLIENT_KEY_ENV,
+    TIKTOK_CLIENT_SECRET_ENV,
+    ApiSettings,
+    Settings,
+    arctic_shift_settings,
+    reddit_api_settings,
+    tiktok_api_settings,
+)
 
 # Every asset and check that opens the warehouse runs in this Dagster concurrency pool (limit 1 in
 # dagster_home/dagster.yaml): a DuckDB file admits one process while any process writes to it.
@@ -30,6 +40,29 @@ class ProjectFiles(dg.ConfigurableResource):
     engines_folder: str
     published_file: str
     report_file: str
+    collection_file: str
+
+
+class CollectorApi(dg.ConfigurableResource):
+    """One API's base URLs and credentials for the collection assets; the secrets come from EnvVar, so
+    their values never show in the UI or in run config. `missing` names the variables not set."""
+
+    base_url: str
+    auth_url: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    user_agent: str = ""
+    missing: list[str] = []
+
+
+def collector_api(api: ApiSettings, secret_variables: Mapping[str, str]) -> CollectorApi:
+    """`secret_variables`: attribute -> environment variable, passed as EnvVar when it is set."""
+    secrets = {
+        attribute: dg.EnvVar(variable) for attribute, variable in secret_variables.items() if getattr(api, attribute)
+    }
+    return CollectorApi(
+        base_url=api.base_url, auth_url=api.auth_url, user_agent=api.user_agent, missing=api.missing(), **secrets
+    )
 
 
 @contextmanager
@@ -73,6 +106,14 @@ def build_resources(settings: Settings, dbt_project) -> dict[str, dg.Configurabl
             engines_folder=str(settings.engines_folder),
             published_file=str(settings.published),
             report_file=str(settings.report),
+            collection_file=str(settings.collection_file),
+        ),
+        "reddit_api": collector_api(
+            reddit_api_settings(), {"client_id": REDDIT_CLIENT_ID_ENV, "client_secret": REDDIT_CLIENT_SECRET_ENV}
+        ),
+        "arctic_shift_api": collector_api(arctic_shift_settings(), {}),
+        "tiktok_api": collector_api(
+            tiktok_api_settings(), {"client_id": TIKTOK_CLIENT_KEY_ENV, "client_secret": TIKTOK_CLIENT_SECRET_ENV}
         ),
     }
 

@@ -20,6 +20,7 @@ DEVICE_ENV = "STIGMA_INSIGHTS_DEVICE"  # cpu, cuda, cuda:1 ...; default: cuda wh
 BACKEND_ENV = "STIGMA_INSIGHTS_EMBEDDING_BACKEND"  # auto, torch or onnx-int8
 PSEUDONYM_KEY_ENV = "STIGMA_INSIGHTS_PSEUDONYM_KEY"  # read in the dbt subprocess, by the privacy plugin
 CRASH_AT_ENV = "STIGMA_INSIGHTS_CRASH_AT"  # tests only: the named point where the process kills itself
+COLLECTION_ENV = "STIGMA_INSIGHTS_COLLECTION"  # the collection file (what to collect)
 # The collectors' APIs: base URLs (overridable, e.g. for a stand-in server) and credentials.
 REDDIT_CLIENT_ID_ENV = "STIGMA_INSIGHTS_REDDIT_CLIENT_ID"
 REDDIT_CLIENT_SECRET_ENV = "STIGMA_INSIGHTS_REDDIT_CLIENT_SECRET"
@@ -62,6 +63,7 @@ class Settings:
     landing: Path
     published: Path
     dagster_home: Path
+    collection_file: Path
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
 
     @classmethod
@@ -78,6 +80,11 @@ class Settings:
             landing=_path(given.get("landing") or env.get(LANDING_ENV) or project_dir / "data" / "landing"),
             # The analysts' read-only copy of the marts: by default beside the warehouse, named after it.
             published=_path(published) if published else warehouse.with_name(f"{warehouse.stem}_published.duckdb"),
+            collection_file=_path(
+                given.get("collection_file")
+                or env.get(COLLECTION_ENV)
+                or project_dir / "assets" / "collect" / "collection.yaml"
+            ),
             dagster_home=_path(given.get("dagster_home") or env.get(DAGSTER_HOME_ENV) or project_dir / "dagster_home"),
             embedding=EmbeddingSettings(
                 backend=env.get(BACKEND_ENV) or "auto",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import yaml
 from werkzeug import Request, Response
 
 from stigma_insights.assets.collect.collectors import TikTokCollector, tiktok_quota_exhausted
@@ -18,6 +19,7 @@ from stigma_insights.assets.collect.pages import CollectState, PageWriter
 from stigma_insights.orchestration.cli import main
 from stigma_insights.settings import (
     ARCTIC_SHIFT_URL_ENV,
+    COLLECTION_ENV,
     REDDIT_API_URL_ENV,
     REDDIT_AUTH_URL_ENV,
     REDDIT_CLIENT_ID_ENV,
@@ -396,3 +398,28 @@ def test_a_failed_run_resumes_at_the_page_it_failed_on_and_a_malformed_page_does
     assert output.count("Malformed page") == 1 and "r_india_search" in output  # landed as is, and reported
     landed = sorted(path.name for path in (landing / "reddit_api").glob("*.json"))
     assert len(landed) == 2 + 2 and not list(landing.rglob("*.partial"))
+
+
+@pytest.mark.slow
+def test_the_job_collects_the_sources_turned_on_then_loads_their_pages(httpserver, reddit_env, tmp_path, monkeypatch):
+    import dagster as dg
+
+    config = yaml.safe_load(DEFAULT_COLLECTION_PATH.read_text(encoding="utf-8"))
+    config["reddit"] |= {"nightly": True, "comments": False, "subreddits": [config["reddit"]["subreddits"][6]]}
+    (tmp_path / "collection.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    monkeypatch.setenv(COLLECTION_ENV, str(tmp_path / "collection.yaml"))
+    httpserver.expect_request("/r/Philippines/search").respond_with_json(
+        listing([reddit_post("j1", 1_790_000_000), reddit_post("j2", 1_790_000_100)], None)
+    )
+    settings = settings_for(tmp_path / "warehouse.duckdb", landing=tmp_path / "landing")
+    collected = [dg.AssetKey(["collect", name]) for name in ("reddit_api", "reddit_dump", "tiktok_research")]
+
+    result = run_everything(settings, asset_selection=[*collected, dg.AssetKey(["raw", "reddit_api"])])
+
+    assert result.success
+    metadata = {e.asset_key: e.materialization.metadata for e in result.get_asset_materialization_events()}
+    assert metadata[dg.AssetKey(["raw", "reddit_api"])]["records_loaded"].value == 2  # tonight's page, loaded
+    reddit, arctic, tiktok = (metadata[key] for key in collected)
+    assert reddit["collected"].value is True and reddit["pages"].value == 1 and reddit["records"].value == 2
+    assert arctic["collected"].value is False and "nightly: false" in arctic["reason"].value
+    assert tiktok["collected"].value is False and TOKEN not in str(reddit)

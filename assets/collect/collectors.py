@@ -7,14 +7,15 @@ fails or is killed resumes without fetching a page twice.
 """
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
-from stigma_insights.assets.collect.config import Subreddit
+from stigma_insights.assets.collect.config import Collection, Subreddit
 from stigma_insights.assets.collect.http import ApiClient, BearerToken, CollectionError, QuotaExhausted, RetryPolicy
 from stigma_insights.assets.collect.pages import CollectState, PageWriter
 
@@ -333,3 +334,91 @@ class TikTokCollector:
             summary.records += len(comments)
             state = {"cursor": data.get("cursor", 0), "has_more": bool(data.get("has_more"))}
             self.state.put(key, state)
+
+
+# --- One way to build each collector, for the command line and the Dagster assets ------------------
+
+
+class ApiConfig(Protocol):
+    """What a collector needs of its API (the settings or the Dagster resource)."""
+
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def auth_url(self) -> str: ...
+    @property
+    def client_id(self) -> str: ...
+    @property
+    def client_secret(self) -> str: ...
+    @property
+    def user_agent(self) -> str: ...
+
+
+COLLECTED_FORMATS = {"reddit": "reddit_api", "arctic-shift": "reddit_dump", "tiktok": "tiktok_research"}
+
+
+def build_collector(
+    source: str,
+    api: ApiConfig,
+    collection: Collection,
+    warehouse: Path,
+    landing: Path,
+    policy: RetryPolicy | None = None,
+    comments: bool | None = None,
+    subreddits: list[str] | None = None,
+    since: datetime | None = None,
+    after: date | None = None,
+    before: date | None = None,
+) -> tuple[Callable[..., Summary], ApiClient]:
+    """The collector of `source` ready to run (its `collect`, to call with the dates or subreddits), and its client."""
+    policy = policy or RetryPolicy()
+    state = CollectState(warehouse, source)
+    writer = PageWriter(landing / COLLECTED_FORMATS[source], "collected")
+    secrets = (api.client_secret,)
+    if source == "reddit":
+        token = reddit_token(api.auth_url, api.client_id, api.client_secret, api.user_agent)
+        client = ApiClient(
+            api.base_url, api.user_agent, token, policy, secrets, after_response=throttle_by_headers(policy)
+        )
+        reddit = RedditCollector(
+            client,
+            state,
+            writer,
+            collection.search_terms,
+            since,
+            collection.reddit_comments if comments is None else comments,
+        )
+        chosen = [collection.subreddit(name) for name in subreddits] if subreddits else list(collection.subreddits)
+        return (lambda: reddit.collect(chosen)), client
+    if source == "arctic-shift":
+        client = ApiClient(
+            api.base_url, api.user_agent or "stigma-insights", None, policy, after_response=throttle_by_headers(policy)
+        )
+        arctic = ArcticShiftCollector(
+            client,
+            state,
+            writer,
+            after or collection.arctic_shift_after,
+            before,
+            collection.arctic_shift_comments if comments is None else comments,
+        )
+        names = subreddits or [subreddit.name for subreddit in collection.subreddits]
+        return (lambda: arctic.collect(names)), client
+    token = tiktok_token(api.base_url, api.client_id, api.client_secret)
+    client = ApiClient(
+        api.base_url,
+        api.user_agent or "stigma-insights",
+        token,
+        policy,
+        secrets,
+        is_quota_exhausted=tiktok_quota_exhausted,
+    )
+    tiktok = TikTokCollector(
+        client,
+        state,
+        writer,
+        collection.tiktok_query.as_research_query(),
+        collection.tiktok_comments if comments is None else comments,
+    )
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    return (lambda start=None, end=None: tiktok.collect(start or collection.tiktok_start, end or yesterday)), client

@@ -47,6 +47,7 @@ class Collection:
     tiktok_query: TikTokQuery
     tiktok_start: date
     tiktok_comments: bool
+    nightly: frozenset[str]  # sources the Dagster job collects: reddit, arctic-shift, tiktok
 
     def subreddit(self, name: str) -> Subreddit:
         """A configured subreddit, or one given on the command line (searched, no country)."""
@@ -80,6 +81,11 @@ def load_collection(path: Path = DEFAULT_COLLECTION_PATH) -> Collection:
             ),
             tiktok_start=date.fromisoformat(str(tiktok["start"])),
             tiktok_comments=bool(tiktok.get("comments", False)),
+            nightly=frozenset(
+                source
+                for source, section in (("reddit", reddit), ("arctic-shift", arctic), ("tiktok", tiktok))
+                if section.get("nightly", False)
+            ),
         )
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as error:
         raise CollectionConfigError(f"{path}: not a valid collection file ({error!r})") from error
