@@ -12,8 +12,8 @@ import pytest
 import yaml
 from werkzeug import Request, Response
 
-from stigma_insights.assets.collect.collectors import TikTokCollector, tiktok_quota_exhausted
-from stigma_insights.assets.collect.config import DEFAULT_COLLECTION_PATH, load_collection
+from stigma_insights.assets.collect.collectors import RedditCollector, TikTokCollector, tiktok_quota_exhausted
+from stigma_insights.assets.collect.config import DEFAULT_COLLECTION_PATH, Subreddit, load_collection
 from stigma_insights.assets.collect.http import ApiClient, BearerToken, RetryPolicy
 from stigma_insights.assets.collect.pages import CollectState, PageWriter
 from stigma_insights.orchestration.cli import main
@@ -398,6 +398,11 @@ def test_a_failed_run_resumes_at_the_page_it_failed_on_and_a_malformed_page_does
     assert output.count("Malformed page") == 1 and "r_india_search" in output  # landed as is, and reported
     landed = sorted(path.name for path in (landing / "reddit_api").glob("*.json"))
     assert len(landed) == 2 + 2 and not list(landing.rglob("*.partial"))
+    # The malformed listing is not marked done (its first page: nothing recorded), so the next run asks again.
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        states = dict(conn.execute("select query_key, state from collect.state").fetchall())
+    assert "india:search" not in states
+    assert json.loads(states["Philippines:search"]) == {"newest_created_utc": 2000.0}
 
 
 @pytest.mark.slow
@@ -423,3 +428,28 @@ def test_the_job_collects_the_sources_turned_on_then_loads_their_pages(httpserve
     assert reddit["collected"].value is True and reddit["pages"].value == 1 and reddit["records"].value == 2
     assert arctic["collected"].value is False and "nightly: false" in arctic["reason"].value
     assert tiktok["collected"].value is False and TOKEN not in str(reddit)
+
+
+def test_a_malformed_page_deep_in_a_listing_is_asked_again_and_nothing_behind_it_is_skipped(httpserver, tmp_path):
+    broken = {"page 2": True}
+
+    def new(request: Request) -> Response:
+        if request.args.get("after", "") == "":
+            return json_response(listing([reddit_post("n3", 3000)], "t3_n3"))
+        if broken["page 2"]:
+            return Response("<html>oops</html>", content_type="text/html")
+        return json_response(listing([reddit_post("n2", 2000)], None))
+
+    httpserver.expect_request("/r/mentalhealth/new").respond_with_handler(new)
+    state = CollectState(tmp_path / "warehouse.duckdb", "reddit")
+
+    def run():
+        client = ApiClient(httpserver.url_for(""), "tests", None, RetryPolicy(sleep=lambda s: None))
+        collector = RedditCollector(client, state, PageWriter(tmp_path / "landing", "collected"), ())
+        return collector.collect([Subreddit("mentalhealth", "", "new")])
+
+    assert len(run().malformed) == 1
+    assert state.get("mentalhealth:new")["pending"]["after"] == "t3_n3"  # not finalised at n3's time
+    broken["page 2"] = False
+    assert run().records == 1  # page 2 again, not page 1
+    assert state.get("mentalhealth:new") == {"newest_created_utc": 3000.0}

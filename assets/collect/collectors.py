@@ -136,14 +136,16 @@ class RedditCollector:
         if subreddit.listing == "search":
             path = f"/r/{subreddit.name}/search"
             params |= {"q": " OR ".join(f'"{term}"' for term in self.search_terms), "restrict_sr": 1, "sort": "new"}
+        complete = True
         while pending["after"] is not False:
             response = self.client.send("GET", path, params={**params, "after": pending["after"] or ""})
             page = self.writer.write(
                 f"r_{subreddit.name}_{subreddit.listing}", response.content, _request_record(response)
             )
             body = reddit_listing(response, page, summary)
-            if body is None:
-                break  # no cursor to page on: this listing resumes here next run
+            if body is None:  # no cursor to page on: the listing stays pending at this page for the next run
+                complete = False
+                break
             children = body["data"]["children"]
             posts = [child["data"] for child in children if child.get("kind") == "t3"]
             new = [post for post in posts if float(post["created_utc"]) > boundary]
@@ -164,7 +166,8 @@ class RedditCollector:
                 summary.malformed.append(f"{page.name} (GET /comments/{post_id})")
             pending["comments"].pop(0)
             self.state.put(key, {**state, "pending": pending})
-        self.state.put(key, {"newest_created_utc": pending["newest"]})
+        if complete:
+            self.state.put(key, {"newest_created_utc": pending["newest"]})
 
 
 # --- Arctic Shift ----------------------------------------------------------------------------------
