@@ -4,7 +4,7 @@ token renewal, quotas, resuming, and credentials that never reach a file or a me
 import csv
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -259,7 +259,44 @@ def test_tiktok_stops_cleanly_when_the_daily_quota_is_spent_and_resumes_at_its_c
     resumed = collector().collect(day, day)
     assert [c["cursor"] for c in calls] == [0, 100, 100] and resumed.pages == 1  # page 1 not fetched again
     assert collector().collect(day, day).pages == 0  # the day is done
+    # Two pages answered, two records (the refused request is not known to count against the quota).
+    today = datetime.now(UTC).date().isoformat()
+    assert CollectState(warehouse, "tiktok").quota_used(today) == (2, 2)
     assert len(list(folder.glob("*.json"))) == 2
+
+
+def test_tiktok_counts_retried_requests_against_the_daily_quota(httpserver, tmp_path):
+    answers = iter(
+        [
+            json_response(
+                {"error": {"code": "rate_limit_exceeded", "message": "slow down"}}, 429, {"Retry-After": "0"}
+            ),
+            json_response(
+                {
+                    "data": {
+                        "videos": [tiktok_video(3, 1_790_000_000)],
+                        "cursor": 1,
+                        "has_more": False,
+                        "search_id": "s",
+                    },
+                    "error": {"code": "ok"},
+                }
+            ),
+        ]
+    )
+    httpserver.expect_request("/v2/research/video/query/").respond_with_handler(lambda request: next(answers))
+    warehouse = tmp_path / "warehouse.duckdb"
+    client = ApiClient(
+        httpserver.url_for(""),
+        "tests",
+        BearerToken(lambda: (TOKEN, 7200)),
+        RetryPolicy(sleep=lambda s: None),
+        is_quota_exhausted=tiktok_quota_exhausted,
+    )
+    collector = TikTokCollector(client, CollectState(warehouse, "tiktok"), PageWriter(tmp_path, "c"), {"or": []})
+
+    assert collector.collect(date(2026, 9, 21), date(2026, 9, 21)).records == 1
+    assert CollectState(warehouse, "tiktok").quota_used(datetime.now(UTC).date().isoformat()) == (2, 1)
 
 
 def test_arctic_shift_pages_by_created_utc_into_ndjson_dumps_the_loader_reads(httpserver, tmp_path, monkeypatch):

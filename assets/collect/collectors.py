@@ -256,6 +256,7 @@ class TikTokCollector:
     query: dict
     comments: bool = False
     today: date = field(default_factory=lambda: datetime.now(UTC).date())
+    _requests_counted: int = 0
 
     def collect(self, start: date, end: date) -> Summary:
         summary = Summary("tiktok")
@@ -270,7 +271,10 @@ class TikTokCollector:
         return summary
 
     def _spend(self, records: int) -> None:
-        self.state.spend(self.today.isoformat(), 1, records)
+        """Every request sent since the last page counts (retries too: the API counts them), with the records."""
+        sent = self.client.requests_sent - self._requests_counted
+        self._requests_counted = self.client.requests_sent
+        self.state.spend(self.today.isoformat(), sent, records)
 
     def _check_budget(self) -> None:
         requests, records = self.state.quota_used(self.today.isoformat())
