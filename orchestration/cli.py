@@ -84,9 +84,9 @@ def collect(args: argparse.Namespace) -> int:
     api = {"reddit": reddit_api_settings, "arctic-shift": arctic_shift_settings, "tiktok": tiktok_api_settings}[
         args.source
     ]()
-    if api.missing():
+    if missing := api.missing():
         print(
-            f"{api.missing()[0]} is not set: the {args.source} collector needs it (nothing was fetched).",
+            f"{missing[0]} is not set: the {args.source} collector needs it (nothing was fetched).",
             file=sys.stderr,
         )
         return 2

@@ -14,10 +14,6 @@ from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
 from stigma_insights.settings import (
-    REDDIT_CLIENT_ID_ENV,
-    REDDIT_CLIENT_SECRET_ENV,
-    TIKTOK_CLIENT_KEY_ENV,
-    TIKTOK_CLIENT_SECRET_ENV,
     ApiSettings,
     Settings,
     arctic_shift_settings,
@@ -55,14 +51,13 @@ class CollectorApi(dg.ConfigurableResource):
     missing: list[str] = []
 
 
-def collector_api(api: ApiSettings, secret_variables: Mapping[str, str]) -> CollectorApi:
-    """`secret_variables`: attribute -> environment variable, passed as EnvVar when it is set."""
-    secrets = {
-        attribute: dg.EnvVar(variable) for attribute, variable in secret_variables.items() if getattr(api, attribute)
+def collector_api(api: ApiSettings) -> CollectorApi:
+    """The API's settings as a resource: each variable it requires, when set, goes in as an EnvVar."""
+    from_environment = {
+        attribute: dg.EnvVar(variable) for variable, attribute in api.required if getattr(api, attribute)
     }
-    return CollectorApi(
-        base_url=api.base_url, auth_url=api.auth_url, user_agent=api.user_agent, missing=api.missing(), **secrets
-    )
+    values = {"base_url": api.base_url, "auth_url": api.auth_url, "user_agent": api.user_agent} | from_environment
+    return CollectorApi(**values, missing=api.missing())
 
 
 @contextmanager
@@ -108,13 +103,9 @@ def build_resources(settings: Settings, dbt_project) -> dict[str, dg.Configurabl
             report_file=str(settings.report),
             collection_file=str(settings.collection_file),
         ),
-        "reddit_api": collector_api(
-            reddit_api_settings(), {"client_id": REDDIT_CLIENT_ID_ENV, "client_secret": REDDIT_CLIENT_SECRET_ENV}
-        ),
-        "arctic_shift_api": collector_api(arctic_shift_settings(), {}),
-        "tiktok_api": collector_api(
-            tiktok_api_settings(), {"client_id": TIKTOK_CLIENT_KEY_ENV, "client_secret": TIKTOK_CLIENT_SECRET_ENV}
-        ),
+        "reddit_api": collector_api(reddit_api_settings()),
+        "arctic_shift_api": collector_api(arctic_shift_settings()),
+        "tiktok_api": collector_api(tiktok_api_settings()),
     }
 
 

@@ -58,6 +58,12 @@ def listing(children: list[dict], after: str | None) -> dict:
     return {"kind": "Listing", "data": {"after": after, "before": None, "dist": len(children), "children": children}}
 
 
+def video_page(videos: list[dict], cursor: int, has_more: bool, search_id: str) -> Response:
+    """A Research API video query answer."""
+    data = {"videos": videos, "cursor": cursor, "has_more": has_more, "search_id": search_id}
+    return json_response({"data": data, "error": {"code": "ok"}})
+
+
 def every_file_text(folder: Path) -> str:
     return "".join(path.read_text(encoding="utf-8", errors="replace") for path in folder.rglob("*") if path.is_file())
 
@@ -211,31 +217,11 @@ def test_tiktok_stops_cleanly_when_the_daily_quota_is_spent_and_resumes_at_its_c
         body = request.get_json()
         calls.append(body)
         if body["cursor"] == 0:
-            return json_response(
-                {
-                    "data": {
-                        "videos": [tiktok_video(1, 1_790_000_000)],
-                        "cursor": 100,
-                        "has_more": True,
-                        "search_id": "search-7",
-                    },
-                    "error": {"code": "ok"},
-                }
-            )
+            return video_page([tiktok_video(1, 1_790_000_000)], 100, True, "search-7")
         if quota_spent["now"]:
             return json_response({"error": {"code": "daily_quota_limit_exceeded", "message": "quota"}}, 429)
         assert body["search_id"] == "search-7"
-        return json_response(
-            {
-                "data": {
-                    "videos": [tiktok_video(2, 1_790_000_100)],
-                    "cursor": 200,
-                    "has_more": False,
-                    "search_id": "search-7",
-                },
-                "error": {"code": "ok"},
-            }
-        )
+        return video_page([tiktok_video(2, 1_790_000_100)], 200, False, "search-7")
 
     httpserver.expect_request("/v2/research/video/query/", method="POST").respond_with_handler(query)
     warehouse, folder = tmp_path / "warehouse.duckdb", tmp_path / "landing" / "tiktok_research"
@@ -271,17 +257,7 @@ def test_tiktok_counts_retried_requests_against_the_daily_quota(httpserver, tmp_
             json_response(
                 {"error": {"code": "rate_limit_exceeded", "message": "slow down"}}, 429, {"Retry-After": "0"}
             ),
-            json_response(
-                {
-                    "data": {
-                        "videos": [tiktok_video(3, 1_790_000_000)],
-                        "cursor": 1,
-                        "has_more": False,
-                        "search_id": "s",
-                    },
-                    "error": {"code": "ok"},
-                }
-            ),
+            video_page([tiktok_video(3, 1_790_000_000)], 1, False, "s"),
         ]
     )
     httpserver.expect_request("/v2/research/video/query/").respond_with_handler(lambda request: next(answers))

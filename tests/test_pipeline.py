@@ -36,6 +36,12 @@ AGGREGATES = {
 }
 
 ALL_AGGREGATES = [*AGGREGATES, "agg_subreddits_by_region", "agg_adjusted_label_shares"]
+AGGREGATE_KEYS = {dg.AssetKey(["marts", name]) for name in ALL_AGGREGATES}
+
+
+def rebuild_fact_and_aggregates(warehouse: Path):
+    """The fact table and everything its blocking checks gate, rebuilt on this (tampered) warehouse."""
+    return run_everything(settings_for(warehouse), asset_selection=[FACT, *AGGREGATE_KEYS])
 
 
 @pytest.fixture(scope="module")
@@ -350,10 +356,7 @@ def test_failing_label_checks_block_the_aggregates_which_keep_their_last_version
         )
         aggregates_before = {name: table(conn, f"marts.{name}").sort(pl.all()) for name in ALL_AGGREGATES}
 
-    result = run_everything(
-        settings_for(copy),
-        asset_selection=[FACT, *(dg.AssetKey(["marts", name]) for name in ALL_AGGREGATES)],
-    )
+    result = rebuild_fact_and_aggregates(copy)
 
     (gx_check,) = [c for c in result.get_asset_check_evaluations() if c.check_name == "gx_fct_labelled_posts"]
     failures = gx_check.metadata["failures"].value
@@ -378,7 +381,7 @@ def test_failing_label_checks_block_the_aggregates_which_keep_their_last_version
     assert len(domain_failure["failing_keys"]) == min(len(banana_keys), MAX_FAILING_KEYS)
     materialised = {event.asset_key for event in result.get_asset_materialization_events()}
     assert FACT in materialised
-    assert not materialised & {dg.AssetKey(["marts", name]) for name in ALL_AGGREGATES}
+    assert not materialised & AGGREGATE_KEYS
     with duckdb.connect(str(copy), read_only=True) as conn:
         assert (
             conn.execute("select count(*) from marts.fct_labelled_posts where stigma_domain = 'banana'").fetchone()[0]
@@ -401,15 +404,11 @@ def test_a_fact_table_with_rows_left_over_from_another_key_scheme_fails_and_bloc
             " from marts.fct_labelled_posts using sample 5 rows"
         )
 
-    result = run_everything(
-        settings_for(copy), asset_selection=[FACT, *(dg.AssetKey(["marts", name]) for name in ALL_AGGREGATES)]
-    )
+    result = rebuild_fact_and_aggregates(copy)
 
     failed_steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
     assert failed_steps == {"dbt_labelled_fact"}
-    assert not {e.asset_key for e in result.get_asset_materialization_events()} & {
-        dg.AssetKey(["marts", name]) for name in ALL_AGGREGATES
-    }
+    assert not {e.asset_key for e in result.get_asset_materialization_events()} & AGGREGATE_KEYS
 
 
 def test_the_published_copy_holds_exactly_the_marts(warehouse, session_settings):

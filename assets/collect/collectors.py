@@ -283,7 +283,8 @@ class TikTokCollector:
                 f"TikTok Research API budget for {self.today} is spent ({requests} requests, {records} records)"
             )
 
-    def _post(self, path: str, fields: str, body: dict) -> httpx.Response:
+    def _page(self, path: str, fields: str, body: dict, name: str) -> tuple[dict, list[dict]]:
+        """One page of videos or comments: within the budget, counted against it and landed."""
         self._check_budget()
         response = self.client.send("POST", path, params={"fields": fields}, json=body)
         try:
@@ -292,7 +293,11 @@ class TikTokCollector:
             raise CollectionError(f"TikTok {path}: the answer is not JSON; the day resumes here next run") from None
         if error.get("code", "ok") != "ok":
             raise RuntimeError(f"TikTok {path}: {error.get('code')}: {error.get('message', '')}")
-        return response
+        data = response.json()["data"]
+        items = data.get("videos") or data.get("comments") or []
+        self._spend(len(items))
+        self.writer.write(name, response.content, _request_record(response))
+        return data, items
 
     def _day(self, day: date, summary: Summary) -> None:
         key = f"videos:{day:%Y%m%d}"
@@ -308,11 +313,7 @@ class TikTokCollector:
                 "cursor": state["cursor"],
                 **({"search_id": state["search_id"]} if state["search_id"] else {}),
             }
-            response = self._post("/v2/research/video/query/", TIKTOK_VIDEO_FIELDS, body)
-            data = response.json()["data"]
-            videos = data.get("videos") or []
-            self._spend(len(videos))
-            self.writer.write(f"videos_{day:%Y%m%d}", response.content, _request_record(response))
+            data, videos = self._page("/v2/research/video/query/", TIKTOK_VIDEO_FIELDS, body, f"videos_{day:%Y%m%d}")
             summary.records += len(videos)
             if self.comments:
                 state["comment_queue"] += [video["id"] for video in videos]
@@ -333,11 +334,9 @@ class TikTokCollector:
         state = self.state.get(key) or {"cursor": 0, "has_more": True}
         while state["has_more"]:
             body = {"video_id": video_id, "max_count": PAGE_LIMIT, "cursor": state["cursor"]}
-            response = self._post("/v2/research/video/comment/list/", TIKTOK_COMMENT_FIELDS, body)
-            data = response.json()["data"]
-            comments = data.get("comments") or []
-            self._spend(len(comments))
-            self.writer.write(f"comments_{video_id}", response.content, _request_record(response))
+            data, comments = self._page(
+                "/v2/research/video/comment/list/", TIKTOK_COMMENT_FIELDS, body, f"comments_{video_id}"
+            )
             summary.records += len(comments)
             state = {"cursor": data.get("cursor", 0), "has_more": bool(data.get("has_more"))}
             self.state.put(key, state)

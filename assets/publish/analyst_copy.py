@@ -84,16 +84,13 @@ def _copy_comments(conn: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
 
 def _write_publication(conn: duckdb.DuckDBPyConnection, publication: Publication) -> None:
     table = f"published.{ANALYST_SCHEMA}.{PUBLICATION_TABLE}"
-    conn.execute(
-        f"create table {table} ({', '.join(f'{name} {kind}' for name, (kind, _) in PUBLICATION_COLUMNS.items())})"
-    )
+    columns = ", ".join(f"{name} {kind}" for name, (kind, _) in PUBLICATION_COLUMNS.items())
+    conn.execute(f"create table {table} ({columns})")
     conn.execute(
         f"insert into {table} values (now(), ?, ?, ?, ?)",
         [publication.dagster_run_id, publication.checks_passed, publication.checks_failed, publication.failed_checks],
     )
-    conn.execute(
-        f"comment on table {table} is 'When, by which Dagster run and after which checks this copy was published.'"
-    )
+    conn.execute(f"comment on table {table} is {_literal(PUBLICATION_DESCRIPTION)}")
     for name, (_, description) in PUBLICATION_COLUMNS.items():
         conn.execute(f"comment on column {table}.{name} is {_literal(description)}")
 
