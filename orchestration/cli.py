@@ -77,7 +77,6 @@ def collect(args: argparse.Namespace) -> int:
 
     from stigma_insights.assets.collect import collectors
     from stigma_insights.assets.collect.config import CollectionConfigError, load_collection
-    from stigma_insights.assets.collect.http import CollectionError
     from stigma_insights.assets.collect.pages import CollectState
     from stigma_insights.settings import arctic_shift_settings, reddit_api_settings, tiktok_api_settings
 
@@ -96,33 +95,32 @@ def collect(args: argparse.Namespace) -> int:
     except CollectionConfigError as error:
         print(error, file=sys.stderr)
         return 2
-    try:
-        run_collector, client = collectors.build_collector(
-            args.source,
-            api,
-            collection,
-            settings.warehouse,
-            settings.landing,
-            comments=args.comments,
-            subreddits=getattr(args, "subreddit", None),
-            since=datetime.combine(args.since, datetime.min.time(), UTC) if getattr(args, "since", None) else None,
-            after=getattr(args, "after", None),
-            before=getattr(args, "before", None),
-        )
-        dates = {"start": args.start, "end": args.end} if args.source == "tiktok" else {}
-        summary = run_collector(**dates)
-    except (CollectionError, PermissionError, RuntimeError) as error:
-        print(f"{args.source}: {error}", file=sys.stderr)
-        return 1
+    run_collector, client = collectors.build_collector(
+        args.source,
+        api,
+        collection,
+        settings.warehouse,
+        settings.landing,
+        comments=args.comments,
+        subreddits=getattr(args, "subreddit", None),
+        since=datetime.combine(args.since, datetime.min.time(), UTC) if getattr(args, "since", None) else None,
+        after=getattr(args, "after", None),
+        before=getattr(args, "before", None),
+    )
+    dates = {"start": args.start, "end": args.end} if args.source == "tiktok" else {}
+    summary = run_collector(**dates)
     print(summary.line(client))
     if args.source == "tiktok":
-        requests, records = CollectState(settings.warehouse, "tiktok").quota_used(datetime.now(UTC).date().isoformat())
+        requests, records, _ = CollectState(settings.warehouse, "tiktok").quota_used(
+            datetime.now(UTC).date().isoformat()
+        )
         print(
             f"TikTok quota used today (UTC): {requests} of {collectors.TIKTOK_DAILY_REQUESTS} requests,"
             f" {records} of {collectors.TIKTOK_DAILY_RECORDS} records"
         )
-    print("Next: stigma-insights run (ingests the new landing files)")
-    return 0
+    if summary.pages:
+        print("Next: stigma-insights run (ingests the new landing files)")
+    return 1 if summary.failed else 0
 
 
 def report(args: argparse.Namespace) -> int:

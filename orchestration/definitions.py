@@ -8,7 +8,8 @@ import dagster as dg
 from dagster_dbt import DbtProject
 from dagster_dbt.dbt_project import using_dagster_dev
 
-from stigma_insights.assets.collect.assets import collection_assets
+from stigma_insights.assets.collect.assets import backfill_jobs, collection_assets
+from stigma_insights.assets.collect.config import load_collection
 from stigma_insights.assets.ingest.assets import raw_assets
 from stigma_insights.assets.labels.assets import annotations, labels
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
@@ -48,7 +49,8 @@ def build_definitions(settings: Settings, project: DbtProject | None = None) -> 
     steps = build_dbt_steps(project)
     materialise_everything = dg.define_asset_job(
         MATERIALISE_EVERYTHING,
-        selection=dg.AssetSelection.all(),
+        # Everything but the day-partitioned history collection (backfills of its own).
+        selection=dg.AssetSelection.all() - dg.AssetSelection.groups("collect_history"),
         description="Collected pages (sources turned on in collection.yaml) -> landing files -> raw"
         " -> dbt staging/posts -> labels -> labelled fact -> checks -> aggregates"
         " -> published analyst copy -> insight report.",
@@ -66,7 +68,7 @@ def build_definitions(settings: Settings, project: DbtProject | None = None) -> 
     )
     return dg.Definitions(
         assets=[
-            *collection_assets(),
+            *collection_assets(load_collection(settings.collection_file)),
             *raw_assets(),
             steps.clean_and_unify,
             annotations,
@@ -78,7 +80,7 @@ def build_definitions(settings: Settings, project: DbtProject | None = None) -> 
             insight_report,
         ],
         asset_checks=[labelled_fact_check(), *accounting_checks()],
-        jobs=[materialise_everything],
+        jobs=[materialise_everything, *backfill_jobs()],
         schedules=[nightly],
         sensors=[release_killed_runs, build_landing_sensor(settings.landing, materialise_everything)],
         resources=build_resources(settings, project),

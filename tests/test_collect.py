@@ -15,7 +15,7 @@ from werkzeug import Request, Response
 from stigma_insights.assets.collect.collectors import RedditCollector, TikTokCollector, tiktok_quota_exhausted
 from stigma_insights.assets.collect.config import DEFAULT_COLLECTION_PATH, Subreddit, load_collection
 from stigma_insights.assets.collect.http import ApiClient, BearerToken, RetryPolicy
-from stigma_insights.assets.collect.pages import CollectState, PageWriter
+from stigma_insights.assets.collect.pages import CollectState, PageWriter, collect_state_file
 from stigma_insights.orchestration.cli import main
 from stigma_insights.settings import (
     ARCTIC_SHIFT_URL_ENV,
@@ -150,7 +150,7 @@ def test_reddit_pages_listings_fetches_comments_and_next_time_only_what_is_new(
     assert reddit_env == [TOKEN, TOKEN]  # one token per run
     # No secret or token in any landing file, request record or the warehouse's state.
     assert SECRET not in every_file_text(landing) and TOKEN not in every_file_text(landing)
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
+    with duckdb.connect(str(collect_state_file(warehouse, "reddit")), read_only=True) as conn:
         assert TOKEN not in str(conn.execute("select * from collect.state").fetchall())
 
 
@@ -226,7 +226,7 @@ def test_tiktok_stops_cleanly_when_the_daily_quota_is_spent_and_resumes_at_its_c
     httpserver.expect_request("/v2/research/video/query/", method="POST").respond_with_handler(query)
     warehouse, folder = tmp_path / "warehouse.duckdb", tmp_path / "landing" / "tiktok_research"
 
-    def collector() -> TikTokCollector:
+    def collector(today: date) -> TikTokCollector:
         client = ApiClient(
             httpserver.url_for(""),
             "tests",
@@ -234,20 +234,23 @@ def test_tiktok_stops_cleanly_when_the_daily_quota_is_spent_and_resumes_at_its_c
             RetryPolicy(sleep=lambda s: None),
             is_quota_exhausted=tiktok_quota_exhausted,
         )
-        return TikTokCollector(client, CollectState(warehouse, "tiktok"), PageWriter(folder, "collected"), {"or": []})
+        state = CollectState(warehouse, "tiktok")
+        return TikTokCollector(client, state, PageWriter(folder, "collected"), {"or": []}, today=today)
 
-    day = date(2026, 9, 21)
-    stopped = collector().collect(day, day)
+    day, today, tomorrow = date(2026, 9, 21), date(2026, 9, 22), date(2026, 9, 23)
+    stopped = collector(today).collect(day, day)
     assert "daily quota is spent" in stopped.stopped and stopped.pages == 1
     assert [c["cursor"] for c in calls] == [0, 100]  # no retry storm on a spent quota
-
+    # The refused request counts too, and once refused nothing more is sent that day (the quota is
+    # shared with the organisation's other collaborators: our own count cannot know it is spent).
+    assert CollectState(warehouse, "tiktok").quota_used(today.isoformat()) == (2, 1, True)
     quota_spent["now"] = False
-    resumed = collector().collect(day, day)
+    assert "TikTok refused a request" in collector(today).collect(day, day).stopped and len(calls) == 2
+
+    resumed = collector(tomorrow).collect(day, day)  # after 00:00 UTC
     assert [c["cursor"] for c in calls] == [0, 100, 100] and resumed.pages == 1  # page 1 not fetched again
-    assert collector().collect(day, day).pages == 0  # the day is done
-    # Two pages answered, two records (the refused request is not known to count against the quota).
-    today = datetime.now(UTC).date().isoformat()
-    assert CollectState(warehouse, "tiktok").quota_used(today) == (2, 2)
+    assert collector(tomorrow).collect(day, day).pages == 0  # the day is done
+    assert CollectState(warehouse, "tiktok").quota_used(tomorrow.isoformat()) == (1, 1, False)
     assert len(list(folder.glob("*.json"))) == 2
 
 
@@ -272,7 +275,7 @@ def test_tiktok_counts_retried_requests_against_the_daily_quota(httpserver, tmp_
     collector = TikTokCollector(client, CollectState(warehouse, "tiktok"), PageWriter(tmp_path, "c"), {"or": []})
 
     assert collector.collect(date(2026, 9, 21), date(2026, 9, 21)).records == 1
-    assert CollectState(warehouse, "tiktok").quota_used(datetime.now(UTC).date().isoformat()) == (2, 1)
+    assert CollectState(warehouse, "tiktok").quota_used(datetime.now(UTC).date().isoformat()) == (2, 1, False)
 
 
 def test_arctic_shift_pages_by_created_utc_into_ndjson_dumps_the_loader_reads(httpserver, tmp_path, monkeypatch):
@@ -401,7 +404,8 @@ def test_a_failed_run_resumes_at_the_page_it_failed_on_and_a_malformed_page_does
     ]
 
     assert main(arguments) == 1
-    assert "gave up after 6 attempts (503)" in capsys.readouterr().err
+    failed = capsys.readouterr().out  # what was fetched before the failure, and where the next run resumes
+    assert "2 pages" in failed and "Failed: GET /r/Philippines/search: gave up after 6 attempts (503)" in failed
     assert seen_after == [""] + ["t3_p2"] * 6
 
     broken["page 2"] = False
@@ -412,10 +416,10 @@ def test_a_failed_run_resumes_at_the_page_it_failed_on_and_a_malformed_page_does
     landed = sorted(path.name for path in (landing / "reddit_api").glob("*.json"))
     assert len(landed) == 2 + 2 and not list(landing.rglob("*.partial"))
     # The malformed listing is not marked done (its first page: nothing recorded), so the next run asks again.
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
+    with duckdb.connect(str(collect_state_file(warehouse, "reddit")), read_only=True) as conn:
         states = dict(conn.execute("select query_key, state from collect.state").fetchall())
     assert "india:search" not in states
-    assert json.loads(states["Philippines:search"]) == {"newest_created_utc": 2000.0}
+    assert json.loads(states["Philippines:search"]) == {"newest_created_utc": 2000.0, "tracked": {}}
 
 
 @pytest.mark.slow
@@ -465,4 +469,4 @@ def test_a_malformed_page_deep_in_a_listing_is_asked_again_and_nothing_behind_it
     assert state.get("mentalhealth:new")["pending"]["after"] == "t3_n3"  # not finalised at n3's time
     broken["page 2"] = False
     assert run().records == 1  # page 2 again, not page 1
-    assert state.get("mentalhealth:new") == {"newest_created_utc": 3000.0}
+    assert state.get("mentalhealth:new") == {"newest_created_utc": 3000.0, "tracked": {}}

@@ -111,29 +111,50 @@ def test_invalid_utf8_line_is_rejected_and_the_rest_loads(conn, tmp_path):
     assert rejects(conn) == [("line 2", "invalid UTF-8 bytes")]
 
 
-def test_reddit_api_listing_and_comment_thread(conn, tmp_path):
+def test_reddit_api_listing_comment_tree_with_nested_replies_and_morechildren(conn, tmp_path):
     listing = {
         "kind": "Listing",
         "data": {"children": [{"kind": "t3", "data": dict(SUBMISSION, created_utc=1767225600.0)}]},
     }
+
+    def comment(comment_id: str, replies) -> dict:
+        return {"kind": "t1", "data": dict(COMMENT, id=comment_id, replies=replies)}
+
+    # /comments/<id>: replies nest inside their parent, at any depth, with a "load more" stub inside.
+    stub = {"kind": "more", "data": {"count": 2, "children": ["c5", "c6"], "parent_id": "t1_c3"}}
+    reply = comment("c3", {"kind": "Listing", "data": {"children": [comment("c4", ""), stub]}})
     thread = [
         {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": SUBMISSION}]}},
         {
             "kind": "Listing",
-            "data": {"children": [{"kind": "t1", "data": COMMENT}, {"kind": "more", "data": {"children": ["x"]}}]},
+            "data": {
+                "children": [comment("c1", ""), comment("c2", {"kind": "Listing", "data": {"children": [reply]}})]
+            },
         },
     ]
+    morechildren = {"json": {"errors": [], "data": {"things": [comment("c5", ""), comment("c6", "")]}}}
+    refused = {"json": {"errors": [["RATELIMIT", "you are doing that too much", "ratelimit"]]}}
     results = load(
-        conn, tmp_path, "reddit_api", {"a_new.json": json.dumps(listing), "b_thread.json": json.dumps(thread)}
+        conn,
+        tmp_path,
+        "reddit_api",
+        {
+            "a_new.json": json.dumps(listing),
+            "b_thread.json": json.dumps(thread),
+            "c_more.json": json.dumps(morechildren),
+            "d_refused.json": json.dumps(refused),
+        },
     )
 
-    assert [(r.records_read, r.records_loaded, r.records_rejected) for r in results] == [(1, 1, 0), (3, 2, 1)]
-    assert conn.execute("select entity, record_id from raw.reddit_api order by entity").fetchall() == [
-        ("comment", "c1"),
-        ("submission", "abc1"),
-        ("submission", "abc1"),
+    assert [(r.records_read, r.records_loaded, r.records_rejected) for r in results[:3]] == [
+        (1, 1, 0),
+        (6, 5, 1),
+        (2, 2, 0),
     ]
-    assert rejects(conn)[0][1] == "listing child of kind more is neither a submission (t3) nor a comment (t1)"
+    assert results[3].status == "refused" and "RATELIMIT" in results[3].refusal_reason
+    loaded = conn.execute("select entity, record_id from raw.reddit_api order by entity, record_id").fetchall()
+    assert loaded == [("comment", f"c{n}") for n in range(1, 7)] + [("submission", "abc1")] * 2
+    assert rejects(conn)[0][1].startswith('a "load more comments" stub')
 
 
 def test_tiktok_research_envelopes_keep_int64_ids_exactly(conn, tmp_path):

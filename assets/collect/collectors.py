@@ -7,7 +7,8 @@ fails or is killed resumes without fetching a page twice.
 """
 
 import json
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -16,10 +17,19 @@ from typing import Protocol
 import httpx
 
 from stigma_insights.assets.collect.config import Collection, Subreddit
-from stigma_insights.assets.collect.http import ApiClient, BearerToken, CollectionError, QuotaExhausted, RetryPolicy
+from stigma_insights.assets.collect.http import (
+    ApiClient,
+    BearerToken,
+    CollectionError,
+    CredentialsRefused,
+    QuotaExhausted,
+    RetryPolicy,
+)
 from stigma_insights.assets.collect.pages import CollectState, PageWriter
 
 PAGE_LIMIT = 100  # the most any of the three APIs returns per request
+MORECHILDREN_BATCH = 100  # comment ids per /api/morechildren request
+ARCHIVE_LAG_DAYS = 2  # Arctic Shift may still add records of a day this long after it
 TIKTOK_DAILY_REQUESTS = 1_000  # Research API quota per UTC day (shared by the organisation's collaborators)
 TIKTOK_DAILY_RECORDS = 100_000
 TIKTOK_VIDEO_FIELDS = (
@@ -36,6 +46,7 @@ class Summary:
     records: int = 0
     files: list[Path] = field(default_factory=list)
     stopped: str = ""  # why the run stopped early (a spent quota), else ''
+    failed: str = ""  # the request that failed for good, else ''
     malformed: list[str] = field(default_factory=list)  # pages kept as landed whose query could not go on
 
     def line(self, client: ApiClient) -> str:
@@ -46,7 +57,23 @@ class Summary:
         )
         for page in self.malformed:
             text += f"\nMalformed page (landed as is; the loader will refuse or reject it): {page}"
+        if self.failed:
+            text += (
+                f"\nFailed: {self.failed}. The pages above are kept; the next run resumes at the request that failed."
+            )
         return text + (f"\nStopped early: {self.stopped}" if self.stopped else "")
+
+
+def collecting(summary: Summary, writer: PageWriter, work: Callable[[], None]) -> Summary:
+    """Run a collector's work; a spent quota or a request that failed for good ends it with what it fetched."""
+    try:
+        work()
+    except QuotaExhausted as error:
+        summary.stopped = f"{error}. The next run (after 00:00 UTC) resumes where this one stopped."
+    except CollectionError as error:
+        summary.failed = str(error)
+    summary.files, summary.pages = writer.written, writer.pages
+    return summary
 
 
 def throttle_by_headers(policy: RetryPolicy):
@@ -104,70 +131,154 @@ def reddit_token(auth_url: str, client_id: str, client_secret: str, user_agent: 
         body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
         if response.status_code != 200 or "access_token" not in body:
             # The body may echo what was sent: only the status and Reddit's error code are reported.
-            raise PermissionError(f"Reddit refused the credentials (HTTP {response.status_code}, {body.get('error')})")
+            raise CredentialsRefused(
+                f"Reddit refused the credentials (HTTP {response.status_code}, {body.get('error')})"
+            )
         return body["access_token"], float(body.get("expires_in", 3600))
 
     return BearerToken(fetch)
 
 
+def walk_things(things: Iterable[dict]) -> Iterator[dict]:
+    """Every thing of a comment page, replies included at any depth (they nest inside their parent)."""
+    for thing in things:
+        yield thing
+        replies = thing.get("data", {}).get("replies") if isinstance(thing, dict) else None
+        if isinstance(replies, dict):
+            yield from walk_things(replies["data"]["children"])
+
+
+def held_back(post_id: str, things: Iterable[dict]) -> list[dict]:
+    """Requests for the comments a page holds back in its `more` stubs: their ids in batches for
+    /api/morechildren, and a "continue this thread" stub (no ids) as the subtree of its parent."""
+    ids: list[str] = []
+    requests: list[dict] = []
+    for stub in (thing["data"] for thing in things if thing.get("kind") == "more"):
+        ids += stub.get("children") or []
+        if not stub.get("children") and str(stub.get("parent_id", "")).startswith("t1_"):
+            requests.append({"post": post_id, "focus": stub["parent_id"][3:]})
+    batches = [ids[i : i + MORECHILDREN_BATCH] for i in range(0, len(ids), MORECHILDREN_BATCH)]
+    return [{"post": post_id, "more": batch} for batch in batches] + requests
+
+
 @dataclass
 class RedditCollector:
+    """Listings newest first down to the newest post already collected, then comments: the tree of each
+    new post with what its `more` stubs hold back, and again the tree of a recent post whose comment
+    count grew (checked with /api/info for the posts of the last `refresh_days` days)."""
+
     client: ApiClient
     state: CollectState
     writer: PageWriter
     search_terms: tuple[str, ...]
     since: datetime | None = None
     comments: bool = False
+    refresh_days: int = 7
+    now: Callable[[], float] = time.time
 
     def collect(self, subreddits: Iterable[Subreddit]) -> Summary:
         summary = Summary("reddit")
-        for subreddit in subreddits:
-            self._listing(subreddit, summary)
-        summary.files, summary.pages = self.writer.written, self.writer.pages
-        return summary
+        return collecting(summary, self.writer, lambda: [self._subreddit(s, summary) for s in subreddits])
 
-    def _listing(self, subreddit: Subreddit, summary: Summary) -> None:
-        """Newest first, until the newest post of the last run (or `since`); resumes at its `after` cursor."""
+    def _subreddit(self, subreddit: Subreddit, summary: Summary) -> None:
+        """Each step saves its position after every page, so a failed or killed run resumes at that page."""
         key = f"{subreddit.name}:{subreddit.listing}"
         state = self.state.get(key)
+        tracked: dict[str, list[float]] = state.get("tracked", {})  # post id -> [created_utc, num_comments]
         boundary = max(state.get("newest_created_utc", 0.0), self.since.timestamp() if self.since else 0.0)
-        pending = state.get("pending") or {"after": None, "newest": boundary, "comments": []}
+        pending = state.get("pending") or {"after": None, "newest": boundary, "comments": [], "refresh": None}
+
+        def save() -> None:
+            self.state.put(key, {**state, "tracked": tracked, "pending": pending})
+
+        complete = self._listing(subreddit, boundary, pending, tracked, save, summary)
+        horizon = self.now() - self.refresh_days * 86_400
+        if self.comments and complete:
+            self._refresh(subreddit, horizon, pending, tracked, save, summary)
+        while pending["comments"]:
+            pending["comments"][1:1] = self._comment_page(pending["comments"][0], summary)
+            pending["comments"].pop(0)
+            save()
+        if complete:
+            recent = {post: seen for post, seen in tracked.items() if seen[0] >= horizon}
+            self.state.put(key, {"newest_created_utc": pending["newest"], "tracked": recent})
+
+    def _listing(self, subreddit: Subreddit, boundary: float, pending: dict, tracked: dict, save, summary) -> bool:
+        """Pages of new posts from the `after` cursor; False when a page is malformed (no cursor to page on:
+        the listing stays pending at that page for the next run)."""
         path, params = f"/r/{subreddit.name}/new", dict[str, str | int](limit=PAGE_LIMIT, raw_json=1)
         if subreddit.listing == "search":
             path = f"/r/{subreddit.name}/search"
             params |= {"q": " OR ".join(f'"{term}"' for term in self.search_terms), "restrict_sr": 1, "sort": "new"}
-        complete = True
         while pending["after"] is not False:
             response = self.client.send("GET", path, params={**params, "after": pending["after"] or ""})
             page = self.writer.write(
                 f"r_{subreddit.name}_{subreddit.listing}", response.content, _request_record(response)
             )
             body = reddit_listing(response, page, summary)
-            if body is None:  # no cursor to page on: the listing stays pending at this page for the next run
-                complete = False
-                break
+            if body is None:
+                return False
             children = body["data"]["children"]
             posts = [child["data"] for child in children if child.get("kind") == "t3"]
             new = [post for post in posts if float(post["created_utc"]) > boundary]
             summary.records += len(children)
             pending["newest"] = max([pending["newest"], *(float(post["created_utc"]) for post in new)])
             if self.comments:
-                pending["comments"] += [post["id"] for post in new]
+                pending["comments"] += [{"post": post["id"]} for post in new]
+                tracked |= {post["id"]: [float(post["created_utc"]), post.get("num_comments", 0)] for post in new}
             after = body["data"].get("after")
             pending["after"] = after if after and len(new) == len(posts) and posts else False
-            self.state.put(key, {**state, "pending": pending})
-        while pending["comments"]:  # comment trees of the new posts, one request each
-            post_id = pending["comments"][0]
-            response = self.client.send("GET", f"/comments/{post_id}", params={"raw_json": 1, "limit": 500})
-            page = self.writer.write(f"comments_{post_id}", response.content, _request_record(response))
-            try:
-                summary.records += sum(len(listing["data"]["children"]) for listing in response.json())
-            except (ValueError, KeyError, TypeError):
-                summary.malformed.append(f"{page.name} (GET /comments/{post_id})")
-            pending["comments"].pop(0)
-            self.state.put(key, {**state, "pending": pending})
-        if complete:
-            self.state.put(key, {"newest_created_utc": pending["newest"]})
+            save()
+        return True
+
+    def _refresh(self, subreddit: Subreddit, horizon: float, pending: dict, tracked: dict, save, summary) -> None:
+        """Comments added to older posts: the current comment count of each recent post (100 per request);
+        a post whose count grew has its tree fetched again (the comments seen before are dropped by dedup)."""
+        if pending["refresh"] is None:
+            queued = {request["post"] for request in pending["comments"]}
+            pending["refresh"] = [post for post, seen in tracked.items() if seen[0] >= horizon and post not in queued]
+            save()
+        while pending["refresh"]:
+            batch = pending["refresh"][:PAGE_LIMIT]
+            response = self.client.send(
+                "GET", "/api/info", params={"id": ",".join(f"t3_{post}" for post in batch), "raw_json": 1}
+            )
+            page = self.writer.write(f"r_{subreddit.name}_info", response.content, _request_record(response))
+            body = reddit_listing(response, page, summary)
+            for post in [child["data"] for child in body["data"]["children"]] if body else []:
+                summary.records += 1
+                if post.get("id") in tracked and post.get("num_comments", 0) > tracked[post["id"]][1]:
+                    tracked[post["id"]][1] = post["num_comments"]
+                    pending["comments"].append({"post": post["id"]})
+            pending["refresh"] = pending["refresh"][PAGE_LIMIT:]
+            save()
+
+    def _comment_page(self, request: dict, summary: Summary) -> list[dict]:
+        """One page of comments (a post's tree, a thread's subtree or held-back ids); returns the requests
+        for what it holds back in turn."""
+        post = request["post"]
+        if "more" in request:
+            path, name = "/api/morechildren", f"morechildren_{post}"
+            params = {"link_id": f"t3_{post}", "children": ",".join(request["more"]), "api_type": "json", "raw_json": 1}
+        else:
+            path, name = f"/comments/{post}", f"comments_{post}"
+            params = {"raw_json": 1, "limit": 500} | ({"comment": request["focus"]} if "focus" in request else {})
+        response = self.client.send("GET", path, params=params)
+        page = self.writer.write(name, response.content, _request_record(response))
+        try:
+            body = response.json()
+            things = list(
+                walk_things(
+                    body["json"]["data"]["things"]
+                    if "more" in request
+                    else [*body[0]["data"]["children"], *body[1]["data"]["children"]]
+                )
+            )
+        except (ValueError, KeyError, TypeError, IndexError):
+            summary.malformed.append(f"{page.name} (GET {path})")
+            return []
+        summary.records += sum(thing.get("kind") != "more" for thing in things)
+        return held_back(post, things)
 
 
 # --- Arctic Shift ----------------------------------------------------------------------------------
@@ -181,19 +292,24 @@ class ArcticShiftCollector:
     after: date
     before: date | None = None
     comments: bool = False
+    now: Callable[[], float] = time.time
 
     def collect(self, subreddits: Iterable[str]) -> Summary:
         summary = Summary("arctic-shift")
-        for subreddit in subreddits:
-            for kind in ("posts", "comments") if self.comments else ("posts",):
-                self._search(subreddit, kind, summary)
-        summary.files, summary.pages = self.writer.written, self.writer.pages
-        return summary
+        kinds = ("posts", "comments") if self.comments else ("posts",)
+        return collecting(
+            summary, self.writer, lambda: [self._search(name, kind, summary) for name in subreddits for kind in kinds]
+        )
 
     def _search(self, subreddit: str, kind: str, summary: Summary) -> None:
-        """Oldest first from the last created_utc seen (records at the edge second may come twice: dedup drops them)."""
-        key = f"{subreddit}:{kind}"
-        cursor = max(self.state.get(key).get("after", 0), _epoch(self.after))
+        """Oldest first from the last created_utc seen (records at the edge second may come twice: dedup drops
+        them). The state is per window (`after`..`before`); a window that closed long enough ago for the
+        archive to hold all of it is done once read to its end, and never asked again."""
+        key = f"{subreddit}:{kind}:{self.after}:{self.before or ''}"
+        state = self.state.get(key)
+        if state.get("done"):
+            return
+        cursor = max(state.get("after", 0), _epoch(self.after))
         while True:
             params = {"subreddit": subreddit, "after": cursor, "limit": PAGE_LIMIT, "sort": "asc"}
             if self.before:
@@ -203,17 +319,18 @@ class ArcticShiftCollector:
                 records = response.json()["data"] or []
             except (ValueError, KeyError, TypeError):
                 summary.malformed.append(f"{kind} search of r/{subreddit} after {cursor}: not an Arctic Shift answer")
-                break
-            if not records:
-                break
-            body = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records).encode()
-            self.writer.write(f"{subreddit}_{kind}", body, _request_record(response), suffix=".ndjson")
-            summary.records += len(records)
-            newest = int(max(float(record["created_utc"]) for record in records))
-            cursor = max(newest - 1, cursor + 1)  # the edge second again, but never the same page twice
-            self.state.put(key, {"after": cursor})
+                return
+            if records:
+                body = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records).encode()
+                self.writer.write(f"{subreddit}_{kind}", body, _request_record(response), suffix=".ndjson")
+                summary.records += len(records)
+                newest = int(max(float(record["created_utc"]) for record in records))
+                cursor = max(newest - 1, cursor + 1)  # the edge second again, but never the same page twice
+                self.state.put(key, {"after": cursor})
             if len(records) < PAGE_LIMIT:
                 break
+        if self.before and _epoch(self.before) <= self.now() - ARCHIVE_LAG_DAYS * 86_400:
+            self.state.put(key, {"after": cursor, "done": True})
 
 
 # --- TikTok Research API ---------------------------------------------------------------------------
@@ -230,7 +347,7 @@ def tiktok_token(api_url: str, client_key: str, client_secret: str) -> BearerTok
         )
         body = response.json() if response.content else {}
         if response.status_code != 200 or "access_token" not in body:
-            raise PermissionError(
+            raise CredentialsRefused(
                 f"TikTok refused the credentials (HTTP {response.status_code}, {body.get('error', 'no error code')})"
             )
         return body["access_token"], float(body.get("expires_in", 7200))
@@ -260,39 +377,39 @@ class TikTokCollector:
 
     def collect(self, start: date, end: date) -> Summary:
         summary = Summary("tiktok")
-        try:
-            day = start
-            while day <= end:
-                self._day(day, summary)
-                day += timedelta(days=1)
-        except QuotaExhausted as error:
-            summary.stopped = f"{error}. The next run (after 00:00 UTC) resumes where this one stopped."
-        summary.files, summary.pages = self.writer.written, self.writer.pages
-        return summary
+        days = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
+        return collecting(summary, self.writer, lambda: [self._day(day, summary) for day in days])
 
-    def _spend(self, records: int) -> None:
+    def _spend(self, records: int, refused: bool = False) -> None:
         """Every request sent since the last page counts (retries too: the API counts them), with the records."""
         sent = self.client.requests_sent - self._requests_counted
         self._requests_counted = self.client.requests_sent
-        self.state.spend(self.today.isoformat(), sent, records)
+        self.state.spend(self.today.isoformat(), sent, records, refused)
 
     def _check_budget(self) -> None:
-        requests, records = self.state.quota_used(self.today.isoformat())
-        if requests >= TIKTOK_DAILY_REQUESTS or records >= TIKTOK_DAILY_RECORDS:
+        """Our own count, shared by every run of the day; and once TikTok has refused (the quota is shared
+        with the organisation's other collaborators), no request until 00:00 UTC."""
+        requests, records, refused = self.state.quota_used(self.today.isoformat())
+        if refused or requests >= TIKTOK_DAILY_REQUESTS or records >= TIKTOK_DAILY_RECORDS:
+            why = "TikTok refused a request (daily_quota_limit_exceeded)" if refused else "the budget is spent"
             raise QuotaExhausted(
-                f"TikTok Research API budget for {self.today} is spent ({requests} requests, {records} records)"
+                f"TikTok Research API quota for {self.today}: {why} ({requests} requests, {records} records)"
             )
 
     def _page(self, path: str, fields: str, body: dict, name: str) -> tuple[dict, list[dict]]:
         """One page of videos or comments: within the budget, counted against it and landed."""
         self._check_budget()
-        response = self.client.send("POST", path, params={"fields": fields}, json=body)
+        try:
+            response = self.client.send("POST", path, params={"fields": fields}, json=body)
+        except QuotaExhausted:
+            self._spend(0, refused=True)  # the refused request counts, and nothing more is sent today
+            raise
         try:
             error = response.json().get("error", {})
         except ValueError:
             raise CollectionError(f"TikTok {path}: the answer is not JSON; the day resumes here next run") from None
         if error.get("code", "ok") != "ok":
-            raise RuntimeError(f"TikTok {path}: {error.get('code')}: {error.get('message', '')}")
+            raise CollectionError(f"TikTok {path}: {error.get('code')}: {error.get('message', '')}")
         data = response.json()["data"]
         items = data.get("videos") or data.get("comments") or []
         self._spend(len(items))
@@ -393,6 +510,7 @@ def build_collector(
             collection.search_terms,
             since,
             collection.reddit_comments if comments is None else comments,
+            collection.reddit_comments_refresh_days,
         )
         chosen = [collection.subreddit(name) for name in subreddits] if subreddits else list(collection.subreddits)
         return (lambda: reddit.collect(chosen)), client

@@ -42,6 +42,7 @@ class Collection:
     subreddits: tuple[Subreddit, ...]
     search_terms: tuple[str, ...]
     reddit_comments: bool
+    reddit_comments_refresh_days: int  # comments added to posts younger than this are collected too
     arctic_shift_after: date
     arctic_shift_comments: bool
     tiktok_query: TikTokQuery
@@ -74,6 +75,7 @@ def load_collection(path: Path = DEFAULT_COLLECTION_PATH) -> Collection:
             subreddits=subreddits,
             search_terms=tuple(reddit.get("search_terms", ())),
             reddit_comments=bool(reddit.get("comments", False)),
+            reddit_comments_refresh_days=int(reddit.get("comments_refresh_days", 7)),
             arctic_shift_after=date.fromisoformat(str(arctic["after"])),
             arctic_shift_comments=bool(arctic.get("comments", False)),
             tiktok_query=TikTokQuery(

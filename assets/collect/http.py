@@ -17,6 +17,10 @@ class CollectionError(RuntimeError):
     """A request that failed for good: the message names the request, never a secret."""
 
 
+class CredentialsRefused(CollectionError):
+    """The platform refused the client id and secret (the message says which status, never the secret)."""
+
+
 class QuotaExhausted(CollectionError):
     """The platform's daily quota is spent: stop cleanly, the next run resumes where this one stopped."""
 

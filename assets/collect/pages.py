@@ -2,8 +2,9 @@
 
 A page is one landing file in the folder of the format the loaders already read, written under a
 temporary name and renamed (a killed run leaves no half file), with the request that fetched it in a
-`.request` file beside it (a suffix no loader reads). State per source and query lives in the
-warehouse table `collect.state`, updated after every page, so a failed run resumes where it stopped.
+`.request` file beside it (a suffix no loader reads). State per query lives in the table
+`collect.state` of the source's state database, updated after every page, so a failed run resumes
+where it stopped.
 """
 
 import json
@@ -30,7 +31,9 @@ create table if not exists collect.quota (
     requests bigint not null,
     records bigint not null,
     primary key (source, day)
-)
+);
+-- Set when the platform refused a request for the day's quota: nothing more is sent that day.
+alter table collect.quota add column if not exists refused boolean default false
 """
 
 
@@ -67,41 +70,52 @@ class PageWriter:
         return path
 
 
+def collect_state_file(warehouse: Path, source: str) -> Path:
+    """The source's state database, beside the warehouse (`data/warehouse_collect/tiktok.duckdb`).
+
+    Not in the warehouse file itself: DuckDB admits one writing process per file, and collecting is
+    network-bound (a backfill under a daily quota takes hours); it must not hold the warehouse's single
+    writer slot, nor wait for it. One file per API, as each API has its own Dagster pool."""
+    return warehouse.with_name(f"{warehouse.stem}_collect") / f"{source}.duckdb"
+
+
 class CollectState:
-    """Per (source, query) JSON state and per (source, UTC day) quota use, in the warehouse."""
+    """Per (source, query) JSON state and per (source, UTC day) quota use, in the source's state database."""
 
     def __init__(self, warehouse: Path, source: str):
-        self.warehouse, self.source = warehouse, source
-        warehouse.parent.mkdir(parents=True, exist_ok=True)
-        with duckdb.connect(str(warehouse)) as conn:
+        self.database, self.source = collect_state_file(warehouse, source), source
+        self.database.parent.mkdir(parents=True, exist_ok=True)
+        with duckdb.connect(str(self.database)) as conn:
             conn.execute(STATE_DDL)
 
     def get(self, query_key: str) -> dict:
-        with duckdb.connect(str(self.warehouse), read_only=True) as conn:
+        with duckdb.connect(str(self.database), read_only=True) as conn:
             row = conn.execute(
                 "select state from collect.state where source = ? and query_key = ?", [self.source, query_key]
             ).fetchone()
         return json.loads(row[0]) if row else {}
 
     def put(self, query_key: str, state: dict) -> None:
-        with duckdb.connect(str(self.warehouse)) as conn:
+        with duckdb.connect(str(self.database)) as conn:
             conn.execute(
                 "insert or replace into collect.state values (?, ?, ?, now())",
                 [self.source, query_key, json.dumps(state)],
             )
 
-    def quota_used(self, day: str) -> tuple[int, int]:
-        with duckdb.connect(str(self.warehouse), read_only=True) as conn:
+    def quota_used(self, day: str) -> tuple[int, int, bool]:
+        """Requests sent and records received on that UTC day, and whether the platform refused one."""
+        with duckdb.connect(str(self.database), read_only=True) as conn:
             row = conn.execute(
-                "select requests, records from collect.quota where source = ? and day = ?", [self.source, day]
+                "select requests, records, refused from collect.quota where source = ? and day = ?", [self.source, day]
             ).fetchone()
-        return (row[0], row[1]) if row else (0, 0)
+        return (row[0], row[1], bool(row[2])) if row else (0, 0, False)
 
-    def spend(self, day: str, requests: int, records: int) -> None:
-        with duckdb.connect(str(self.warehouse)) as conn:
+    def spend(self, day: str, requests: int, records: int, refused: bool = False) -> None:
+        with duckdb.connect(str(self.database)) as conn:
             conn.execute(
-                "insert into collect.quota values (?, ?, ?, ?) on conflict (source, day) do update set"
+                "insert into collect.quota values (?, ?, ?, ?, ?) on conflict (source, day) do update set"
                 " requests = collect.quota.requests + excluded.requests,"
-                " records = collect.quota.records + excluded.records",
-                [self.source, day, requests, records],
+                " records = collect.quota.records + excluded.records,"
+                " refused = collect.quota.refused or excluded.refused",
+                [self.source, day, requests, records, refused],
             )

@@ -51,20 +51,36 @@ REDDIT_DUMP = SourceFormat(
 
 REDDIT_API = SourceFormat(
     name="reddit_api",
-    description="Reddit API listing JSON (kind Listing with t3/t1 children), or an array of listings.",
+    description="Reddit API JSON: a Listing (t3/t1 children), the two listings of a comment tree,"
+    " or an /api/morechildren answer.",
     suffixes=(".json",),
     is_document=True,
     entity_sql="""case item->>'$.kind' when 't3' then 'submission' when 't1' then 'comment' end""",
-    unsupported_reason_sql="""'listing child of kind ' || coalesce(item->>'$.kind', 'NULL')
-        || ' is neither a submission (t3) nor a comment (t1)'""",
+    unsupported_reason_sql="""case item->>'$.kind'
+        when 'more' then 'a "load more comments" stub (ids of comments not on this page; the collector'
+            || ' fetches them with /api/morechildren)'
+        else 'listing child of kind ' || coalesce(item->>'$.kind', 'NULL')
+            || ' is neither a submission (t3) nor a comment (t1)'
+    end""",
     required_paths={
         "submission": ("$.data.id", "$.data.created_utc"),
         "comment": ("$.data.id", "$.data.created_utc"),
     },
-    # A subreddit listing is one object; /comments/<id>.json answers an array of two listings.
-    item_paths=("$.data.children[*]", "$[*].data.children[*]"),
+    # A subreddit listing is one object; /comments/<id> answers an array of two listings whose comments
+    # nest their replies (a Listing in `replies`, at any depth); /api/morechildren answers a flat list.
+    item_paths=(
+        "$.data.children[*]",
+        "$[*].data.children[*]",
+        "$..replies.data.children[*]",
+        "$.json.data.things[*]",
+    ),
     document_error_sql="""case
         when json_type(doc) = 'ARRAY' and (doc->>'$[0].kind') = 'Listing' then NULL
+        when json_exists(doc, '$.json') then case
+            when json_array_length(doc, '$.json.errors') > 0
+                then 'Reddit API errors: ' || (doc->>'$.json.errors')
+            when not json_exists(doc, '$.json.data.things') then 'not a Reddit /api/morechildren answer'
+        end
         when (doc->>'$.kind') is distinct from 'Listing' then 'not a Reddit Listing (kind is '
             || coalesce(doc->>'$.kind', 'missing') || ')'
     end""",

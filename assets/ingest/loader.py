@@ -199,7 +199,7 @@ def _items_sql(source: SourceFormat) -> str:
             where trim(line) <> ''
         """
     per_path = [
-        f"""select {index} * 1000000000 + ordinal as ordinal,
+        f"""select {index}::bigint * 1000000000 + ordinal as ordinal,
                    '{path} #' || ordinal as source_position,
                    item::varchar as original_text, item,
                    false as invalid_utf8  -- a document with invalid UTF-8 is refused whole
