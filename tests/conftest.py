@@ -30,17 +30,24 @@ def public_post_key(post_key: str) -> str:
         return pseudonymise_post_key(post_key, pseudonym_key())
 
 
-def run_everything(settings: Settings, **execute_options):
-    """The whole job in process, as the CLI runs it, on the settings' persistent instance."""
+def run_job(settings: Settings, job_name: str, **execute_options):
+    """A job of the definitions in process, as the CLI runs it, on the settings' persistent instance."""
     from stigma_insights.instance import open_instance
-    from stigma_insights.orchestration.definitions import MATERIALISE_EVERYTHING, build_definitions
+    from stigma_insights.orchestration.definitions import build_definitions
 
     with open_instance(settings) as instance:
         return (
             build_definitions(settings)
-            .resolve_job_def(MATERIALISE_EVERYTHING)
+            .resolve_job_def(job_name)
             .execute_in_process(instance=instance, raise_on_error=False, **execute_options)
         )
+
+
+def run_everything(settings: Settings, **execute_options):
+    """The whole job."""
+    from stigma_insights.orchestration.definitions import MATERIALISE_EVERYTHING
+
+    return run_job(settings, MATERIALISE_EVERYTHING, **execute_options)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ token renewal, quotas, resuming, and credentials that never reach a file or a me
 import csv
 import json
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -16,6 +16,8 @@ from stigma_insights.assets.collect.collectors import RedditCollector, TikTokCol
 from stigma_insights.assets.collect.config import DEFAULT_COLLECTION_PATH, Subreddit, load_collection
 from stigma_insights.assets.collect.http import ApiClient, BearerToken, RetryPolicy
 from stigma_insights.assets.collect.pages import CollectState, PageWriter, collect_state_file
+from stigma_insights.assets.ingest.formats import REDDIT_API
+from stigma_insights.assets.ingest.loader import load_landing_folder
 from stigma_insights.orchestration.cli import main
 from stigma_insights.settings import (
     ARCTIC_SHIFT_URL_ENV,
@@ -25,11 +27,12 @@ from stigma_insights.settings import (
     REDDIT_CLIENT_ID_ENV,
     REDDIT_CLIENT_SECRET_ENV,
     REDDIT_USER_AGENT_ENV,
+    TIKTOK_API_URL_ENV,
     TIKTOK_CLIENT_KEY_ENV,
     TIKTOK_CLIENT_SECRET_ENV,
 )
 
-from conftest import REPO_ROOT, run_everything, settings_for
+from conftest import REPO_ROOT, run_everything, run_job, settings_for
 
 SECRET = "s3cret-client-secret-value"
 TOKEN = "tok-abcdef-0123456789"
@@ -424,12 +427,26 @@ def test_a_failed_run_resumes_at_the_page_it_failed_on_and_a_malformed_page_does
 
 @pytest.mark.slow
 def test_the_job_collects_the_sources_turned_on_then_loads_their_pages(httpserver, reddit_env, tmp_path, monkeypatch):
+    """Reddit on and answering; TikTok on but failing for good (a warning check: the run still loads what
+    landed); Arctic Shift off."""
     import dagster as dg
 
     config = yaml.safe_load(DEFAULT_COLLECTION_PATH.read_text(encoding="utf-8"))
     config["reddit"] |= {"nightly": True, "comments": False, "subreddits": [config["reddit"]["subreddits"][6]]}
+    yesterday = datetime.now(UTC).date() - timedelta(days=1)
+    config["tiktok"] |= {"nightly": True, "comments": False, "start": str(yesterday)}
     (tmp_path / "collection.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
     monkeypatch.setenv(COLLECTION_ENV, str(tmp_path / "collection.yaml"))
+    for name, value in {
+        TIKTOK_API_URL_ENV: httpserver.url_for("").rstrip("/"),
+        TIKTOK_CLIENT_KEY_ENV: "client-key",
+        TIKTOK_CLIENT_SECRET_ENV: SECRET,
+    }.items():
+        monkeypatch.setenv(name, value)
+    httpserver.expect_request("/v2/oauth/token/").respond_with_json({"access_token": TOKEN, "expires_in": 7200})
+    httpserver.expect_request("/v2/research/video/query/").respond_with_json(
+        {"error": {"code": "internal_error"}}, status=500, headers={"Retry-After": "0"}
+    )
     httpserver.expect_request("/r/Philippines/search").respond_with_json(
         listing([reddit_post("j1", 1_790_000_000), reddit_post("j2", 1_790_000_100)], None)
     )
@@ -444,7 +461,10 @@ def test_the_job_collects_the_sources_turned_on_then_loads_their_pages(httpserve
     reddit, arctic, tiktok = (metadata[key] for key in collected)
     assert reddit["collected"].value is True and reddit["pages"].value == 1 and reddit["records"].value == 2
     assert arctic["collected"].value is False and "nightly: false" in arctic["reason"].value
-    assert tiktok["collected"].value is False and TOKEN not in str(reddit)
+    assert "gave up after 6 attempts (500)" in tiktok["failed"].value and TOKEN not in str(tiktok)
+    checks = {e.asset_key: e for e in result.get_asset_check_evaluations()}
+    assert checks[collected[0]].passed and checks[collected[1]].passed
+    assert not checks[collected[2]].passed and checks[collected[2]].severity == dg.AssetCheckSeverity.WARN
 
 
 def test_a_malformed_page_deep_in_a_listing_is_asked_again_and_nothing_behind_it_is_skipped(httpserver, tmp_path):
@@ -470,3 +490,260 @@ def test_a_malformed_page_deep_in_a_listing_is_asked_again_and_nothing_behind_it
     broken["page 2"] = False
     assert run().records == 1  # page 2 again, not page 1
     assert state.get("mentalhealth:new") == {"newest_created_utc": 3000.0, "tracked": {}}
+
+
+def reddit_comment(comment_id: str, post_id: str, parent: str = "", replies: list[dict] | None = None) -> dict:
+    data = {
+        "id": comment_id,
+        "name": f"t1_{comment_id}",
+        "link_id": f"t3_{post_id}",
+        "parent_id": parent or f"t3_{post_id}",
+        "body": "My family calls it weakness too.",
+        "author": "replier",
+        "subreddit": "mentalhealth",
+        "created_utc": 1_790_000_500,
+        "replies": listing(replies, None) if replies else "",
+    }
+    return {"kind": "t1", "data": data}
+
+
+def test_comment_trees_are_expanded_and_later_comments_on_recent_posts_are_collected(httpserver, tmp_path):
+    """A tree's `more` stubs (ids -> /api/morechildren; "continue this thread" -> the parent's subtree),
+    then, on later nights, the tree again of each recent post whose comment count grew."""
+    day = 86_400
+    clock = [1_790_010_000.0]
+    posts = [reddit_post("q2", 1_790_000_200, "mentalhealth"), reddit_post("q1", 1_790_000_100, "mentalhealth")]
+    posts[0]["data"]["num_comments"], posts[1]["data"]["num_comments"] = 0, 5
+    counts = {"q1": 5, "q2": 0}
+    continue_stub = {"kind": "more", "data": {"id": "_", "count": 0, "children": [], "parent_id": "t1_c2"}}
+    ids_stub = {"kind": "more", "data": {"id": "c3", "count": 2, "children": ["c3", "c4"], "parent_id": "t3_q1"}}
+    extra: list[dict] = []  # comments written after the first night
+
+    def new(request: Request) -> Response:
+        return json_response(listing(posts, None))
+
+    def tree(request: Request) -> Response:
+        post_id = request.path.rsplit("/", 1)[-1]
+        head = listing([reddit_post(post_id, 1_790_000_100, "mentalhealth")], None)
+        if request.args.get("comment") == "c2":  # the subtree behind "continue this thread"
+            return json_response(
+                [head, listing([reddit_comment("c2", "q1", "t1_c1", [reddit_comment("c5", "q1", "t1_c2")])], None)]
+            )
+        if post_id == "q2":
+            return json_response([head, listing([], None)])
+        c1 = reddit_comment("c1", "q1", replies=[reddit_comment("c2", "q1", "t1_c1", [continue_stub])])
+        return json_response([head, listing([c1, ids_stub, *extra], None)])
+
+    def morechildren(request: Request) -> Response:
+        assert request.args["link_id"] == "t3_q1" and request.args["api_type"] == "json"
+        things = [reddit_comment(i, "q1") for i in request.args["children"].split(",")]
+        return json_response({"json": {"errors": [], "data": {"things": things}}})
+
+    def info(request: Request) -> Response:
+        ids = [fullname.removeprefix("t3_") for fullname in request.args["id"].split(",")]
+        found = [reddit_post(i, 1_790_000_100, "mentalhealth") for i in ids]
+        for post in found:
+            post["data"]["num_comments"] = counts[post["data"]["id"]]
+        return json_response(listing(found, None))
+
+    httpserver.expect_request("/r/mentalhealth/new").respond_with_handler(new)
+    httpserver.expect_request(re.compile("^/comments/")).respond_with_handler(tree)
+    httpserver.expect_request("/api/morechildren").respond_with_handler(morechildren)
+    httpserver.expect_request("/api/info").respond_with_handler(info)
+    state, landing = CollectState(tmp_path / "warehouse.duckdb", "reddit"), tmp_path / "landing"
+
+    def night():
+        client = ApiClient(httpserver.url_for(""), "tests", None, RetryPolicy(sleep=lambda s: None))
+        collector = RedditCollector(
+            client, state, PageWriter(landing / "reddit_api", "collected"), (), comments=True, now=lambda: clock[0]
+        )
+        before = len(httpserver.log)
+        summary = collector.collect([Subreddit("mentalhealth", "", "new")])
+        return summary, [(r.path, r.args.get("comment") or r.args.get("id") or "") for r, _ in httpserver.log[before:]]
+
+    first, asked = night()
+    assert asked == [
+        ("/r/mentalhealth/new", ""),
+        ("/comments/q2", ""),
+        ("/comments/q1", ""),
+        ("/api/morechildren", ""),
+        ("/comments/q1", "c2"),
+    ]
+    assert httpserver.log[3][0].args["children"] == "c3,c4"
+    with duckdb.connect() as conn:  # the loader reads every comment: nested replies and held-back ones
+        load_landing_folder(conn, REDDIT_API, landing / "reddit_api")
+        comments = {
+            row[0] for row in conn.execute("select record_id from raw.reddit_api where entity = 'comment'").fetchall()
+        }
+    assert comments == {"c1", "c2", "c3", "c4", "c5"}
+
+    # The next night: no new post; q1 gained a comment, q2 did not. Only q1's tree is fetched again.
+    clock[0] += day
+    counts["q1"], extra[:] = 6, [reddit_comment("c6", "q1")]
+    second, asked = night()
+    assert asked[:2] == [("/r/mentalhealth/new", ""), ("/api/info", "t3_q2,t3_q1")]
+    assert [a for a in asked if a[0].startswith("/comments/")] == [("/comments/q1", ""), ("/comments/q1", "c2")]
+    assert second.records >= 2 + 1  # two posts' counts and the new comment among the tree again
+
+    # Past the refresh window (7 days) the posts are no longer checked, and no longer tracked.
+    clock[0] += 8 * day
+    _, asked = night()
+    assert asked == [("/r/mentalhealth/new", "")]
+    assert state.get("mentalhealth:new")["tracked"] == {}
+
+
+def test_http_core_unit_behaviour_with_respx():
+    """Token renewal a minute before expiry, timeouts retried, a spent quota never retried, secrets redacted."""
+    import httpx
+    import respx
+
+    from stigma_insights.assets.collect.http import QuotaExhausted
+
+    clock = [0.0]
+    issued = iter(["token-a", "token-b"])
+    token = BearerToken(lambda: (next(issued), 3600), clock=lambda: clock[0])
+    waits: list[float] = []
+    client = ApiClient(
+        "https://api.test",
+        "tests",
+        token,
+        RetryPolicy(sleep=waits.append),
+        secrets=(SECRET,),
+        is_quota_exhausted=lambda response: response.status_code == 429 and "quota" in response.text,
+    )
+    with respx.mock(base_url="https://api.test", assert_all_called=True) as mock:
+        thing = mock.get("/thing")
+        thing.side_effect = [httpx.ConnectTimeout("slow"), httpx.Response(200, json={"n": 1}), httpx.Response(200)]
+        assert client.send("GET", "/thing").json() == {"n": 1} and len(waits) == 1  # the timeout, retried
+        clock[0] = 3600 - 59  # within a minute of expiry: a new token before the request
+        client.send("GET", "/thing")
+        assert [call.request.headers["Authorization"] for call in thing.calls] == ["Bearer token-a"] * 2 + [
+            "Bearer token-b"
+        ]
+
+        spent = mock.get("/spent").respond(429, text="daily quota exceeded")
+        with pytest.raises(QuotaExhausted):
+            client.send("GET", "/spent")
+        assert spent.call_count == 1  # no retry storm
+
+        mock.get("/echo").respond(400, text=f"bad client_secret={SECRET} with token-b")
+        with pytest.raises(Exception) as raised:
+            client.send("GET", "/echo")
+        assert SECRET not in str(raised.value) and "token-b" not in str(raised.value)
+        assert str(raised.value).count("[redacted]") == 2
+
+
+def test_history_days_are_partitions_in_their_api_pool_and_a_spent_quota_fails_the_day_unasked(
+    httpserver, tmp_path, monkeypatch, session_settings
+):
+    """Backfills: one UTC day per partition, each API in its own pool of one; a day whose quota TikTok
+    already refused fails without a request, and is materialised once run again on a new quota day."""
+    import dagster as dg
+
+    from stigma_insights.orchestration.definitions import MATERIALISE_EVERYTHING, build_definitions
+
+    url = httpserver.url_for("").rstrip("/")
+    for name, value in {
+        TIKTOK_API_URL_ENV: url,
+        TIKTOK_CLIENT_KEY_ENV: "client-key",
+        TIKTOK_CLIENT_SECRET_ENV: SECRET,
+        ARCTIC_SHIFT_URL_ENV: url,
+    }.items():
+        monkeypatch.setenv(name, value)
+    httpserver.expect_request("/v2/oauth/token/", method="POST").respond_with_json(
+        {"access_token": TOKEN, "expires_in": 7200}
+    )
+    httpserver.expect_request("/v2/research/video/query/").respond_with_handler(
+        lambda request: video_page([tiktok_video(9, 1_790_000_000)], 1, False, "s")
+    )
+    httpserver.expect_request("/v2/research/video/comment/list/").respond_with_json(
+        {"data": {"comments": [], "cursor": 0, "has_more": False}, "error": {"code": "ok"}}
+    )
+    day_start, day_end = 1_790_985_600, 1_791_072_000  # 2026-10-03 00:00 UTC and 2026-10-04 00:00 UTC
+    windows: set[tuple[str, str]] = set()
+
+    def arctic(request: Request) -> Response:
+        windows.add((request.args["after"], request.args["before"]))
+        india = request.path == "/api/posts/search" and request.args["subreddit"] == "india"
+        return json_response({"data": [{"id": "h1", "title": "t", "created_utc": day_start + 60}] if india else []})
+
+    httpserver.expect_request(re.compile("^/api/(posts|comments)/search$")).respond_with_handler(arctic)
+    settings = settings_for(tmp_path / "warehouse.duckdb", landing=tmp_path / "landing")
+    definitions = build_definitions(settings)
+    tiktok_history, tiktok_nightly = (
+        dg.AssetKey([group, "tiktok_research"]) for group in ("collect_history", "collect")
+    )
+    assert definitions.get_assets_def(tiktok_history).op.pool == "tiktok_research_api"
+    assert definitions.get_assets_def(tiktok_nightly).op.pool == "tiktok_research_api"
+    nightly_keys = definitions.resolve_job_def(MATERIALISE_EVERYTHING).asset_layer.selected_asset_keys
+    assert tiktok_nightly in nightly_keys and tiktok_history not in nightly_keys
+
+    quota = CollectState(settings.warehouse, "tiktok")
+    quota.spend(datetime.now(UTC).date().isoformat(), 0, 0, refused=True)
+    refused = run_job(settings, "backfill_tiktok_research", partition_key="2026-10-03")
+    assert not refused.success and not httpserver.log  # not even a token request
+    (failure,) = [event for event in refused.all_events if event.is_step_failure]
+    assert "TikTok refused a request" in str(failure.step_failure_data.user_failure_data.description)
+
+    with duckdb.connect(str(collect_state_file(settings.warehouse, "tiktok"))) as conn:
+        conn.execute("delete from collect.quota")  # the next UTC day
+    done = run_job(settings, "backfill_tiktok_research", partition_key="2026-10-03")
+    assert done.success
+    (materialised,) = done.get_asset_materialization_events()
+    assert materialised.partition == "2026-10-03" and materialised.materialization.metadata["records"].value == 1
+    query = json.loads(httpserver.log[1][0].get_data())  # after the token
+    assert (query["start_date"], query["end_date"]) == ("20261003", "20261003")
+
+    arctic_day = run_job(settings, "backfill_reddit_dump", partition_key="2026-10-03")
+    assert arctic_day.success and windows == {(str(day_start), str(day_end))}
+    assert len(list((tmp_path / "landing" / "reddit_dump").glob("*.ndjson"))) == 1
+    asked = len(httpserver.log)
+    assert run_job(settings, "backfill_reddit_dump", partition_key="2026-10-03").success
+    assert len(httpserver.log) == asked  # a closed day, read to its end, is never asked again
+
+
+def test_a_collector_killed_mid_run_resumes_at_its_page_and_leaves_no_half_file(httpserver, reddit_env, tmp_path):
+    """SIGKILL while page 2 is in flight: page 1 and its state survive, nothing half-written is landed,
+    and the next run asks for page 2, not page 1."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    in_flight, release = threading.Event(), threading.Event()
+    seen_after: list[str] = []
+
+    def new(request: Request) -> Response:
+        after = request.args.get("after", "")
+        seen_after.append(after)
+        if after == "":
+            return json_response(listing([reddit_post("k2", 2000, "mentalhealth")], "t3_k2"))
+        if len(seen_after) == 2:  # the killed run's page 2: held until the collector is dead
+            in_flight.set()
+            release.wait(60)
+        return json_response(listing([reddit_post("k1", 1000, "mentalhealth")], None))
+
+    httpserver.expect_request("/r/mentalhealth/new").respond_with_handler(new)
+    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse.duckdb"
+    arguments = ["collect", "reddit", "--subreddit", "mentalhealth", "--no-comments"]
+    arguments += ["--landing", str(landing), "--warehouse", str(warehouse)]
+    collector = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from stigma_insights.orchestration.cli import main; sys.exit(main())"]
+        + arguments,
+        env=os.environ.copy(),
+    )
+    try:
+        assert in_flight.wait(60), "the collector never asked for page 2"
+        collector.send_signal(signal.SIGKILL)
+        collector.wait(30)
+    finally:
+        release.set()
+
+    pages = list((landing / "reddit_api").iterdir())
+    assert len([p for p in pages if p.suffix == ".json"]) == 1 and not [p for p in pages if "partial" in p.name]
+    assert CollectState(warehouse, "reddit").get("mentalhealth:new")["pending"]["after"] == "t3_k2"
+
+    assert main(arguments) == 0
+    assert seen_after == ["", "t3_k2", "t3_k2"]  # page 2 asked again, page 1 not
+    assert CollectState(warehouse, "reddit").get("mentalhealth:new")["newest_created_utc"] == 2000.0

@@ -51,9 +51,16 @@ def test_lineage_runs_from_raw_through_labels_to_the_aggregates(defs):
     unioned = dg.AssetKey(["intermediate", "int_posts_unioned"])
 
     assert RAW[0] in upstream(graph, dg.AssetKey(["staging", "stg_reddit_dump__submissions"]))
-    # Collected pages land before the raw loads of their format; Zeeschuimer exports are dropped by hand.
+    # Collected pages land before the raw loads of their format (the nightly's and, for the sources whose
+    # unit is a day, the backfills'); Zeeschuimer exports are dropped by hand.
+    history = {"reddit_dump", "tiktok_research"}
     assert [upstream(graph, key) for key in RAW] == [
-        {dg.AssetKey(["collect", name])} for name in ("reddit_dump", "reddit_api", "tiktok_research")
+        {
+            dg.AssetKey([group, name])
+            for group in ("collect", "collect_history")
+            if group == "collect" or name in history
+        }
+        for name in ("reddit_dump", "reddit_api", "tiktok_research")
     ] + [set()]
     assert upstream(graph, unioned) == staging
     assert unioned in upstream(graph, POSTS)

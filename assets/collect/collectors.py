@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -64,10 +65,11 @@ class Summary:
         return text + (f"\nStopped early: {self.stopped}" if self.stopped else "")
 
 
-def collecting(summary: Summary, writer: PageWriter, work: Callable[[], None]) -> Summary:
-    """Run a collector's work; a spent quota or a request that failed for good ends it with what it fetched."""
+def collecting(summary: Summary, writer: PageWriter, steps: Iterable[Callable[[], None]]) -> Summary:
+    """Run a collector's steps; a spent quota or a request that failed for good ends them with what was fetched."""
     try:
-        work()
+        for step in steps:
+            step()
     except QuotaExhausted as error:
         summary.stopped = f"{error}. The next run (after 00:00 UTC) resumes where this one stopped."
     except CollectionError as error:
@@ -178,7 +180,7 @@ class RedditCollector:
 
     def collect(self, subreddits: Iterable[Subreddit]) -> Summary:
         summary = Summary("reddit")
-        return collecting(summary, self.writer, lambda: [self._subreddit(s, summary) for s in subreddits])
+        return collecting(summary, self.writer, (partial(self._subreddit, s, summary) for s in subreddits))
 
     def _subreddit(self, subreddit: Subreddit, summary: Summary) -> None:
         """Each step saves its position after every page, so a failed or killed run resumes at that page."""
@@ -297,9 +299,8 @@ class ArcticShiftCollector:
     def collect(self, subreddits: Iterable[str]) -> Summary:
         summary = Summary("arctic-shift")
         kinds = ("posts", "comments") if self.comments else ("posts",)
-        return collecting(
-            summary, self.writer, lambda: [self._search(name, kind, summary) for name in subreddits for kind in kinds]
-        )
+        steps = (partial(self._search, name, kind, summary) for name in subreddits for kind in kinds)
+        return collecting(summary, self.writer, steps)
 
     def _search(self, subreddit: str, kind: str, summary: Summary) -> None:
         """Oldest first from the last created_utc seen (records at the edge second may come twice: dedup drops
@@ -378,7 +379,7 @@ class TikTokCollector:
     def collect(self, start: date, end: date) -> Summary:
         summary = Summary("tiktok")
         days = [start + timedelta(days=offset) for offset in range((end - start).days + 1)]
-        return collecting(summary, self.writer, lambda: [self._day(day, summary) for day in days])
+        return collecting(summary, self.writer, (partial(self._day, day, summary) for day in days))
 
     def _spend(self, records: int, refused: bool = False) -> None:
         """Every request sent since the last page counts (retries too: the API counts them), with the records."""
