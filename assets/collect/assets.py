@@ -38,6 +38,14 @@ def history_key(landing_format: str) -> dg.AssetKey:
     return dg.AssetKey(["collect_history", landing_format])
 
 
+def collected_into(landing_format: str) -> list[dg.AssetKey]:
+    """The collection assets that land pages in this format's folder (none for formats dropped by hand)."""
+    sources = [source for source, collected in COLLECTED_FORMATS.items() if collected == landing_format]
+    return [collect_key(landing_format) for _ in sources] + [
+        history_key(landing_format) for source in sources if source in HISTORY_START
+    ]
+
+
 def _summary_metadata(summary: Summary, client: ApiClient, collection: Collection) -> dict:
     return {
         "pages": summary.pages,

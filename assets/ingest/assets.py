@@ -5,8 +5,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from stigma_insights.assets.collect.assets import collect_key, history_key
-from stigma_insights.assets.collect.collectors import COLLECTED_FORMATS
+from stigma_insights.assets.collect.assets import collected_into
 from stigma_insights.assets.ingest.formats import SOURCE_FORMATS, SourceFormat
 from stigma_insights.assets.ingest.loader import load_landing_folder
 from stigma_insights.resources import WAREHOUSE_POOL, ProjectFiles
@@ -20,7 +19,7 @@ def _raw_asset(source: SourceFormat) -> dg.AssetsDefinition:
         pool=WAREHOUSE_POOL,
         description=f"{source.description} Landing folder: <landing>/{source.name}/.",
         # Files a collector fetched tonight are loaded tonight; a backfill's days, by the next run.
-        deps=[key(source.name) for key in (collect_key, history_key) if source.name in COLLECTED_FORMATS.values()],
+        deps=collected_into(source.name),
     )
     def _asset(
         context: dg.AssetExecutionContext, duckdb: DuckDBResource, project_files: ProjectFiles
