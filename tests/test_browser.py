@@ -164,7 +164,8 @@ def test_the_dagster_ui_shows_the_report_metadata_and_the_marts_row_counts(brows
     assert "Latest materialization" in page and "preview" in page
 
     browser.get(f"{dagster_ui}/assets/marts/fct_labelled_posts")
-    page = page_once_loaded(browser, "Row count", "Column name")
+    # The column rows come from a second query, after the table's header: wait for one of them.
+    page = page_once_loaded(browser, "Row count", "Column name", "Keyed pseudonym of the post")
     [event] = [e for e in sample_run.get_asset_materialization_events() if e.asset_key.path[-1] == "fct_labelled_posts"]
     assert f"Row count\n{event.materialization.metadata['dagster/row_count'].value:,}" in page
     # The column schema with the warehouse's types and the dbt descriptions.
