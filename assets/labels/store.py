@@ -1,7 +1,8 @@
 """Label the warehouse's posts incrementally: only posts whose text, model or taxonomy is new.
 
-A post keeps its label row while its text (by hash), the model (embedding model and the engines'
-training set: taxonomy examples plus annotations) and the taxonomy version are unchanged, so a
+A post keeps its label row while its text (by hash), the model (embedding model, the engines'
+training set: taxonomy examples plus annotations, and the language detector) and the taxonomy version
+are unchanged, so a
 nightly run labels what arrived since the last one. Posts are labelled in
 batches, each committed in one transaction with the embeddings it cached: memory stays bounded
 and a killed run keeps its finished batches; the next run carries on where it stopped.
@@ -19,6 +20,7 @@ from stigma_insights.assets.labels.annotations import annotated_texts
 from stigma_insights.assets.labels.embedding_cache import EmbeddingCache
 from stigma_insights.assets.labels.engine import LabelEngine
 from stigma_insights.assets.labels.labeller import DimensionLabels, label_texts, load_or_train_engines, training_sets
+from stigma_insights.assets.labels.language import Language, detect_languages, language_detector_id
 from stigma_insights.assets.labels.taxonomy import Taxonomy
 from stigma_insights.crash_points import LABELS_BATCH_COMMITTED, crash_point
 
@@ -59,7 +61,7 @@ def label_new_posts(
     engines, training_set, reused = load_or_train_engines(
         taxonomy, training_sets(taxonomy, annotations), engines_folder, cache.embed
     )
-    model_id = f"{cache.model_id}|engine:{training_set}"
+    model_id = f"{cache.model_id}|engine:{training_set}|language:{language_detector_id()}"
     log(f"Engines for training set {training_set} " + ("loaded from their artifact" if reused else "trained"))
     labelled_at = datetime.now(UTC)
     provenance = {"model_name": model_id, "taxonomy_version": taxonomy.version}
@@ -71,14 +73,15 @@ def label_new_posts(
     if not _label_columns(conn):  # the table exists from the first run on, even with nothing to label
         no_posts = pl.DataFrame(schema={"post_key": pl.String, "text_sha256": pl.String})
         no_labels = {dimension.name: DimensionLabels([], [], []) for dimension in taxonomy.dimensions}
-        _insert_labels(conn, labels_frame(no_posts, no_labels).with_columns(**stamp))
+        _insert_labels(conn, labels_frame(no_posts, no_labels, []).with_columns(**stamp))
     measured_on = {d: "annotations" if any(a.representative) else "taxonomy examples" for d, a in annotations.items()}
     _replace_table(conn, ERROR_RATES_TABLE, error_rates(engines, measured_on).with_columns(**provenance_columns))
     _replace_table(conn, LABEL_CLASSES_TABLE, label_classes(taxonomy))
     conn.commit()
     conn.execute(
         f"""create or replace temp table posts_to_label as
-            select row_number() over (order by post_key) as position, post_key, posts.text, text_sha256
+            select row_number() over (order by post_key) as position, post_key, posts.text, text_sha256,
+                   posts.country_code
             from labellable_posts
             join intermediate.int_posts_deduplicated as posts using (post_key)
             anti join {POST_LABELS_TABLE} using (post_key)"""
@@ -88,13 +91,14 @@ def label_new_posts(
     log(f"Labelling {to_label} of {labellable} labellable posts ({model_id}, taxonomy {taxonomy.version})")
     for start in range(0, to_label, batch_size):
         batch = conn.execute(
-            "select post_key, text, text_sha256 from posts_to_label where position > ? and position <= ?"
+            "select post_key, text, text_sha256, country_code from posts_to_label where position > ? and position <= ?"
             " order by position",
             [start, start + batch_size],
         ).pl()
         conn.begin()
         embeddings = cache.embed(batch["text"].to_list(), batch["text_sha256"].to_list())
-        labels = labels_frame(batch, label_texts(batch["text"].to_list(), taxonomy, engines, embeddings))
+        languages = detect_languages(batch["text"].to_list(), batch["country_code"].to_list())
+        labels = labels_frame(batch, label_texts(batch["text"].to_list(), taxonomy, engines, embeddings), languages)
         _insert_labels(conn, labels.with_columns(**stamp))
         conn.commit()
         crash_point(LABELS_BATCH_COMMITTED)
@@ -129,9 +133,14 @@ def _forget_stale_labels(conn, provenance: dict[str, str], relabel_all: bool) ->
     return removed
 
 
-def labels_frame(batch: pl.DataFrame, labelled: dict) -> pl.DataFrame:
-    """One row per post: label, calibrated confidence and uncertain flag for each dimension."""
-    columns: dict[str, pl.Series] = {"post_key": batch["post_key"], "text_sha256": batch["text_sha256"]}
+def labels_frame(batch: pl.DataFrame, labelled: dict, languages: list[Language]) -> pl.DataFrame:
+    """One row per post: its language, and label, calibrated confidence and uncertain flag for each dimension."""
+    columns: dict[str, pl.Series] = {
+        "post_key": batch["post_key"],
+        "text_sha256": batch["text_sha256"],
+        "language": pl.Series([language.code for language in languages], dtype=pl.String),
+        "language_confidence": pl.Series([language.confidence for language in languages], dtype=pl.Float64),
+    }
     for dimension, result in labelled.items():
         columns[dimension] = pl.Series(result.labels, dtype=pl.String)
         columns[f"{dimension}_confidence"] = pl.Series(result.confidences, dtype=pl.Float64)

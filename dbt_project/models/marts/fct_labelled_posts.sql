@@ -23,6 +23,8 @@ select
     posts.country_code,
     posts.country,
     posts.region,
+    labels.language,
+    labels.language_confidence,
     {%- for dimension in label_dimensions() %}
     labels.{{ dimension.name }},
     labels.{{ dimension.name }}_confidence,

@@ -7,8 +7,9 @@
     'platform_kind': ['platform', 'kind'],
     'region': ['region'],
     'self_disclosed_gender': ['self_disclosed_gender'],
+    'language': ['language'],
 } %}
-{%- set group_columns = ['platform', 'kind', 'region', 'self_disclosed_gender'] %}
+{%- set group_columns = ['platform', 'kind', 'region', 'self_disclosed_gender', 'language'] %}
 
 with posts as (
     select * replace (coalesce(self_disclosed_gender, 'not disclosed') as self_disclosed_gender)
