@@ -108,10 +108,11 @@ POSTS = {
 def write_posts(conn, posts: dict) -> None:
     conn.execute("create schema if not exists intermediate")
     conn.execute(
-        "create or replace table intermediate.int_posts_deduplicated (post_key varchar, text varchar, status varchar)"
+        "create or replace table intermediate.int_posts_deduplicated"
+        " (post_key varchar, text varchar, status varchar, country_code varchar)"
     )
     conn.executemany(
-        "insert into intermediate.int_posts_deduplicated values (?, ?, ?)",
+        "insert into intermediate.int_posts_deduplicated values (?, ?, ?, null)",
         [(key, text, status) for key, (text, status) in posts.items()],
     )
 
