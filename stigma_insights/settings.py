@@ -18,6 +18,7 @@ MODEL_CACHE_ENV = "STIGMA_INSIGHTS_MODEL_CACHE"
 MODEL_PATH_ENV = "STIGMA_INSIGHTS_MODEL_PATH"  # e.g. on a GPU machine without the model package
 DEVICE_ENV = "STIGMA_INSIGHTS_DEVICE"  # cpu, cuda, cuda:1 ...; default: cuda when present
 BACKEND_ENV = "STIGMA_INSIGHTS_EMBEDDING_BACKEND"  # auto, torch or onnx-int8
+MULTILINGUAL_ENV = "STIGMA_INSIGHTS_MULTILINGUAL"  # non-english (default) or off
 PSEUDONYM_KEY_ENV = "STIGMA_INSIGHTS_PSEUDONYM_KEY"  # read in the dbt subprocess, by the privacy plugin
 CRASH_AT_ENV = "STIGMA_INSIGHTS_CRASH_AT"  # tests only: the named point where the process kills itself
 COLLECTION_ENV = "STIGMA_INSIGHTS_COLLECTION"  # the collection file (what to collect)
@@ -34,6 +35,8 @@ TIKTOK_API_URL_ENV = "STIGMA_INSIGHTS_TIKTOK_API_URL"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"  # Dagster's own: the instance (runs, events) that the CLI and the UI share
 
 EMBEDDING_BACKENDS = ("auto", "torch", "onnx-int8")
+# Which posts the multilingual model (multilingual-e5-small) labels: those not in English, or none.
+MULTILINGUAL_ROUTINGS = ("non-english", "off")
 
 
 def _path(value: str | Path) -> Path:
@@ -48,10 +51,15 @@ class EmbeddingSettings:
     device: str | None = None
     model_path: str | None = None
     cache_folder: Path = Path("data/models")
+    multilingual: str = "non-english"
 
     def __post_init__(self) -> None:
         if self.backend not in EMBEDDING_BACKENDS:
             raise ValueError(f"{BACKEND_ENV}={self.backend!r}: choose one of {', '.join(EMBEDDING_BACKENDS)}")
+        if self.multilingual not in MULTILINGUAL_ROUTINGS:
+            raise ValueError(
+                f"{MULTILINGUAL_ENV}={self.multilingual!r}: choose one of {', '.join(MULTILINGUAL_ROUTINGS)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,7 @@ class Settings:
                 device=env.get(DEVICE_ENV) or None,
                 model_path=env.get(MODEL_PATH_ENV) or None,
                 cache_folder=_path(env.get(MODEL_CACHE_ENV) or project_dir / "data" / "models"),
+                multilingual=env.get(MULTILINGUAL_ENV) or "non-english",
             ),
         )
 

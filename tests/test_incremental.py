@@ -15,8 +15,9 @@ import zstandard
 
 from stigma_insights.assets.ingest import loader
 from stigma_insights.assets.ingest.formats import SOURCE_FORMATS
-from stigma_insights.assets.labels.embedding import embed
+from stigma_insights.assets.labels.embedding import embed, embedding_model_id
 from stigma_insights.assets.labels.embedding_cache import EmbeddingCache
+from stigma_insights.assets.labels.multilingual import multilingual_model_id
 from stigma_insights.assets.labels.store import label_new_posts
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.settings import BACKEND_ENV, MODEL_CACHE_ENV
@@ -321,3 +322,34 @@ def test_generated_landing_files_load_in_every_format(tmp_path):
     for source_name, n in expected.items():
         assert n * 0.99 <= loaded[source_name] <= n, source_name
     assert reasons <= {"invalid JSON"}
+
+
+def test_posts_not_in_english_are_labelled_by_the_multilingual_model_and_routing_off_relabels_them(tmp_path):
+    """English (and undetermined) posts go to MiniLM, the others to multilingual-e5-small with engines
+    trained on the same training set embedded by E5; a change of routing relabels the routed posts only."""
+    posts = {
+        **POSTS,
+        "reddit:post:6": ("부모님은 정신과에 가는 게 집안 망신이라고 하셔서 아무에게도 말 못 했어요.", "available"),
+        "tiktok:comment:7": (
+            "Mis padres dicen que ir al psicólogo es de locos, por eso nunca les conté nada.",
+            "available",
+        ),
+    }
+    taxonomy = load_taxonomy()
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
+        write_posts(conn, posts)
+        routed = label_new_posts(conn, taxonomy, tmp_path / "engines", log=lambda _: None, multilingual=True)
+        models = dict(conn.execute("select post_key, model_name from labels.post_labels").fetchall())
+        multilingual = {key for key, model in models.items() if model.startswith(multilingual_model_id())}
+        assert multilingual == {"reddit:post:6", "tiktok:comment:7"}
+        assert all(models[key].startswith(embedding_model_id()) for key in models.keys() - multilingual)
+        assert sorted(routed.labelled_by_route.values()) == [2, 4]
+        e5_vectors = conn.execute(
+            "select count(*) from labels.embedding_cache where model_id = ?", [multilingual_model_id()]
+        ).fetchone()[0]
+        assert e5_vectors > 2  # the two posts and the training set, embedded by E5
+
+        off = label_new_posts(conn, taxonomy, tmp_path / "engines", log=lambda _: None, multilingual=False)
+        assert (off.removed, off.labelled, off.kept) == (2, 2, 4)
+        models = dict(conn.execute("select post_key, model_name from labels.post_labels").fetchall())
+        assert all(model.startswith(embedding_model_id()) for model in models.values())

@@ -77,7 +77,11 @@ def test_the_report_command_builds_the_report_from_the_published_file_alone(samp
 
     page = html.unescape(out.read_text(encoding="utf-8"))
     assert all(f'id="{section.key}"' in page for section in sections(read_figures(published)))
-    assert page.count("<svg") == 5 and "<script" not in page and "http" not in page.split("</svg>")[-1]
+    assert (
+        page.count("<svg") == len(sections(read_figures(published))) == 6
+        and "<script" not in page
+        and "http" not in page.split("</svg>")[-1]
+    )
     # Counts and shares only: no post text, no post or author pseudonym.
     with duckdb.connect(str(published), read_only=True) as conn:
         texts = [

@@ -110,6 +110,7 @@ def labels(
             **{f"cv_items_{name}": c.scored for name, c in held_out.items()},
             "blend_weights": dg.MetadataValue.json({name: c.weights for name, c in held_out.items()}),
             "labelled_this_run": summary.labelled,
+            "labelled_this_run_by_model": dg.MetadataValue.json(summary.labelled_by_route),
             "kept_from_earlier_runs": summary.kept,
             "removed_stale": summary.removed,
             "embeddings_computed": summary.embeddings_computed,

@@ -5,6 +5,7 @@ change of backend never mixes vectors. A nightly run embeds only the texts it ha
 """
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -34,6 +35,7 @@ def text_sha256(text: str) -> str:
 class EmbeddingCache:
     conn: duckdb.DuckDBPyConnection
     model_id: str = field(default_factory=embedding_model_id)
+    embed_texts: Callable[[list[str]], np.ndarray] = embed  # the model `model_id` names
     hits: int = 0
     computed: int = 0
 
@@ -49,7 +51,7 @@ class EmbeddingCache:
         found = self._lookup(sorted(set(hashes)))
         missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in found}
         if missing:
-            vectors = embed(list(missing.values()))
+            vectors = self.embed_texts(list(missing.values()))
             self._store(list(missing), vectors)
             found.update(zip(missing, vectors, strict=True))
         self.computed += len(missing)

@@ -129,9 +129,18 @@ class Calibration:
 
 class LabelEngine:
     def __init__(
-        self, cues: tuple[str, ...] = (), fine_tune: bool = False, fine_tune_config=None, folds: int = 5, seed: int = 0
+        self,
+        cues: tuple[str, ...] = (),
+        fine_tune: bool = False,
+        fine_tune_config=None,
+        folds: int = 5,
+        seed: int = 0,
+        words: bool = True,
     ):
         self.cues = tuple(cues)  # the dimension's cue patterns; none: no cue member
+        # False: the embedding member alone, for texts in languages the English word members never saw
+        # (they would read every such text as one without cues or known words).
+        self.words = words
         self.fine_tune = fine_tune  # fine-tune MiniLM (costly: for big labelled files) or use it frozen
         self.fine_tune_config = fine_tune_config
         self.folds = folds
@@ -143,11 +152,12 @@ class LabelEngine:
 
     @property
     def members(self) -> tuple[str, ...]:
-        return tuple(m for m in MEMBERS if m != "cues" or self.cues)
+        return ("minilm", *self._member_models())
 
     def _member_models(self) -> dict:
-        models = {"tfidf": sparse_model()}
-        if self.cues:
+        """The word members (cue patterns, TF-IDF) beside the embedding one."""
+        models = {"tfidf": sparse_model()} if self.words else {}
+        if self.cues and self.words:
             models["cues"] = cue_model(self.cues)
         return models
 

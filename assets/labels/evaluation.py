@@ -8,6 +8,7 @@ and adjusted by the training data's cross-fitted error rates) and compared with 
 """
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,20 +177,28 @@ def evaluate(train: TrainingSet, test: LabelledTexts, cues: tuple[str, ...] = ()
 
 
 def cross_validate(
-    data: LabelledTexts, folds: int, extra: TrainingSet | None = None, cues: tuple[str, ...] = (), seed: int = 0
+    data: LabelledTexts,
+    folds: int,
+    extra: TrainingSet | None = None,
+    cues: tuple[str, ...] = (),
+    seed: int = 0,
+    embed_texts: Callable[[list[str]], np.ndarray] = embed,
+    words: bool = True,
 ) -> dict:
     """K-fold cross-validation on `data` (stratified; test folds never overlap); each fold's engine
-    also trains on `extra` (e.g. the taxonomy's texts), which is never scored."""
+    also trains on `extra` (e.g. the taxonomy's texts), which is never scored. `embed_texts`: the
+    engine's embedding model (MiniLM; the baseline keeps MiniLM's first window); `words`: with the
+    word members (cues, TF-IDF)."""
     started = time.perf_counter()
     labels = np.asarray(data.labels)
     values, counts = np.unique(labels, return_counts=True)
     # A class rarer than the folds cannot be in every test fold: it is scored where it falls.
     stratify = np.where(np.isin(labels, values[counts >= folds]), labels, "__rare__")
     all_texts = data.texts + (extra.texts if extra else [])
-    embeddings = embed(all_texts, progress=True)
+    embeddings = embed(all_texts, progress=True) if embed_texts is embed else embed_texts(all_texts)
     truncated = embed_truncated(all_texts)
     extra_index = np.arange(len(data.texts), len(all_texts))
-    engine = LabelEngine(cues=cues)
+    engine = LabelEngine(cues=cues, words=words)
     classes = np.unique(np.concatenate([labels, extra.labels if extra else []]))
     results = []
     progress = Progress(f"cross-validation on {len(labels)} texts", folds, "folds", every_s=0)

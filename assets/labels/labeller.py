@@ -70,8 +70,11 @@ def training_sets(taxonomy: Taxonomy, annotations: dict[str, AnnotatedTexts] | N
     return sets
 
 
-def training_set_id(taxonomy: Taxonomy, sets: dict[str, TrainingSet]) -> str:
-    digest = hashlib.sha256(f"{ENGINE_RECIPE}\0{taxonomy.version}\0{taxonomy.dimension_names}".encode())
+def training_set_id(taxonomy: Taxonomy, sets: dict[str, TrainingSet], model_id: str, words: bool = True) -> str:
+    """The engines' identity: recipe, members, taxonomy, every training text and label, and the embedding
+    model (engines trained on one model's vectors never classify another's)."""
+    recipe = ENGINE_RECIPE if words else f"{ENGINE_RECIPE}-embedding-only"
+    digest = hashlib.sha256(f"{recipe}\0{model_id}\0{taxonomy.version}\0{taxonomy.dimension_names}".encode())
     for dimension in taxonomy.dimensions:
         digest.update(repr(dimension.cues).encode())
         training = sets[dimension.name]
@@ -81,12 +84,16 @@ def training_set_id(taxonomy: Taxonomy, sets: dict[str, TrainingSet]) -> str:
 
 
 def train_engines(
-    taxonomy: Taxonomy, sets: dict[str, TrainingSet], embed_texts: Callable[[list[str]], np.ndarray] = embed
+    taxonomy: Taxonomy,
+    sets: dict[str, TrainingSet],
+    embed_texts: Callable[[list[str]], np.ndarray] = embed,
+    words: bool = True,
 ) -> dict[str, LabelEngine]:
+    """`words`: blend the word members (cues, TF-IDF) with the embedding one; False: embeddings alone."""
     engines = {}
     for dimension in taxonomy.dimensions:
         training = sets[dimension.name]
-        engines[dimension.name] = LabelEngine(cues=dimension.cues).fit(
+        engines[dimension.name] = LabelEngine(cues=dimension.cues, words=words).fit(
             training.texts, training.labels, embed_texts(training.texts), scored=np.asarray(training.scored)
         )
     return engines
@@ -96,15 +103,18 @@ def load_or_train_engines(
     taxonomy: Taxonomy,
     sets: dict[str, TrainingSet],
     artifact_folder: Path,
-    embed_texts: Callable[[list[str]], np.ndarray] = embed,
+    embed_texts: Callable[[list[str]], np.ndarray],
+    model_id: str,
+    words: bool = True,
 ) -> tuple[dict[str, LabelEngine], str, bool]:
-    """The engines, their training set id, and whether they came from a kept artifact."""
-    identity = training_set_id(taxonomy, sets)
+    """The engines trained on `embed_texts` vectors (the model `model_id` names), their training set id,
+    and whether they came from a kept artifact."""
+    identity = training_set_id(taxonomy, sets, model_id, words)
     path = artifact_folder / f"engines-{identity}.pkl"
     if path.exists():
         with path.open("rb") as handle:
             return pickle.load(handle), identity, True
-    engines = train_engines(taxonomy, sets, embed_texts)
+    engines = train_engines(taxonomy, sets, embed_texts, words)
     artifact_folder.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     with partial.open("wb") as handle:

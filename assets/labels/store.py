@@ -14,21 +14,32 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 
 from stigma_insights.assets.labels.annotations import annotated_texts
+from stigma_insights.assets.labels.embedding import embed, embedding_model_id
 from stigma_insights.assets.labels.embedding_cache import EmbeddingCache
 from stigma_insights.assets.labels.engine import LabelEngine
-from stigma_insights.assets.labels.labeller import DimensionLabels, label_texts, load_or_train_engines, training_sets
+from stigma_insights.assets.labels.labeller import (
+    DimensionLabels,
+    label_texts,
+    load_or_train_engines,
+    training_set_id,
+    training_sets,
+)
 from stigma_insights.assets.labels.language import Language, detect_languages, language_detector_id
+from stigma_insights.assets.labels.multilingual import embed_multilingual, multilingual_model_id
 from stigma_insights.assets.labels.taxonomy import Taxonomy
 from stigma_insights.crash_points import LABELS_BATCH_COMMITTED, crash_point
+from stigma_insights.settings import embedding_settings
 
 POST_LABELS_TABLE = "labels.post_labels"
 ERROR_RATES_TABLE = "labels.label_error_rates"
 LABEL_CLASSES_TABLE = "labels.label_classes"
 BATCH_SIZE = 4096
 # Hashed once per run into a temp table; the stale-label delete, the to-do list and the counts read it.
+ENGLISH_ROUTE_LANGUAGES = ("en", "und")  # labelled by MiniLM; every other language by the multilingual model
 LABELLABLE_POSTS_SQL = """
     select post_key, sha256(text) as text_sha256
     from intermediate.int_posts_deduplicated
@@ -43,9 +54,57 @@ class LabellingSummary:
     removed: int  # label rows of posts no longer labellable (deleted, removed, emptied)
     embeddings_computed: int
     embeddings_from_cache: int
-    model_id: str  # model|backend|pooling|engine:<training set id>, recorded as model_name on the label rows
+    model_id: str  # model|backend|pooling|engine:<training set id>|language:<detector>, of the English route
     engine_reused: bool  # the engines came from the artifact of an earlier run with the same training set
-    engines: dict[str, LabelEngine]
+    engines: dict[str, LabelEngine]  # the English route's (their error rates adjust the shares)
+    labelled_by_route: dict[str, int]  # model id -> posts it labelled this run
+
+
+@dataclass
+class Route:
+    """An embedding model and the engines trained on the same training set embedded by that model (the
+    taxonomy's examples must be embedded like the posts they classify). Trained on first use."""
+
+    conn: duckdb.DuckDBPyConnection
+    embedding_model_id: str
+    embed_texts: Callable[[list[str]], np.ndarray]
+    training: dict
+    taxonomy: Taxonomy
+    engines_folder: Path
+    words: bool  # the word members (English cues, TF-IDF) beside the embeddings
+    _cache: EmbeddingCache | None = None
+    _engines: dict[str, LabelEngine] | None = None
+    reused: bool = False
+
+    @property
+    def model_id(self) -> str:
+        engines = training_set_id(self.taxonomy, self.training, self.embedding_model_id, self.words)
+        return f"{self.embedding_model_id}|engine:{engines}|language:{language_detector_id()}"
+
+    @property
+    def cache(self) -> EmbeddingCache:
+        if self._cache is None:
+            self._cache = EmbeddingCache(self.conn, self.embedding_model_id, self.embed_texts)
+        return self._cache
+
+    @property
+    def engines(self) -> dict[str, LabelEngine]:
+        if self._engines is None:
+            self._engines, _, self.reused = load_or_train_engines(
+                self.taxonomy, self.training, self.engines_folder, self.cache.embed, self.embedding_model_id, self.words
+            )
+        return self._engines
+
+    def label(self, batch: pl.DataFrame) -> dict[str, DimensionLabels]:
+        texts = batch["text"].to_list()
+        embeddings = self.cache.embed(texts, batch["text_sha256"].to_list())
+        return label_texts(texts, self.taxonomy, self.engines, embeddings)
+
+
+def routes_to_multilingual(language: str) -> bool:
+    """English and undetermined posts go to MiniLM; every other language (code-mixed too) to the
+    multilingual model, when routing is on."""
+    return language not in ENGLISH_ROUTE_LANGUAGES
 
 
 def label_new_posts(
@@ -55,25 +114,29 @@ def label_new_posts(
     relabel_all: bool = False,
     batch_size: int = BATCH_SIZE,
     log: Callable[[str], None] = print,
+    multilingual: bool | None = None,
 ) -> LabellingSummary:
-    cache = EmbeddingCache(conn)
+    """`multilingual`: route non-English posts to the multilingual model (default: the setting)."""
+    multilingual = embedding_settings().multilingual == "non-english" if multilingual is None else multilingual
     annotations = {d: annotated_texts(conn, d) for d in taxonomy.dimension_names}
-    engines, training_set, reused = load_or_train_engines(
-        taxonomy, training_sets(taxonomy, annotations), engines_folder, cache.embed
-    )
-    model_id = f"{cache.model_id}|engine:{training_set}|language:{language_detector_id()}"
-    log(f"Engines for training set {training_set} " + ("loaded from their artifact" if reused else "trained"))
+    training = training_sets(taxonomy, annotations)
+    english = Route(conn, embedding_model_id(), embed, training, taxonomy, engines_folder, words=True)
+    other = Route(conn, multilingual_model_id(), embed_multilingual, training, taxonomy, engines_folder, words=False)
+    engines = english.engines
+    log(f"Engines {english.model_id} " + ("loaded from their artifact" if english.reused else "trained"))
     labelled_at = datetime.now(UTC)
-    provenance = {"model_name": model_id, "taxonomy_version": taxonomy.version}
+    provenance = {"model_name": english.model_id, "taxonomy_version": taxonomy.version}
     provenance_columns = {name: pl.lit(value) for name, value in provenance.items()}
-    stamp = {"labelled_at": pl.lit(labelled_at), **provenance_columns}
+    stamp = {"labelled_at": pl.lit(labelled_at), "taxonomy_version": pl.lit(taxonomy.version)}
     conn.execute(f"create or replace temp table labellable_posts as {LABELLABLE_POSTS_SQL}")
     conn.begin()
-    removed = _forget_stale_labels(conn, provenance, relabel_all)
+    removed = _forget_stale_labels(
+        conn, english.model_id, other.model_id if multilingual else None, taxonomy, relabel_all
+    )
     if not _label_columns(conn):  # the table exists from the first run on, even with nothing to label
         no_posts = pl.DataFrame(schema={"post_key": pl.String, "text_sha256": pl.String})
         no_labels = {dimension.name: DimensionLabels([], [], []) for dimension in taxonomy.dimensions}
-        _insert_labels(conn, labels_frame(no_posts, no_labels, []).with_columns(**stamp))
+        _insert_labels(conn, labels_frame(no_posts, no_labels, [], []).with_columns(**stamp))
     measured_on = {d: "annotations" if any(a.representative) else "taxonomy examples" for d, a in annotations.items()}
     _replace_table(conn, ERROR_RATES_TABLE, error_rates(engines, measured_on).with_columns(**provenance_columns))
     _replace_table(conn, LABEL_CLASSES_TABLE, label_classes(taxonomy))
@@ -88,7 +151,8 @@ def label_new_posts(
     )
     [(to_label,)] = conn.execute("select count(*) from posts_to_label").fetchall()
     [(labellable,)] = conn.execute("select count(*) from labellable_posts").fetchall()
-    log(f"Labelling {to_label} of {labellable} labellable posts ({model_id}, taxonomy {taxonomy.version})")
+    log(f"Labelling {to_label} of {labellable} labellable posts (taxonomy {taxonomy.version})")
+    labelled_by_route: dict[str, int] = {}
     for start in range(0, to_label, batch_size):
         batch = conn.execute(
             "select post_key, text, text_sha256, country_code from posts_to_label where position > ? and position <= ?"
@@ -96,45 +160,64 @@ def label_new_posts(
             [start, start + batch_size],
         ).pl()
         conn.begin()
-        embeddings = cache.embed(batch["text"].to_list(), batch["text_sha256"].to_list())
         languages = detect_languages(batch["text"].to_list(), batch["country_code"].to_list())
-        labels = labels_frame(batch, label_texts(batch["text"].to_list(), taxonomy, engines, embeddings), languages)
-        _insert_labels(conn, labels.with_columns(**stamp))
+        routed = pl.Series([multilingual and routes_to_multilingual(language.code) for language in languages])
+        for route, rows in ((english, batch.filter(~routed)), (other, batch.filter(routed))):
+            if rows.height:
+                chosen = [
+                    language
+                    for language, to_other in zip(languages, routed, strict=True)
+                    if to_other == (route is other)
+                ]
+                frame = labels_frame(rows, route.label(rows), chosen, [route.model_id] * rows.height)
+                _insert_labels(conn, frame.with_columns(**stamp))
+                labelled_by_route[route.model_id] = labelled_by_route.get(route.model_id, 0) + rows.height
         conn.commit()
         crash_point(LABELS_BATCH_COMMITTED)
         log(f"  labelled {min(start + batch_size, to_label)} of {to_label}")
     conn.execute("drop table posts_to_label")
     conn.execute("drop table labellable_posts")
+    caches = [route.cache for route in (english, other) if route._cache is not None]
     return LabellingSummary(
         labelled=to_label,
         kept=labellable - to_label,
         removed=removed,
-        embeddings_computed=cache.computed,
-        embeddings_from_cache=cache.hits,
-        model_id=model_id,
-        engine_reused=reused,
+        embeddings_computed=sum(cache.computed for cache in caches),
+        embeddings_from_cache=sum(cache.hits for cache in caches),
+        model_id=english.model_id,
+        engine_reused=english.reused,
         engines=engines,
+        labelled_by_route=labelled_by_route,
     )
 
 
-def _forget_stale_labels(conn, provenance: dict[str, str], relabel_all: bool) -> int:
-    """Delete label rows that no longer hold: post gone from the labellable set, text, model or taxonomy changed."""
+def _forget_stale_labels(
+    conn, english_model: str, multilingual_model: str | None, taxonomy: Taxonomy, relabel_all: bool
+) -> int:
+    """Delete label rows that no longer hold: post gone from the labellable set, text, taxonomy or the model
+    of its route changed (`multilingual_model` None: routing off, every post goes to MiniLM)."""
     columns = _label_columns(conn)
-    if "text_sha256" not in columns:  # no table yet, or one from before labels were incremental
+    if "text_sha256" not in columns or "language" not in columns:  # no table, or one from an older layout
         conn.execute(f"drop table if exists {POST_LABELS_TABLE}")
         return 0
+    english_languages = ", ".join(f"'{code}'" for code in ENGLISH_ROUTE_LANGUAGES)
     (removed,) = conn.execute(
         f"""delete from {POST_LABELS_TABLE} l
-            where ? or model_name is distinct from ? or taxonomy_version is distinct from ?
+            where ? or taxonomy_version is distinct from ?
+               or model_name is distinct from (
+                   case when ? is not null and language not in ({english_languages}) then ? else ? end)
                or not exists (select 1 from labellable_posts p
                               where p.post_key = l.post_key and p.text_sha256 = l.text_sha256)""",
-        [relabel_all, provenance["model_name"], provenance["taxonomy_version"]],
+        [relabel_all, taxonomy.version, multilingual_model, multilingual_model, english_model],
     ).fetchone()
     return removed
 
 
-def labels_frame(batch: pl.DataFrame, labelled: dict, languages: list[Language]) -> pl.DataFrame:
-    """One row per post: its language, and label, calibrated confidence and uncertain flag for each dimension."""
+def labels_frame(
+    batch: pl.DataFrame, labelled: dict, languages: list[Language], model_names: list[str]
+) -> pl.DataFrame:
+    """One row per post: its language, label, calibrated confidence and uncertain flag for each dimension,
+    and the model that labelled it."""
     columns: dict[str, pl.Series] = {
         "post_key": batch["post_key"],
         "text_sha256": batch["text_sha256"],
@@ -145,6 +228,7 @@ def labels_frame(batch: pl.DataFrame, labelled: dict, languages: list[Language])
         columns[dimension] = pl.Series(result.labels, dtype=pl.String)
         columns[f"{dimension}_confidence"] = pl.Series(result.confidences, dtype=pl.Float64)
         columns[f"{dimension}_is_uncertain"] = pl.Series(result.uncertain, dtype=pl.Boolean)
+    columns["model_name"] = pl.Series(model_names, dtype=pl.String)
     return pl.DataFrame(columns)
 
 

@@ -113,6 +113,7 @@ def sections(figures: ReportFigures) -> list[Section]:
     intent_by_platform_kind = figures.slice("platform_kind", INTENT)
     domain_by_region = figures.slice("region", DOMAIN)
     domain_by_gender = figures.slice("self_disclosed_gender", DOMAIN)
+    domain_by_language = figures.slice("language", DOMAIN)
     adjusted = pd.concat([figures.slice("platform", DOMAIN), figures.slice("platform", INTENT)])
     return [
         Section(
@@ -142,6 +143,15 @@ def sections(figures: ReportFigures) -> list[Section]:
             "Gender as authors state it about themselves; most authors do not say ('not disclosed').",
             share_chart(domain_by_gender),
             figure_table(domain_by_gender),
+        ),
+        Section(
+            "stigma-domain-by-language",
+            "Stigma domain by language",
+            "Language the post is written in (detected; hinglish and taglish mix English with romanised Hindi"
+            " or Tagalog). Posts not in English are labelled by the multilingual model: read their groups with"
+            " their intervals.",
+            share_chart(domain_by_language),
+            figure_table(domain_by_language),
         ),
         Section(
             "raw-versus-adjusted",
