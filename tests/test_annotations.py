@@ -205,7 +205,10 @@ def test_a_changed_training_set_relabels_every_post_from_cached_embeddings(sampl
     assert after.model_id != before.model_id and not after.engine_reused
     assert after.labelled == before.kept
     assert not embedded_now & post_texts  # posts relabelled from cached embeddings (only training texts new)
-    assert models == [(after.model_id,)]
+    # One model per route (MiniLM for the English posts, E5 for the others), both with the new engines.
+    assert {model for (model,) in models} == set(after.labelled_by_route) and after.model_id in set(
+        after.labelled_by_route
+    )
     assert again.engine_reused and again.labelled == 0 and again.model_id == after.model_id
 
 

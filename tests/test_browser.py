@@ -64,7 +64,7 @@ def test_the_report_shows_the_charts_and_the_numbers_of_the_marts(browser, sampl
     browser.get(session_settings.report.as_uri())
 
     charts = browser.find_elements(By.CSS_SELECTOR, "section .chart svg")
-    assert len(charts) == 5 and all(chart.size["width"] > 300 and chart.size["height"] > 80 for chart in charts)
+    assert len(charts) == 6 and all(chart.size["width"] > 300 and chart.size["height"] > 80 for chart in charts)
     with duckdb.connect(str(session_settings.published), read_only=True) as conn:
         domain = conn.execute(
             "select platform, label, share, share_ci_low, share_ci_high, n_posts, n_group"

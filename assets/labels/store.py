@@ -1,16 +1,17 @@
 """Label the warehouse's posts incrementally: only posts whose text, model or taxonomy is new.
 
-A post keeps its label row while its text (by hash), the model (embedding model, the engines'
-training set: taxonomy examples plus annotations, and the language detector) and the taxonomy version
-are unchanged, so a
-nightly run labels what arrived since the last one. Posts are labelled in
-batches, each committed in one transaction with the embeddings it cached: memory stays bounded
-and a killed run keeps its finished batches; the next run carries on where it stopped.
+A post keeps its label row while its text (by hash), the model of its route (embedding model, the
+engines' training set: taxonomy examples plus annotations, and the language detector) and the taxonomy
+version are unchanged, so a nightly run labels what arrived since the last one. Posts in English go to
+MiniLM, the others to the multilingual model (`Route`). Posts are labelled in batches, each committed in
+one transaction with the embeddings it cached: memory stays bounded and a killed run keeps its finished
+batches; the next run carries on where it stopped.
 """
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 
 import duckdb
@@ -38,8 +39,8 @@ POST_LABELS_TABLE = "labels.post_labels"
 ERROR_RATES_TABLE = "labels.label_error_rates"
 LABEL_CLASSES_TABLE = "labels.label_classes"
 BATCH_SIZE = 4096
-# Hashed once per run into a temp table; the stale-label delete, the to-do list and the counts read it.
 ENGLISH_ROUTE_LANGUAGES = ("en", "und")  # labelled by MiniLM; every other language by the multilingual model
+# Hashed once per run into a temp table; the stale-label delete, the to-do list and the counts read it.
 LABELLABLE_POSTS_SQL = """
     select post_key, sha256(text) as text_sha256
     from intermediate.int_posts_deduplicated
@@ -72,28 +73,23 @@ class Route:
     taxonomy: Taxonomy
     engines_folder: Path
     words: bool  # the word members (English cues, TF-IDF) beside the embeddings
-    _cache: EmbeddingCache | None = None
-    _engines: dict[str, LabelEngine] | None = None
-    reused: bool = False
+    reused: bool = False  # the engines came from a kept artifact
 
-    @property
+    @cached_property
     def model_id(self) -> str:
         engines = training_set_id(self.taxonomy, self.training, self.embedding_model_id, self.words)
         return f"{self.embedding_model_id}|engine:{engines}|language:{language_detector_id()}"
 
-    @property
+    @cached_property
     def cache(self) -> EmbeddingCache:
-        if self._cache is None:
-            self._cache = EmbeddingCache(self.conn, self.embedding_model_id, self.embed_texts)
-        return self._cache
+        return EmbeddingCache(self.conn, self.embedding_model_id, self.embed_texts)
 
-    @property
+    @cached_property
     def engines(self) -> dict[str, LabelEngine]:
-        if self._engines is None:
-            self._engines, _, self.reused = load_or_train_engines(
-                self.taxonomy, self.training, self.engines_folder, self.cache.embed, self.embedding_model_id, self.words
-            )
-        return self._engines
+        engines, _, self.reused = load_or_train_engines(
+            self.taxonomy, self.training, self.engines_folder, self.cache.embed, self.embedding_model_id, self.words
+        )
+        return engines
 
     def label(self, batch: pl.DataFrame) -> dict[str, DimensionLabels]:
         texts = batch["text"].to_list()
@@ -161,23 +157,21 @@ def label_new_posts(
         ).pl()
         conn.begin()
         languages = detect_languages(batch["text"].to_list(), batch["country_code"].to_list())
-        routed = pl.Series([multilingual and routes_to_multilingual(language.code) for language in languages])
-        for route, rows in ((english, batch.filter(~routed)), (other, batch.filter(routed))):
-            if rows.height:
-                chosen = [
-                    language
-                    for language, to_other in zip(languages, routed, strict=True)
-                    if to_other == (route is other)
-                ]
-                frame = labels_frame(rows, route.label(rows), chosen, [route.model_id] * rows.height)
+        to_other = [multilingual and routes_to_multilingual(language.code) for language in languages]
+        for route in (english, other):
+            positions = [i for i, routed in enumerate(to_other) if routed == (route is other)]
+            if positions:
+                rows = batch[positions]
+                chosen = [languages[i] for i in positions]
+                frame = labels_frame(rows, route.label(rows), chosen, [route.model_id] * len(positions))
                 _insert_labels(conn, frame.with_columns(**stamp))
-                labelled_by_route[route.model_id] = labelled_by_route.get(route.model_id, 0) + rows.height
+                labelled_by_route[route.model_id] = labelled_by_route.get(route.model_id, 0) + len(positions)
         conn.commit()
         crash_point(LABELS_BATCH_COMMITTED)
         log(f"  labelled {min(start + batch_size, to_label)} of {to_label}")
     conn.execute("drop table posts_to_label")
     conn.execute("drop table labellable_posts")
-    caches = [route.cache for route in (english, other) if route._cache is not None]
+    caches = [route.cache for route in (english, other) if route is english or route.model_id in labelled_by_route]
     return LabellingSummary(
         labelled=to_label,
         kept=labellable - to_label,
