@@ -15,6 +15,7 @@ from stigma_insights.assets.labels.assets import annotations, labels
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.assets.publish.assets import build_analyst_marts
 from stigma_insights.assets.report.assets import insight_report
+from stigma_insights.assets.themes.assets import themes
 from stigma_insights.orchestration.dbt import DBT_STEP_SELECTIONS, build_dbt_steps, dbt_project, prepare_manifest
 from stigma_insights.orchestration.sensors import build_landing_sensor, release_killed_runs
 from stigma_insights.quality.accounting import accounting_checks
@@ -73,6 +74,7 @@ def build_definitions(settings: Settings, project: DbtProject | None = None) -> 
             steps.clean_and_unify,
             annotations,
             labels,
+            themes,
             steps.labelled_fact,
             steps.aggregates,
             # Every mart the dbt steps build, so a mart added later is published too.

@@ -24,6 +24,8 @@ AGGREGATES = [
     )
 ]
 ADJUSTED = dg.AssetKey(["marts", "agg_adjusted_label_shares"])
+POST_THEMES, THEMES = dg.AssetKey(["labels", "post_themes"]), dg.AssetKey(["labels", "themes"])
+THEMES_BY_DOMAIN = dg.AssetKey(["marts", "agg_themes_by_domain"])
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +67,9 @@ def test_lineage_runs_from_raw_through_labels_to_the_aggregates(defs):
     assert upstream(graph, unioned) == staging
     assert unioned in upstream(graph, POSTS)
     assert upstream(graph, LABELS) == upstream(graph, ERROR_RATES) == {POSTS, ANNOTATIONS}
-    assert {POSTS, LABELS} <= upstream(graph, FACT)
+    assert {POSTS, LABELS, POST_THEMES} <= upstream(graph, FACT)
+    assert upstream(graph, POST_THEMES) == upstream(graph, THEMES) == {LABELS}
+    assert upstream(graph, THEMES_BY_DOMAIN) == {FACT, THEMES}
     assert upstream(graph, LABEL_CLASSES) == set()  # the taxonomy file only
     assert upstream(graph, SHARES) == {FACT, LABEL_CLASSES}
     for aggregate in AGGREGATES[:-1]:  # slices of the shares

@@ -31,6 +31,8 @@ select
     labels.{{ dimension.name }}_is_uncertain,
     {%- endfor %}
     coalesce(labels.relevance = 'relevant', false) as is_stigma_related,
+    themes.theme_id,
+    themes.assigned_at as theme_assigned_at,
     labels.model_name,
     labels.taxonomy_version,
     labels.labelled_at,
@@ -38,9 +40,16 @@ select
 from {{ ref('int_posts_deduplicated') }} as posts
 left join {{ source('labels', 'post_labels') }} as labels
     on posts.post_key = labels.post_key
+left join {{ source('labels', 'post_themes') }} as themes
+    on posts.post_key = themes.post_key
 {% if is_incremental() %}
 where posts.refreshed_at > (select coalesce(max(post_refreshed_at), '-infinity'::timestamptz) from {{ this }})
     or labels.labelled_at > (select coalesce(max(labelled_at), '-infinity'::timestamptz) from {{ this }})
+    {%- if 'theme_assigned_at' in adapter.get_columns_in_relation(this) | map(attribute='name') %}
+    or themes.assigned_at > (select coalesce(max(theme_assigned_at), '-infinity'::timestamptz) from {{ this }})
+    {%- else %}
+    or themes.post_key is not null  -- a fact table from before themes: every themed post gets its theme
+    {%- endif %}
     -- labels withdrawn without a new post version (e.g. a relabelling that has not reached this post yet)
     or (labels.post_key is null
         and pseudonymise_post_key(posts.post_key) in (select post_key from {{ this }} where relevance is not null))

@@ -1,0 +1,153 @@
+"""Themes of the stigma-related posts, per stigma domain, kept in the warehouse with stable ids.
+
+Reads the labelled posts and their cached embeddings (no second encoding: each post's vector comes
+from the model of its route, so posts of the English and the multilingual model are themed apart),
+finds themes per (stigma domain, embedding model), gives each theme the id of last run's matching
+theme (themes.match_previous), and writes `labels.themes` (one row per theme: size, keywords,
+centroid) and `labels.post_themes` (one row per stigma-related post: its theme, -1 for none). A post
+keeps its `assigned_at` while its theme id stays, so the fact table's increment rewrites only posts
+whose theme changed.
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import yaml
+
+from stigma_insights.assets.labels.embedding import EMBEDDING_DIM
+from stigma_insights.assets.themes.themes import OUTLIER, find_themes, match_previous
+
+THEME_NAMES_FILE = Path(__file__).with_name("theme_names.yaml")
+THEMES_TABLE = "labels.themes"
+POST_THEMES_TABLE = "labels.post_themes"
+DDL = f"""
+create schema if not exists labels;
+create table if not exists {THEMES_TABLE} (
+    theme_id integer not null,
+    stigma_domain varchar not null,
+    embedding_model varchar not null,
+    n_posts integer not null,
+    keywords varchar[] not null,
+    name varchar,  -- from theme_names.yaml, where a researcher named the theme
+    centroid float[{EMBEDDING_DIM}] not null,
+    found_at timestamptz not null
+);
+create table if not exists {POST_THEMES_TABLE} (
+    post_key varchar not null,
+    stigma_domain varchar not null,
+    theme_id integer not null,
+    assigned_at timestamptz not null
+)
+"""
+# The stigma-related posts, each with the vector of the model that labelled it.
+POSTS_SQL = """
+    select labels.post_key, labels.stigma_domain, posts.text, cache.embedding,
+           split_part(labels.model_name, '|engine:', 1) as embedding_model
+    from labels.post_labels as labels
+    join intermediate.int_posts_deduplicated as posts using (post_key)
+    join labels.embedding_cache as cache
+        on cache.model_id = split_part(labels.model_name, '|engine:', 1) and cache.text_sha256 = labels.text_sha256
+    where labels.relevance = 'relevant' and labels.stigma_domain is not null
+    qualify row_number() over (partition by labels.post_key) = 1
+    order by labels.post_key
+"""
+
+
+@dataclass(frozen=True)
+class ThemingSummary:
+    themes: int
+    posts: int
+    outliers: int
+    changed: int  # posts whose theme changed since the last run (new posts included)
+    by_domain: dict[str, dict[str, float]]  # domain -> themes, outlier share
+
+
+def theme_names(path: Path = THEME_NAMES_FILE) -> dict[int, str]:
+    document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {int(theme_id): str(name) for theme_id, name in (document.get("names") or {}).items()}
+
+
+def theme_posts(conn: duckdb.DuckDBPyConnection, names: dict[int, str] | None = None) -> ThemingSummary:
+    """`names`: theme id -> name (default: theme_names.yaml)."""
+    names = theme_names() if names is None else names
+    conn.execute(DDL)
+    posts = conn.execute(POSTS_SQL).pl()
+    previous = conn.execute(f"select theme_id, stigma_domain, embedding_model, centroid from {THEMES_TABLE}").pl()
+    before = {
+        key: (theme, at)
+        for key, theme, at in conn.execute(
+            f"select post_key, theme_id, assigned_at from {POST_THEMES_TABLE}"
+        ).fetchall()
+    }
+    now = datetime.now(UTC)
+    next_id = int(previous["theme_id"].max() or 0) + 1 if previous.height else 0
+    theme_rows, post_rows, by_domain = [], [], {}
+    for (domain, model), group in sorted(posts.group_by(["stigma_domain", "embedding_model"]), key=lambda g: g[0]):
+        embeddings = np.asarray(group["embedding"].to_list(), dtype=np.float32)
+        themes = find_themes(group["text"].to_list(), embeddings)
+        earlier = previous.filter((pl.col("stigma_domain") == domain) & (pl.col("embedding_model") == model))
+        earlier_centroids = np.asarray(earlier["centroid"].to_list(), dtype=np.float32).reshape(-1, EMBEDDING_DIM)
+        ids = match_previous(themes, earlier["theme_id"].to_list(), earlier_centroids, next_id)
+        next_id = max([next_id - 1, *ids]) + 1
+        theme_rows += [
+            (theme_id, domain, model, size, words, names.get(theme_id), centroid.tolist(), now)
+            for theme_id, size, words, centroid in zip(
+                ids, themes.sizes, themes.keywords, themes.centroids, strict=True
+            )
+        ]
+        for key, theme in zip(group["post_key"], themes.assignment, strict=True):
+            theme_id = ids[theme] if theme != OUTLIER else OUTLIER
+            kept = before.get(key)
+            post_rows.append((key, domain, theme_id, kept[1] if kept and kept[0] == theme_id else now))
+        counts = by_domain.setdefault(domain, {"themes": 0, "posts": 0, "outliers": 0})
+        counts["themes"] += len(ids)
+        counts["posts"] += group.height
+        counts["outliers"] += int((themes.assignment == OUTLIER).sum())
+    theme_frame = pl.DataFrame(
+        theme_rows,
+        schema={
+            "theme_id": pl.Int32,
+            "stigma_domain": pl.String,
+            "embedding_model": pl.String,
+            "n_posts": pl.Int32,
+            "keywords": pl.List(pl.String),
+            "name": pl.String,
+            "centroid": pl.List(pl.Float32),
+            "found_at": pl.Datetime("us", "UTC"),
+        },
+        orient="row",
+    )
+    post_frame = pl.DataFrame(
+        post_rows,
+        schema={
+            "post_key": pl.String,
+            "stigma_domain": pl.String,
+            "theme_id": pl.Int32,
+            "assigned_at": pl.Datetime("us", "UTC"),
+        },
+        orient="row",
+    )
+    conn.begin()
+    for table, frame in ((THEMES_TABLE, theme_frame), (POST_THEMES_TABLE, post_frame)):
+        conn.execute(f"delete from {table}")
+        conn.register("new_rows", frame.to_arrow())
+        try:
+            conn.execute(f"insert into {table} by name select * from new_rows")
+        finally:
+            conn.unregister("new_rows")
+    conn.commit()
+    changed = sum(1 for row in post_rows if row[3] == now)
+    return ThemingSummary(
+        themes=len(theme_rows),
+        posts=len(post_rows),
+        outliers=sum(1 for row in post_rows if row[2] == OUTLIER),
+        changed=changed,
+        by_domain={
+            domain: {"themes": c["themes"], "outlier_share": round(c["outliers"] / c["posts"], 4)}
+            for domain, c in by_domain.items()
+        },
+    )

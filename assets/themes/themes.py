@@ -1,0 +1,122 @@
+"""Themes among posts: clusters of their cached embeddings, each described by its size and keywords.
+
+- Clusters: the embeddings reduced to 10 dimensions by PCA (fixed seed), HDBSCAN with leaf selection
+  (finer, more even themes than excess of mass on real posts; smallest theme: 1% of the posts, at
+  least 3), then each post HDBSCAN left out joins the theme whose
+  centroid is nearest when their cosine is at least 0.4; the rest stay outliers, counted (-1), never
+  hidden. The same posts give the same themes whatever their order (bench/themes.py measures it).
+- Keywords: class-based TF-IDF (each theme's texts as one document; a word weighs its frequency in the
+  theme times log(1 + average words per theme / its frequency over all themes)), without the function
+  words of the languages of the study's communities (stop_words.yaml and scikit-learn's English list).
+- Stable ids: `match_previous` gives a theme the id of the previous run's theme whose centroid it
+  matches (cosine >= 0.8, one to one), so trend lines follow a theme across nightly runs.
+"""
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import yaml
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import HDBSCAN
+from sklearn.decomposition import PCA
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+
+STOP_WORDS_FILE = Path(__file__).with_name("stop_words.yaml")
+_WORD = re.compile(r"[^\s\d!-/:-@\[-`{-~।॥…“”‘’«»¿¡]{2,}")
+OUTLIER = -1
+DIMENSIONS = 10
+MIN_THEME_SHARE = 0.01
+MIN_THEME_SIZE = 3
+JOIN_COSINE = 0.4  # an outlier this close to a theme's centroid joins it
+SAME_THEME_COSINE = 0.8  # a theme this close to a previous run's keeps its id
+KEYWORDS = 8
+SEED = 0
+
+
+@dataclass(frozen=True)
+class Themes:
+    assignment: np.ndarray  # theme per post (0..k-1), OUTLIER for none
+    centroids: np.ndarray  # (k, dim), unit length
+    keywords: list[list[str]]
+    sizes: list[int]
+
+    @property
+    def outlier_share(self) -> float:
+        return float((self.assignment == OUTLIER).mean()) if len(self.assignment) else 0.0
+
+
+def words_of(text: str) -> list[str]:
+    """Words of two characters or more, in any script (Devanagari's vowel signs are not `\\w`)."""
+    return _WORD.findall(text)
+
+
+@cache
+def stop_words() -> frozenset[str]:
+    lists = yaml.safe_load(STOP_WORDS_FILE.read_text(encoding="utf-8"))
+    words = {word for name, text in lists.items() if name != "version" for word in str(text).split()}
+    return frozenset(words) | ENGLISH_STOP_WORDS
+
+
+def _centroids(embeddings: np.ndarray, assignment: np.ndarray, count: int) -> np.ndarray:
+    centroids = np.stack([embeddings[assignment == theme].mean(axis=0) for theme in range(count)])
+    return centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
+
+
+def cluster(embeddings: np.ndarray) -> np.ndarray:
+    """Theme per post (OUTLIER for none): PCA, HDBSCAN, then the near outliers joined to their theme."""
+    if len(embeddings) < 2 * MIN_THEME_SIZE:
+        return np.full(len(embeddings), OUTLIER)
+    reduced = PCA(n_components=min(DIMENSIONS, len(embeddings) - 1), random_state=SEED).fit_transform(embeddings)
+    size = max(MIN_THEME_SIZE, int(len(embeddings) * MIN_THEME_SHARE))
+    found = HDBSCAN(min_cluster_size=size, min_samples=1, cluster_selection_method="leaf", copy=True)
+    assignment = found.fit_predict(reduced)
+    count = int(assignment.max()) + 1
+    if count == 0:
+        return assignment
+    similarity = embeddings @ _centroids(embeddings, assignment, count).T
+    joins = (assignment == OUTLIER) & (similarity.max(axis=1) >= JOIN_COSINE)
+    assignment[joins] = similarity.argmax(axis=1)[joins]
+    return assignment
+
+
+def keywords(texts: list[str], assignment: np.ndarray, count: int, top: int = KEYWORDS) -> list[list[str]]:
+    """The top words of each theme by class-based TF-IDF."""
+    if count == 0:
+        return []
+    documents = [" ".join(t for t, a in zip(texts, assignment, strict=True) if a == theme) for theme in range(count)]
+    vectorizer = CountVectorizer(tokenizer=words_of, token_pattern=None, stop_words=list(stop_words()))
+    counts = vectorizer.fit_transform(documents).toarray().astype(float)
+    frequency = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    weights = frequency * np.log1p(counts.sum(axis=1).mean() / np.maximum(counts.sum(axis=0), 1))
+    words = vectorizer.get_feature_names_out()
+    return [[str(words[i]) for i in np.argsort(-row)[:top] if row[i] > 0] for row in weights]
+
+
+def find_themes(texts: list[str], embeddings: np.ndarray) -> Themes:
+    assignment = cluster(embeddings)
+    count = int(assignment.max()) + 1 if len(assignment) else 0
+    centroids = _centroids(embeddings, assignment, count) if count else np.zeros((0, embeddings.shape[1]))
+    return Themes(
+        assignment=assignment,
+        centroids=centroids,
+        keywords=keywords(texts, assignment, count),
+        sizes=[int((assignment == theme).sum()) for theme in range(count)],
+    )
+
+
+def match_previous(themes: Themes, previous_ids: list[int], previous_centroids: np.ndarray, next_id: int) -> list[int]:
+    """A stable id per theme: the previous run's id where the centroids match one to one, else a new id
+    from `next_id` on (ids stay unique across the groups a caller themes)."""
+    ids = [OUTLIER] * len(themes.sizes)
+    if len(previous_ids) and len(themes.sizes):
+        similarity = themes.centroids @ previous_centroids.T
+        for new, old in zip(*linear_sum_assignment(-similarity), strict=True):
+            if similarity[new, old] >= SAME_THEME_COSINE:
+                ids[new] = previous_ids[old]
+    for theme, theme_id in enumerate(ids):
+        if theme_id == OUTLIER:
+            ids[theme], next_id = next_id, next_id + 1
+    return ids

@@ -1,0 +1,107 @@
+"""Themes: clusters of embeddings with keywords, outliers counted, order-independent, stable ids."""
+
+import numpy as np
+from sklearn.metrics import adjusted_rand_score, homogeneity_score
+
+from stigma_insights.assets.themes.themes import OUTLIER, Themes, find_themes, match_previous
+
+GROUPS = {
+    "family": "my parents say therapy brings shame on the family ko saya hai",
+    "work": "my boss fired me after I disclosed my depression at work ko saya hai",
+    "doctor": "the doctor dismissed my anxiety and refused a referral ko saya hai",
+}
+
+
+def posts(seed: int = 0, per_group: int = 30, strays: int = 6) -> tuple[list[str], np.ndarray, list[str]]:
+    """Three tight groups of unit vectors around random centres, and strays far from all of them."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(len(GROUPS), 384))
+    vectors, texts, truth = [], [], []
+    for centre, (name, text) in zip(centres, GROUPS.items(), strict=True):
+        vectors += list(centre / np.linalg.norm(centre) + rng.normal(scale=0.02, size=(per_group, 384)))
+        texts += [text] * per_group
+        truth += [name] * per_group
+    vectors += list(rng.normal(size=(strays, 384)))
+    texts += ["lunch was great today"] * strays
+    truth += ["stray"] * strays
+    embeddings = np.asarray(vectors, dtype=np.float32)
+    return texts, embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True), truth
+
+
+def test_themes_follow_the_groups_count_the_strays_and_skip_function_words():
+    texts, embeddings, truth = posts()
+    themes = find_themes(texts, embeddings)
+
+    # Leaf selection may split a group into finer themes, never mix two groups or take in a stray.
+    themed = themes.assignment != OUTLIER
+    assert homogeneity_score(np.asarray(truth)[themed], themes.assignment[themed]) == 1.0
+    assert sum(themes.sizes) == 90 and len(themes.sizes) >= 3
+    assert (themes.assignment == OUTLIER).sum() == 6 and abs(themes.outlier_share - 6 / 96) < 1e-9
+    words = {" ".join(sorted(k)) for k in themes.keywords}
+    assert any("family" in w and "parents" in w for w in words) and any("boss" in w for w in words)
+    assert not {"ko", "saya", "hai", "my", "the"} & {w for k in themes.keywords for w in k}
+
+
+def test_the_same_posts_in_another_order_give_the_same_themes():
+    texts, embeddings, _ = posts(seed=3)
+    order = np.random.default_rng(7).permutation(len(texts))
+    first = find_themes(texts, embeddings)
+    shuffled = find_themes([texts[i] for i in order], embeddings[order])
+    back = np.empty_like(shuffled.assignment)
+    back[order] = shuffled.assignment
+    assert adjusted_rand_score(first.assignment, back) == 1.0
+
+
+def test_a_theme_keeps_its_id_across_runs_and_a_new_one_gets_a_new_id():
+    rng = np.random.default_rng(5)
+    centres = rng.normal(size=(4, 384))
+    centres /= np.linalg.norm(centres, axis=1, keepdims=True)
+    nearby = centres + rng.normal(scale=0.01, size=centres.shape)
+    nearby /= np.linalg.norm(nearby, axis=1, keepdims=True)
+
+    def themes(centroids: np.ndarray) -> Themes:
+        return Themes(np.zeros(0, dtype=int), centroids, [[] for _ in centroids], [10] * len(centroids))
+
+    # Last night: themes 7, 8, 9. Tonight: 8's and 7's themes again (moved a little, in another order),
+    # and a new one; 9's theme is gone.
+    ids = match_previous(themes(nearby[[1, 0, 3]]), [7, 8, 9], centres[:3], next_id=10)
+    assert ids == [8, 7, 10]
+    assert match_previous(themes(centres[:2]), [], np.zeros((0, 384)), next_id=0) == [0, 1]
+
+
+def test_the_sample_gets_themes_per_domain_that_a_rerun_keeps(sample_run, session_settings, tmp_path):
+    """On the pipeline's warehouse: every stigma-related post has a theme row (-1 for none), each domain's
+    shares in agg_themes_by_domain sum to 1 with keywords and no post text, and theming again the same
+    posts changes no theme id and no post's theme."""
+    import shutil
+
+    import duckdb
+
+    from stigma_insights.assets.themes.store import theme_posts
+
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(session_settings.warehouse, path)
+    with duckdb.connect(str(path)) as conn:
+        related = conn.execute("select count(*) from marts.fct_labelled_posts where is_stigma_related").fetchone()[0]
+        themed = conn.execute(
+            "select count(*) from marts.fct_labelled_posts where is_stigma_related and theme_id is not null"
+        ).fetchone()[0]
+        totals = conn.execute(
+            "select stigma_domain, sum(share), sum(n_posts), min(keywords) from marts.agg_themes_by_domain"
+            " where grouping = 'all' group by all"
+        ).fetchall()
+        texts = {t for (t,) in conn.execute("select text from marts.fct_labelled_posts").fetchall()}
+        keywords = {k for (k,) in conn.execute("select keywords from marts.agg_themes_by_domain").fetchall()}
+        before = conn.execute("select post_key, theme_id, assigned_at from labels.post_themes order by 1").fetchall()
+
+        first_theme = max(theme for _, theme, _ in before)
+        again = theme_posts(conn, names={first_theme: "a named theme"})
+        after = conn.execute("select post_key, theme_id, assigned_at from labels.post_themes order by 1").fetchall()
+        named = conn.execute("select theme_id from labels.themes where name = 'a named theme'").fetchall()
+
+    assert themed == related > 100
+    assert {domain for domain, *_ in totals} == {"self", "community", "professional"}
+    assert all(abs(share - 1) < 1e-9 for _, share, _, _ in totals) and sum(n for _, _, n, _ in totals) == related
+    assert not keywords & texts  # keywords and counts only
+    assert again.changed == 0 and after == before  # same posts, same themes, same ids, same timestamps
+    assert named == [(first_theme,)]  # a name follows the theme id
