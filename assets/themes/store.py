@@ -84,8 +84,10 @@ def theme_posts(conn: duckdb.DuckDBPyConnection, names: dict[int, str] | None = 
         ).fetchall()
     }
     now = datetime.now(UTC)
-    next_id = int(previous["theme_id"].max() or 0) + 1 if previous.height else 0
-    theme_rows, post_rows, by_domain = [], [], {}
+    next_id = max(previous["theme_id"].to_list(), default=-1) + 1
+    theme_rows: list[tuple] = []
+    post_rows: list[tuple] = []
+    by_domain: dict[str, dict[str, int]] = {}
     for (domain, model), group in sorted(posts.group_by(["stigma_domain", "embedding_model"]), key=lambda g: g[0]):
         embeddings = np.asarray(group["embedding"].to_list(), dtype=np.float32)
         themes = find_themes(group["text"].to_list(), embeddings)
