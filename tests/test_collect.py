@@ -212,6 +212,20 @@ def tiktok_video(video_id: int, created: int) -> dict:
     }
 
 
+def tiktok_collector(httpserver, warehouse: Path, folder: Path, **options) -> TikTokCollector:
+    """A TikTok collector on the stand-in, its token issued at once, its retries without waiting."""
+    client = ApiClient(
+        httpserver.url_for(""),
+        "tests",
+        BearerToken(lambda: (TOKEN, 7200)),
+        RetryPolicy(sleep=lambda s: None),
+        is_quota_exhausted=tiktok_quota_exhausted,
+    )
+    return TikTokCollector(
+        client, CollectState(warehouse, "tiktok"), PageWriter(folder, "collected"), {"or": []}, **options
+    )
+
+
 def test_tiktok_stops_cleanly_when_the_daily_quota_is_spent_and_resumes_at_its_cursor(httpserver, tmp_path):
     calls: list[dict] = []
     quota_spent = {"now": True}
@@ -230,15 +244,7 @@ def test_tiktok_stops_cleanly_when_the_daily_quota_is_spent_and_resumes_at_its_c
     warehouse, folder = tmp_path / "warehouse.duckdb", tmp_path / "landing" / "tiktok_research"
 
     def collector(today: date) -> TikTokCollector:
-        client = ApiClient(
-            httpserver.url_for(""),
-            "tests",
-            BearerToken(lambda: (TOKEN, 7200)),
-            RetryPolicy(sleep=lambda s: None),
-            is_quota_exhausted=tiktok_quota_exhausted,
-        )
-        state = CollectState(warehouse, "tiktok")
-        return TikTokCollector(client, state, PageWriter(folder, "collected"), {"or": []}, today=today)
+        return tiktok_collector(httpserver, warehouse, folder, today=today)
 
     day, today, tomorrow = date(2026, 9, 21), date(2026, 9, 22), date(2026, 9, 23)
     stopped = collector(today).collect(day, day)
@@ -268,14 +274,7 @@ def test_tiktok_counts_retried_requests_against_the_daily_quota(httpserver, tmp_
     )
     httpserver.expect_request("/v2/research/video/query/").respond_with_handler(lambda request: next(answers))
     warehouse = tmp_path / "warehouse.duckdb"
-    client = ApiClient(
-        httpserver.url_for(""),
-        "tests",
-        BearerToken(lambda: (TOKEN, 7200)),
-        RetryPolicy(sleep=lambda s: None),
-        is_quota_exhausted=tiktok_quota_exhausted,
-    )
-    collector = TikTokCollector(client, CollectState(warehouse, "tiktok"), PageWriter(tmp_path, "c"), {"or": []})
+    collector = tiktok_collector(httpserver, warehouse, tmp_path)
 
     assert collector.collect(date(2026, 9, 21), date(2026, 9, 21)).records == 1
     assert CollectState(warehouse, "tiktok").quota_used(datetime.now(UTC).date().isoformat()) == (2, 1, False)

@@ -40,10 +40,10 @@ def history_key(landing_format: str) -> dg.AssetKey:
 
 def collected_into(landing_format: str) -> list[dg.AssetKey]:
     """The collection assets that land pages in this format's folder (none for formats dropped by hand)."""
-    sources = [source for source, collected in COLLECTED_FORMATS.items() if collected == landing_format]
-    return [collect_key(landing_format) for _ in sources] + [
-        history_key(landing_format) for source in sources if source in HISTORY_START
-    ]
+    sources = {source for source, collected in COLLECTED_FORMATS.items() if collected == landing_format}
+    return ([collect_key(landing_format)] if sources else []) + (
+        [history_key(landing_format)] if sources & HISTORY_START.keys() else []
+    )
 
 
 def _summary_metadata(summary: Summary, client: ApiClient, collection: Collection) -> dict:

@@ -35,7 +35,6 @@ from sklearn.preprocessing import StandardScaler
 from stigma_insights.assets.labels.embedding import embed
 from stigma_insights.assets.labels.prevalence import misclassification_rates
 
-MEMBERS = ("minilm", "cues", "tfidf")
 BLEND_STEP = 0.2  # blend weights are searched on a simplex grid of this step
 VALIDATION_SHARE = 0.1
 # Total weight of the unscored (taxonomy) rows relative to the scored ones; see LabelEngine.fit.
