@@ -4,7 +4,7 @@
 
 Generates landing files (bench/generate_landing.py) into a scratch folder, runs the real Dagster
 assets stage by stage on a fresh warehouse, then adds 1% new records and runs every stage again
-(the nightly case). Prints a table and writes bench/results/latest.json (and size_<N>_<backend>.json).
+(the nightly case). Prints a table and writes bench/results/latest.json (and size_<N>_<backend>[_<stages>].json).
 """
 
 import argparse
@@ -311,9 +311,11 @@ def main() -> None:
         print(f"ingest_records_per_s {results['ingest_records_per_s']:,.0f} (NDJSON; goal >= 200,000)")
     print(f"peak_rss_mb {results['peak_rss_mb']:,.0f} (goal < 4,096 at 1M)")
     results_dir = BENCH_DIR / "results"
-    for name in ("latest.json", f"size_{args.size}_{backend_name()}.json"):
+    # A run of some stages only is kept apart from the whole pipeline's figures at that size.
+    stages_part = "" if stage_names == list(STAGES) else "_" + "+".join(stage_names)
+    for name in ("latest.json", f"size_{args.size}_{backend_name()}{stages_part}.json"):
         (results_dir / name).write_text(json.dumps(results, indent=2) + "\n")
-    print(f"Wrote {results_dir / 'latest.json'}")
+    print(f"Wrote {results_dir / 'latest.json'} and {name}")
     if not args.keep and not args.workdir:
         shutil.rmtree(workdir)
 

@@ -111,6 +111,27 @@ def test_invalid_utf8_line_is_rejected_and_the_rest_loads(conn, tmp_path):
     assert rejects(conn) == [("line 2", "invalid UTF-8 bytes")]
 
 
+def test_content_hashes_are_the_sha256_of_the_text_kept(conn, tmp_path):
+    """NDJSON lines are hashed in Python (hashlib), documents' items in DuckDB: both must be the SHA-256 of
+    the text stored, or a record landed once in each way, or before and after the change, is kept twice."""
+    data = (
+        ndjson(SUBMISSION).replace("\n", "\r\n").encode()  # CRLF: the carriage return is not part of the line
+        + b"   \n"  # nothing but spaces: a blank line, not a record
+        + b'{"id": "bad", "title": "caf\xe9", "created_utc": 1}\n'  # hashed as decoded, U+FFFD for the byte
+        + ndjson(COMMENT, "[1, 2]").encode()
+    )
+    (result,) = load(conn, tmp_path, "reddit_dump", {"RS.ndjson": data})
+
+    assert (result.records_read, result.records_loaded, result.records_rejected) == (4, 2, 2)
+    kept = conn.execute("select source_position, content_sha256 = sha256(record::varchar) from raw.reddit_dump")
+    assert sorted(kept.fetchall()) == [("line 1", True), ("line 4", True)]
+    rejected = conn.execute("select source_position, original_sha256 = sha256(original_text) from raw.rejects")
+    assert sorted(rejected.fetchall()) == [("line 3", True), ("line 5", True)]
+    assert conn.execute("select sha256(record::varchar) from raw.reddit_dump where record_id = 'abc1'").fetchone() == (
+        conn.execute("select sha256(?)", [json.dumps(SUBMISSION)]).fetchone()
+    )
+
+
 def test_reddit_api_listing_comment_tree_with_nested_replies_and_morechildren(conn, tmp_path):
     listing = {
         "kind": "Listing",

@@ -17,7 +17,6 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import zstandard
 
 from stigma_insights.assets.ingest.formats import SourceFormat
@@ -28,6 +27,8 @@ ZSTD_MAX_WINDOW = 2**31
 # NDJSON is read in blocks of this many bytes (decompressed): the bound on the loader's memory.
 BLOCK_BYTES = 32 * 2**20
 ARROW_BATCH_ROWS = 32_768
+NEWLINE, CARRIAGE_RETURN, SPACE = b"\n\r "
+HEX_DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
 # Leading bytes of files that are certainly not JSON text, with what they are.
 FOREIGN_SIGNATURES = {
     b"PK\x03\x04": "a zip archive",
@@ -138,28 +139,76 @@ def decode_landed_bytes(path: Path) -> tuple[str, bool]:
         return data.decode("utf-8", errors="replace"), True
 
 
-def _decode_lines(block: bytes) -> tuple[pa.Array, pa.Array]:
-    """The block's lines as Arrow text, and which held invalid UTF-8 (decoded with U+FFFD for those bytes).
+def _lines_of(block: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each line of the block starts and ends (line ends and trailing carriage returns left out),
+    and which lines are blank (nothing but spaces): numpy on the bytes, no Python object per line."""
+    data = np.frombuffer(block, np.uint8)
+    newlines = np.flatnonzero(data == NEWLINE)
+    starts = np.concatenate(([0], newlines + 1))
+    ends = np.concatenate((newlines, [len(block)]))
+    while (carriage_return := (ends > starts) & (data[np.maximum(ends - 1, 0)] == CARRIAGE_RETURN)).any():
+        ends = ends - carriage_return
+    blank = ends == starts
+    for line in np.flatnonzero(~blank & (data[np.minimum(starts, max(len(block) - 1, 0))] == SPACE)):
+        blank[line] = not block[starts[line] : ends[line]].strip(b" ")
+    return starts, ends, blank
 
-    Valid UTF-8 (the normal case) is checked and split by Arrow without a Python object per line.
-    """
+
+def _content_hashes(lines: list[bytes | memoryview]) -> pa.Array:
+    """SHA-256 of each line as lowercase hex (as DuckDB's sha256() writes it): hashlib uses the CPU's
+    SHA instructions, several times faster than DuckDB's own."""
+    digests = np.frombuffer(b"".join(hashlib.sha256(line).digest() for line in lines), np.uint8)
+    hex_text = np.stack((HEX_DIGITS[digests >> 4], HEX_DIGITS[digests & 15]), axis=1)
+    offsets = np.arange(len(lines) + 1, dtype=np.int32) * 64
+    return pa.Array.from_buffers(pa.string(), len(lines), [None, pa.py_buffer(offsets), pa.py_buffer(hex_text)])
+
+
+def _line_table(block: bytes, first_line: int) -> tuple[pa.Table, int]:
+    """The block's non-blank lines as Arrow (ordinal, line, invalid_utf8, content_sha256), and how many
+    lines it had. Lines with invalid UTF-8 are decoded with U+FFFD for those bytes and hashed as decoded."""
+    starts, ends, blank = _lines_of(block)
+    kept_starts, kept_ends = starts[~blank], ends[~blank]
+    # The kept lines' bytes side by side (the Arrow string array's data, its offsets from their lengths):
+    # the block less the gaps between kept lines, nearly all of them one newline.
+    gap_starts, gap_ends = np.concatenate(([0], kept_ends)), np.concatenate((kept_starts, [len(block)]))
+    in_a_line = np.ones(len(block), bool)
+    newline_gaps = gap_ends - gap_starts == 1
+    in_a_line[gap_starts[newline_gaps]] = False
+    for start, end in zip(gap_starts[~newline_gaps].tolist(), gap_ends[~newline_gaps].tolist(), strict=True):
+        in_a_line[start:end] = False
+    packed = np.frombuffer(block, np.uint8)[in_a_line].tobytes()
+    offsets = np.concatenate(([0], np.cumsum(kept_ends - kept_starts))).astype(np.int64)
+    binary = pa.Array.from_buffers(
+        pa.large_binary(), len(kept_starts), [None, pa.py_buffer(offsets), pa.py_buffer(packed)]
+    )
+    view = memoryview(packed)
+    line_bytes: list[bytes | memoryview] = [
+        view[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
+    ]
     try:
-        lines = pc.split_pattern(pa.array([block], type=pa.binary()).cast(pa.string()), "\n").flatten()
-        return lines, pa.nulls(len(lines), pa.bool_()).fill_null(False)
+        lines, invalid = binary.cast(pa.large_string()), np.zeros(len(line_bytes), bool)
     except pa.ArrowInvalid:
-        decoded, invalid = [], []
-        for raw in block.split(b"\n"):
-            try:
-                decoded.append(raw.decode("utf-8"))
-                invalid.append(False)
-            except UnicodeDecodeError:
-                decoded.append(raw.decode("utf-8", errors="replace"))
-                invalid.append(True)
-        return pa.array(decoded, type=pa.string()), pa.array(invalid, type=pa.bool_())
+        decoded = [bytes(line).decode("utf-8", errors="replace") for line in line_bytes]
+        invalid = np.fromiter((text.encode() != line for text, line in zip(decoded, line_bytes, strict=True)), bool)
+        lines = pa.array(decoded, type=pa.large_string())
+        line_bytes = [
+            text.encode() if bad else line for text, line, bad in zip(decoded, line_bytes, invalid, strict=True)
+        ]
+    table = pa.table(
+        {
+            "ordinal": np.flatnonzero(~blank).astype(np.int64) + first_line,
+            "line": lines,
+            "invalid_utf8": invalid,
+            "content_sha256": _content_hashes(line_bytes),
+        }
+    )
+    # Several record batches: DuckDB scans Arrow batches in parallel, one per thread.
+    return pa.Table.from_batches(table.to_batches(max_chunksize=ARROW_BATCH_ROWS), table.schema), len(starts)
 
 
 def ndjson_line_blocks(path: Path) -> Iterator[pa.Table]:
-    """The file's lines in blocks of about BLOCK_BYTES: (ordinal, line, invalid_utf8), ordinals from 1."""
+    """The file's non-blank lines in blocks of about BLOCK_BYTES: (ordinal, line, invalid_utf8,
+    content_sha256), ordinals from 1."""
     with _open_landed(path) as stream:
         pending, first_line = b"", 1  # `pending`: the bytes after the last newline, a line still open
         block = _read_block(stream, path)
@@ -172,37 +221,29 @@ def ndjson_line_blocks(path: Path) -> Iterator[pa.Table]:
             else:  # end of file: the last line has no newline
                 complete, pending = pending, b""
             if complete:
-                lines, invalid = _decode_lines(complete)
-                table = pa.table(
-                    {
-                        "ordinal": np.arange(first_line, first_line + len(lines), dtype=np.int64),
-                        "line": lines,
-                        "invalid_utf8": invalid,
-                    }
-                )
-                # Several record batches: DuckDB scans Arrow batches in parallel, one per thread.
-                yield pa.Table.from_batches(table.to_batches(max_chunksize=ARROW_BATCH_ROWS))
-                first_line += len(lines)
+                table, line_count = _line_table(complete, first_line)
+                yield table
+                first_line += line_count
             block = _read_block(stream, path) if block else b""
 
 
 def _items_sql(source: SourceFormat) -> str:
-    """SQL yielding (ordinal, source_position, original_text, item, invalid_utf8).
+    """SQL yielding (ordinal, source_position, original_text, item, invalid_utf8, content_sha256).
 
     NDJSON: from the Arrow block `landed_lines`; documents: from the text in $text.
     """
     if not source.is_document:
         return """
             select ordinal, 'line ' || ordinal as source_position, line as original_text,
-                   case when json_valid(line) then line::json end as item, invalid_utf8
-            from (select ordinal, rtrim(line, chr(13)) as line, invalid_utf8 from landed_lines)
-            where trim(line) <> ''
+                   case when json_valid(line) then line end as item, invalid_utf8, content_sha256
+            from landed_lines
         """
     per_path = [
         f"""select {index}::bigint * 1000000000 + ordinal as ordinal,
                    '{path} #' || ordinal as source_position,
                    item::varchar as original_text, item,
-                   false as invalid_utf8  -- a document with invalid UTF-8 is refused whole
+                   false as invalid_utf8,  -- a document with invalid UTF-8 is refused whole
+                   sha256(item::varchar) as content_sha256
             from unnest(json_extract($text::json, '{path}')) with ordinality as items(item, ordinal)"""
         for index, path in enumerate(source.item_paths)
     ]
@@ -210,33 +251,35 @@ def _items_sql(source: SourceFormat) -> str:
 
 
 def _checked_items_sql(source: SourceFormat) -> str:
-    """Every item with its entity, id and, when it cannot be kept, the reason."""
+    """Every item with its entity, id and, when it cannot be kept, the reason.
 
-    def by_entity(position: int) -> str:
-        cases = " ".join(
-            f"when '{entity}' then item->>'{paths[position]}'" for entity, paths in source.required_paths.items()
-        )
-        return f"case entity {cases} end"
-
+    Each JSON function parses the whole item again, so the id and creation time come out of one
+    extraction, and the object test (a further parse) runs only for items that are rejected anyway
+    (a CASE evaluates a branch only for the rows that reach it)."""
+    id_and_created = " ".join(
+        f"when '{entity}' then json_extract_string(item, ['{id_path}', '{created_path}'])"
+        for entity, (id_path, created_path) in source.required_paths.items()
+    )
     return f"""
         with items as ({_items_sql(source)}),
         classified as (
             select *, {source.entity_sql} as entity from items
         ),
         identified as (
-            select *, {by_entity(0)} as record_id, {by_entity(1)} as created_raw from classified
+            select * exclude (required), required[1] as record_id, required[2] as created_raw
+            from (select *, case entity {id_and_created} end as required from classified)
         )
-        select ordinal, source_position, original_text, item, entity, record_id,
-               sha256(original_text) as content_sha256,
+        select ordinal, source_position, original_text, entity, record_id, content_sha256,
                case
                    when invalid_utf8 then 'invalid UTF-8 bytes'
                    when item is null then 'invalid JSON'
+                   when entity is not null and coalesce(record_id, '') <> ''
+                        and try_cast(created_raw as double) is not null then NULL
                    when json_type(item) <> 'OBJECT'
                        then 'JSON value is not an object (' || json_type(item) || ')'
                    when entity is null then {source.unsupported_reason_sql}
                    when coalesce(record_id, '') = '' then 'missing id for ' || entity
-                   when try_cast(created_raw as double) is null
-                       then 'missing or non-numeric creation time for ' || entity
+                   else 'missing or non-numeric creation time for ' || entity
                end as reject_reason
         from identified
     """
@@ -353,7 +396,7 @@ def _load_item_set(
     (loaded,) = conn.execute(
         f"""
         insert into {source.raw_table}
-        select entity, record_id, item, $source_file, source_position, content_sha256, $loaded_at
+        select entity, record_id, original_text::json, $source_file, source_position, content_sha256, $loaded_at
         from checked_items
         where reject_reason is null
           and content_sha256 not in (select content_sha256 from {source.raw_table})
