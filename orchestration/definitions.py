@@ -20,7 +20,7 @@ from stigma_insights.orchestration.dbt import DBT_STEP_SELECTIONS, build_dbt_ste
 from stigma_insights.orchestration.sensors import build_landing_sensor, release_killed_runs
 from stigma_insights.quality.accounting import accounting_checks
 from stigma_insights.quality.checks import build_gx_check
-from stigma_insights.quality.suites import labelled_posts_suite
+from stigma_insights.quality.suites import labelled_posts_suites
 from stigma_insights.resources import build_resources
 from stigma_insights.settings import Settings
 
@@ -29,9 +29,7 @@ MATERIALISE_EVERYTHING = "materialise_everything"
 
 
 def labelled_fact_check() -> dg.AssetChecksDefinition:
-    return build_gx_check(
-        LABELLED_FACT, "marts.fct_labelled_posts", lambda: labelled_posts_suite(load_taxonomy()), key_column="post_key"
-    )
+    return build_gx_check(LABELLED_FACT, lambda: labelled_posts_suites(load_taxonomy()))
 
 
 def refresh_run_config(full_refresh: bool) -> dict:

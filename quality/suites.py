@@ -1,9 +1,14 @@
 """Great-expectations 1.x suites for the tables that feed the aggregate marts.
 
-GX validates a pandas frame read from DuckDB: its SQL datasource over duckdb_engine returns no
-rows (docs/stack.md, trap 2). Suites are built from the taxonomy, so label checks follow the taxonomy.
+GX validates pandas frames read from DuckDB: its SQL datasource over duckdb_engine returns no
+rows (docs/stack.md, trap 2). A table is validated in two parts (`TableSuites`): the rows written
+since the last passing validation, row by row, and the whole table through a one-row profile of
+aggregates computed in DuckDB, so a nightly run never reads the whole table into pandas. Suites are
+built from the taxonomy, so label checks follow the taxonomy.
 """
 
+import hashlib
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +23,6 @@ if TYPE_CHECKING:
 
 # Share of labellable posts (available, with text) that must carry a relevance label.
 MIN_LABEL_COVERAGE = 0.95
-LABELLABLE = "status == 'available' and text.notnull() and text.str.strip() != ''"
 
 
 # Failing rows named per failed expectation, by their key (the first ones GX reports).
@@ -36,6 +40,23 @@ class SuiteOutcome:
         return [result for result in self.results if not result["success"]]
 
 
+@dataclass(frozen=True)
+class TableSuites:
+    """What a check validates of one table, so that a nightly run reads what changed, not the table:
+    `row_suite` on each row written after the last passing validation (`written_column`: when the
+    row was last written), `profile_suite` on the one-row `profile_sql` (whole-table aggregates:
+    row count, key uniqueness, label coverage). `failing_keys_sql`: per profile column, the query
+    naming the rows behind a failure."""
+
+    table: str
+    key_column: str
+    written_column: str
+    row_suite: Callable[[], "gx.ExpectationSuite"]
+    profile_sql: str
+    profile_suite: Callable[[], "gx.ExpectationSuite"]
+    failing_keys_sql: dict[str, str]
+
+
 def _great_expectations():
     """great_expectations, imported on first use with its usage analytics off (read at its import)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -45,12 +66,11 @@ def _great_expectations():
 
 
 def labelled_posts_suite(taxonomy: Taxonomy) -> "gx.ExpectationSuite":
+    """Each labelled post's own values: labels in the taxonomy, confidences in [0, 1], text where labelled."""
     gx = _great_expectations()
     expectations = gx.expectations
     suite = gx.ExpectationSuite(name="fct_labelled_posts")
-    suite.add_expectation(expectations.ExpectTableRowCountToBeBetween(min_value=1))
     suite.add_expectation(expectations.ExpectColumnValuesToNotBeNull(column="post_key"))
-    suite.add_expectation(expectations.ExpectColumnValuesToBeUnique(column="post_key"))
     for dimension in taxonomy.dimensions:
         suite.add_expectation(
             expectations.ExpectColumnValuesToBeInSet(column=dimension.name, value_set=list(dimension.class_names))
@@ -69,17 +89,66 @@ def labelled_posts_suite(taxonomy: Taxonomy) -> "gx.ExpectationSuite":
             column="text", row_condition=f"{first}.notnull()", condition_parser="pandas"
         )
     )
+    return suite
+
+
+def labelled_posts_profile_sql(taxonomy: Taxonomy) -> str:
+    first = taxonomy.dimensions[0].name
+    return f"""
+        select
+            count(*) as row_count,
+            count(*) - count(post_key) as keys_missing,
+            count(post_key) - count(distinct post_key) as keys_repeated,
+            -- labellable: available, with text; an empty table has nothing to cover
+            coalesce(
+                count({first}) filter (where status = 'available' and trim(coalesce(text, '')) <> '')
+                / nullif(count(*) filter (where status = 'available' and trim(coalesce(text, '')) <> ''), 0),
+                1
+            ) as label_coverage
+        from marts.fct_labelled_posts
+    """
+
+
+def labelled_posts_profile_suite() -> "gx.ExpectationSuite":
+    gx = _great_expectations()
+    expectations = gx.expectations
+    suite = gx.ExpectationSuite(name="fct_labelled_posts_profile")
+    suite.add_expectation(expectations.ExpectColumnValuesToBeBetween(column="row_count", min_value=1))
+    suite.add_expectation(expectations.ExpectColumnValuesToBeBetween(column="keys_missing", max_value=0))
+    suite.add_expectation(expectations.ExpectColumnValuesToBeBetween(column="keys_repeated", max_value=0))
     suite.add_expectation(
-        expectations.ExpectColumnValuesToNotBeNull(
-            column=first, mostly=MIN_LABEL_COVERAGE, row_condition=LABELLABLE, condition_parser="pandas"
-        )
+        expectations.ExpectColumnValuesToBeBetween(column="label_coverage", min_value=MIN_LABEL_COVERAGE)
     )
     return suite
 
 
-def validate(frame: pd.DataFrame, build_suite: Callable[[], "gx.ExpectationSuite"], key_column: str) -> SuiteOutcome:
+def labelled_posts_suites(taxonomy: Taxonomy) -> TableSuites:
+    return TableSuites(
+        table="marts.fct_labelled_posts",
+        key_column="post_key",
+        written_column="fact_written_at",
+        row_suite=lambda: labelled_posts_suite(taxonomy),
+        profile_sql=labelled_posts_profile_sql(taxonomy),
+        profile_suite=labelled_posts_profile_suite,
+        failing_keys_sql={
+            "keys_repeated": "select post_key from marts.fct_labelled_posts group by all having count(*) > 1"
+            " order by post_key"
+        },
+    )
+
+
+def suite_version(build_suite: Callable[[], "gx.ExpectationSuite"]) -> str:
+    """A fingerprint of the suite's expectations: rows validated under another suite are validated again."""
+    _great_expectations().get_context(mode="ephemeral")  # GX 1.x builds suites inside a context
+    configs = sorted(json.dumps(e.configuration.to_json_dict(), sort_keys=True) for e in build_suite().expectations)
+    return hashlib.sha256("\n".join(configs).encode()).hexdigest()[:16]
+
+
+def validate(
+    frame: pd.DataFrame, build_suite: Callable[[], "gx.ExpectationSuite"], key_column: str | None = None
+) -> SuiteOutcome:
     """Validate the frame; the suite is built inside the context (GX 1.x requires an active one).
-    Failing rows are named by `key_column`."""
+    Failing rows are named by `key_column`, when given."""
     gx = _great_expectations()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -92,9 +161,10 @@ def validate(frame: pd.DataFrame, build_suite: Callable[[], "gx.ExpectationSuite
         .add_batch_definition_whole_dataframe("whole_table")
         .get_batch(batch_parameters={"dataframe": frame})
     )
-    result = batch.validate(
-        suite, result_format={"result_format": "SUMMARY", "unexpected_index_column_names": [key_column]}
-    )
+    result_format: dict = {"result_format": "SUMMARY"}
+    if key_column:
+        result_format["unexpected_index_column_names"] = [key_column]
+    result = batch.validate(suite, result_format=result_format)
     results = [
         {
             "expectation": r.expectation_config.type,
@@ -104,9 +174,10 @@ def validate(frame: pd.DataFrame, build_suite: Callable[[], "gx.ExpectationSuite
             "unexpected_percent": r.result.get("unexpected_percent"),
             "observed_value": r.result.get("observed_value"),
             "partial_unexpected_list": [str(v) for v in r.result.get("partial_unexpected_list") or []][:10],
-            "failing_keys": [str(row[key_column]) for row in r.result.get("partial_unexpected_index_list") or []][
-                :MAX_FAILING_KEYS
-            ],
+            "failing_keys": [
+                str(row[key_column])
+                for row in (r.result.get("partial_unexpected_index_list") if key_column else None) or []
+            ][:MAX_FAILING_KEYS],
         }
         for r in result.results
     ]

@@ -390,6 +390,44 @@ def test_running_everything_again_duplicates_nothing(sample_run, session_setting
     assert files_loaded.materialization.metadata["files_already_loaded"].value == 3
 
 
+def test_the_fact_check_validates_the_rows_written_since_its_last_pass_and_the_whole_table_profile(
+    sample_run, session_settings, tmp_path
+):
+    """A nightly run reads the rows it wrote into pandas, not the whole table; whole-table expectations
+    (row count, unique keys, label coverage) are aggregates computed in DuckDB."""
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(session_settings.warehouse, copy)
+
+    def fact_check():
+        result = rebuild_fact_and_aggregates(copy)
+        (check,) = [c for c in result.get_asset_check_evaluations() if c.check_name == "gx_fct_labelled_posts"]
+        materialised = {event.asset_key for event in result.get_asset_materialization_events()}
+        return check, {name: value.value for name, value in check.metadata.items()}, materialised
+
+    first, first_metadata, _ = fact_check()  # a new instance: no pass on record, the whole table
+    assert first.passed and first_metadata["validated_since"] == "the whole table"
+    assert first_metadata["rows_validated"] == first_metadata["rows"] == 330
+
+    with duckdb.connect(str(copy)) as conn:
+        conn.execute(
+            "update labels.post_labels set labelled_at = now()"
+            " where post_key in (select post_key from labels.post_labels order by post_key limit 3)"
+        )
+    second, second_metadata, _ = fact_check()
+    assert second.passed and second_metadata["validated_since"] == first_metadata["validated_through"]
+    assert second_metadata["rows_validated"] == 3 and second_metadata["rows"] == 330
+
+    with duckdb.connect(str(copy)) as conn:  # a relabelling that leaves 40 posts without labels
+        conn.execute(
+            "update labels.post_labels set relevance = null, labelled_at = now() where post_key in"
+            " (select post_key from labels.post_labels where relevance is not null order by post_key limit 40)"
+        )
+    third, third_metadata, materialised = fact_check()
+    assert not third.passed and third_metadata["rows_validated"] == 40
+    assert [(f["column"], f["success"]) for f in third_metadata["failures"]] == [("label_coverage", False)]
+    assert not materialised & set(AGGREGATE_KEYS)
+
+
 def test_failing_label_checks_block_the_aggregates_which_keep_their_last_version(
     sample_run, session_settings, tmp_path
 ):

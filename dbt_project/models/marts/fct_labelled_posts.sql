@@ -36,7 +36,9 @@ select
     labels.model_name,
     labels.taxonomy_version,
     labels.labelled_at,
-    posts.refreshed_at as post_refreshed_at
+    posts.refreshed_at as post_refreshed_at,
+    -- this dbt run's start: the rows the fact's check has not validated yet are those written after its last pass
+    '{{ run_started_at }}'::timestamptz as fact_written_at
 from {{ ref('int_posts_deduplicated') }} as posts
 left join {{ source('labels', 'post_labels') }} as labels
     on posts.post_key = labels.post_key
