@@ -207,6 +207,19 @@ LATE_VIDEO = {
     "timestamp_collected": 1772840000000,
 }
 
+NEW_COMMENT_ON_AN_OLD_VIDEO = {  # its thread is not rebuilt: the region comes from the table's row of the video
+    "data": {
+        "aweme_id": "7400000000000025325",  # a sample video from South Korea
+        "cid": "7499999999999999002",
+        "create_time": 1772850000,
+        "id": "7499999999999999002",
+        "text": "in my country nobody talks about depression, my parents would be ashamed",
+        "user": {"unique_id": "another_commenter"},
+    },
+    "source_platform": "tiktok-comments",
+    "timestamp_collected": 1772860000000,
+}
+
 
 def run_job(warehouse: Path, landing: Path, refresh: bool = False) -> dg.ExecuteInProcessResult:
     from stigma_insights.orchestration.definitions import refresh_run_config
@@ -228,7 +241,9 @@ def test_incremental_runs_build_the_same_tables_as_a_full_refresh(session_settin
     run_job(warehouse, landing)
 
     # The next night: the video arrives, and a post is re-fetched with an edited text.
-    (landing / "zeeschuimer" / "videos_later.ndjson").write_text(zeeschuimer_line(LATE_VIDEO))
+    (landing / "zeeschuimer" / "videos_later.ndjson").write_text(
+        zeeschuimer_line(LATE_VIDEO) + zeeschuimer_line(NEW_COMMENT_ON_AN_OLD_VIDEO)
+    )
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         (post,) = conn.execute(
             "select record from raw.reddit_dump where entity = 'submission' order by record_id limit 1"
@@ -244,8 +259,8 @@ def test_incremental_runs_build_the_same_tables_as_a_full_refresh(session_settin
     labels_event = [
         m for m in second.get_asset_materialization_events() if m.asset_key == dg.AssetKey(["labels", "post_labels"])
     ][0]
-    # the edited post and the video; the orphan comment's text is unchanged, so its labels stay
-    assert labels_event.materialization.metadata["labelled_this_run"].value == 2
+    # the edited post, the video and the new comment; the orphan comment's text is unchanged, so its labels stay
+    assert labels_event.materialization.metadata["labelled_this_run"].value == 3
 
     full = tmp_path / "full_refresh.duckdb"
     shutil.copy(warehouse, full)
@@ -257,7 +272,9 @@ def test_incremental_runs_build_the_same_tables_as_a_full_refresh(session_settin
         confidences = [f"{d}_confidence" for d in ("relevance", "stigma_domain", "intent")]
         compared_apart = {  # run times differ by design; confidences are compared with a tolerance below
             "intermediate.int_posts_deduplicated": "refreshed_at",
-            "marts.fct_labelled_posts": ", ".join(["post_refreshed_at", "labelled_at", *confidences]),
+            "marts.fct_labelled_posts": ", ".join(
+                ["post_refreshed_at", "labelled_at", "fact_written_at", *confidences]
+            ),
         }
         for name, columns in compared_apart.items():
             assert rows_except(conn, f"incremental.{name}", columns) == rows_except(conn, f"rebuilt.{name}", columns), (
@@ -272,12 +289,17 @@ def test_incremental_runs_build_the_same_tables_as_a_full_refresh(session_settin
             " where post_key = ?",
             [public_post_key("tiktok:comment:7499999999999999001")],
         ).fetchone()
+        new_comment = conn.execute(
+            "select region, country_code from incremental.marts.fct_labelled_posts where post_key = ?",
+            [public_post_key("tiktok:comment:7499999999999999002")],
+        ).fetchone()
         edited_text = conn.execute(
             "select text from incremental.marts.fct_labelled_posts where post_key = ?",
             [public_post_key(f"reddit:post:{edited['id']}")],
         ).fetchone()
     assert largest_gap < 1e-5  # labels equal; confidences up to float noise from other batch sizes
     assert orphan == ("Sub-Saharan Africa", "NG", True)
+    assert new_comment == ("East Asia", "KR")
     assert edited_text == (edited["title"] + "\n\n" + edited["selftext"],)
 
 

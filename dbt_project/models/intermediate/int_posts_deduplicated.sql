@@ -3,6 +3,8 @@
 --
 -- Incremental: a run rebuilds only the items with a version loaded since the last run, and the
 -- comments of threads whose post is among them (comments take the post's community and region).
+-- The comments of those threads and the threads of the rebuilt comments are read from this table,
+-- not from every staged post.
 -- `dbt build --full-refresh` (stigma-insights run --full-refresh) rebuilds the whole table.
 {{ config(materialized='incremental', unique_key='post_key', incremental_strategy='delete+insert',
           on_schema_change='sync_all_columns') }}
@@ -19,10 +21,10 @@ changed_items as (
     select platform, kind, post_id from new_versions
     union
     select comments.platform, comments.kind, comments.post_id
-    from {{ ref('int_posts_unioned') }} as comments
+    from {{ this }} as comments
     semi join new_versions as new_posts
-        on new_posts.kind = 'post' and comments.platform = new_posts.platform
-        and comments.thread_id = new_posts.post_id
+        on new_posts.kind = 'post'
+        and comments.thread_key = new_posts.platform || ':post:' || new_posts.post_id
     where comments.kind = 'comment'
 ),
 {% endif %}
@@ -41,12 +43,23 @@ latest as (
 
 -- Comments take community and region from their thread's post (TikTok comments carry neither).
 threads as (
+    {% if is_incremental() %}
+    -- the posts rebuilt now, else the posts as this table has them (a table from before region_code
+    -- was kept has the code as country_code, unless the seed did not know it)
+    select platform, post_id as thread_id, community, region_code from latest where kind = 'post'
+    union all
+    select platform, post_id, community, coalesce(region_code, country_code)
+    from {{ this }} as kept
+    where kind = 'post'
+        and (platform, post_id) not in (select (platform, post_id) from latest where kind = 'post')
+    {% else %}
     select platform, post_id as thread_id, community, region_code
     from {{ ref('int_posts_unioned') }}
     where kind = 'post'
     qualify row_number() over (
         partition by platform, post_id order by observed_at desc, loaded_at desc, source_file desc
     ) = 1
+    {% endif %}
 )
 
 select
@@ -73,6 +86,7 @@ select
             then 'Unknown'
         else coalesce(countries.region, 'Unmapped')
     end as region,
+    latest.region_code,
     latest.source_format,
     latest.observed_at,
     latest.loaded_at,
