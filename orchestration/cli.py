@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  FAILED {check.asset_check_key.asset_key.to_user_string()}:{check.check_name}")
     published = settings.published
     print(f"Dagster instance (make dev shows this run): {settings.dagster_home}")
-    print(f"Warehouse: {settings.warehouse}")
+    lake = settings.lake
+    print(f"Warehouse: {f'{lake.catalog} (files under {lake.data_path})' if lake else settings.warehouse}")
     print(f"Published for analysts (open read-only): {published}")
     if published.exists():
         with duckdb.connect(str(published), read_only=True) as conn:
@@ -219,16 +220,15 @@ def annotate(args: argparse.Namespace) -> int:
     """Export posts to annotate from the warehouse, or import a file of annotations into it."""
     from pathlib import Path
 
-    import duckdb
-
     from stigma_insights.assets.labels import annotations
     from stigma_insights.assets.labels.taxonomy import load_taxonomy
+    from stigma_insights.lake import warehouse_connection
 
     taxonomy = load_taxonomy()
-    warehouse = Settings.from_env().warehouse
-    if not warehouse.exists():
-        raise SystemExit(f"no warehouse at {warehouse}: run `stigma-insights run` first")
-    with duckdb.connect(str(warehouse)) as conn:
+    settings = Settings.from_env()
+    if settings.lake is None and not settings.warehouse.exists():
+        raise SystemExit(f"no warehouse at {settings.warehouse}: run `stigma-insights run` first")
+    with warehouse_connection(settings) as conn:
         if args.action == "export":
             frame = annotations.export_for_annotation(conn, taxonomy, args.n, args.strategy, args.seed)
             out = Path(args.out or f"annotate_{args.strategy}_{len(frame)}.csv")

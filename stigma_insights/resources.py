@@ -13,8 +13,10 @@ import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
+from stigma_insights.lake import attach_lake
 from stigma_insights.settings import (
     ApiSettings,
+    LakeSettings,
     Settings,
     arctic_shift_settings,
     reddit_api_settings,
@@ -88,12 +90,39 @@ class WarehouseDbtCliResource(DbtCliResource):
             return super().cli(args, **kwargs)
 
 
+class LakeWarehouseResource(DuckDBResource):
+    """dagster-duckdb's resource on a DuckLake warehouse (it has no attach hook of its own): each connection
+    is an in-memory DuckDB with the lake attached as its default database (stigma_insights/lake.py)."""
+
+    lake_catalog: str
+    lake_data_path: str
+    read_only: bool = False
+
+    @contextmanager
+    def get_connection(self):
+        with super().get_connection() as conn:
+            attach_lake(conn, LakeSettings(self.lake_catalog, self.lake_data_path), self.read_only)
+            yield conn
+
+
+def warehouse_resource(settings: Settings, read_only: bool = False) -> DuckDBResource:
+    """The warehouse: the DuckDB file, or the lake when one is configured."""
+    if settings.lake:
+        return LakeWarehouseResource(
+            database=":memory:",
+            lake_catalog=settings.lake.catalog,
+            lake_data_path=settings.lake.data_path,
+            read_only=read_only,
+        )
+    return DuckDBResource(
+        database=str(settings.warehouse), connection_config={"access_mode": "READ_ONLY"} if read_only else {}
+    )
+
+
 def build_resources(settings: Settings, dbt_project) -> dict[str, dg.ConfigurableResource]:
     return {
-        "duckdb": DuckDBResource(database=str(settings.warehouse)),
-        "warehouse_reader": DuckDBResource(
-            database=str(settings.warehouse), connection_config={"access_mode": "READ_ONLY"}
-        ),
+        "duckdb": warehouse_resource(settings),
+        "warehouse_reader": warehouse_resource(settings, read_only=True),
         "dbt": dbt_cli(settings, dbt_project),
         "project_files": ProjectFiles(
             landing_folder=str(settings.landing),

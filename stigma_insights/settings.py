@@ -32,6 +32,8 @@ ARCTIC_SHIFT_URL_ENV = "STIGMA_INSIGHTS_ARCTIC_SHIFT_URL"
 TIKTOK_CLIENT_KEY_ENV = "STIGMA_INSIGHTS_TIKTOK_CLIENT_KEY"
 TIKTOK_CLIENT_SECRET_ENV = "STIGMA_INSIGHTS_TIKTOK_CLIENT_SECRET"
 TIKTOK_API_URL_ENV = "STIGMA_INSIGHTS_TIKTOK_API_URL"
+LAKE_ENV = "STIGMA_INSIGHTS_LAKE"  # a DuckLake catalog (ducklake:...): the warehouse's storage instead of the file
+LAKE_DATA_PATH_ENV = "STIGMA_INSIGHTS_LAKE_DATA_PATH"  # where the lake's Parquet files go (a folder or s3://...)
 DAGSTER_HOME_ENV = "DAGSTER_HOME"  # Dagster's own: the instance (runs, events) that the CLI and the UI share
 
 EMBEDDING_BACKENDS = ("auto", "torch", "onnx-int8")
@@ -63,6 +65,20 @@ class EmbeddingSettings:
 
 
 @dataclass(frozen=True)
+class LakeSettings:
+    """A DuckLake that holds the warehouse: `catalog` is what DuckDB attaches (`ducklake:<catalog.ducklake
+    file>` on one machine, `ducklake:postgres:dbname=... host=...` for several writers), `data_path`
+    where its Parquet files go."""
+
+    catalog: str
+    data_path: str
+
+    def __post_init__(self) -> None:
+        if not self.catalog.startswith("ducklake:"):
+            raise ValueError(f"{LAKE_ENV}={self.catalog!r}: a DuckLake catalog starts with 'ducklake:'")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Where the warehouse, the landing files and the project's other files live, and how to embed."""
 
@@ -73,6 +89,8 @@ class Settings:
     dagster_home: Path
     collection_file: Path
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
+    # Unset: the warehouse is the single DuckDB file `warehouse` (the default).
+    lake: LakeSettings | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: str | Path | None) -> "Settings":
@@ -82,6 +100,8 @@ class Settings:
         project_dir = _path(given.get("project_dir") or env.get(PROJECT_DIR_ENV) or Path.cwd())
         warehouse = _path(given.get("warehouse") or env.get(WAREHOUSE_ENV) or project_dir / "data" / "warehouse.duckdb")
         published = given.get("published") or env.get(PUBLISHED_ENV)
+        lake_catalog = given.get("lake") or env.get(LAKE_ENV)
+        lake_data_path = given.get("lake_data_path") or env.get(LAKE_DATA_PATH_ENV)
         return cls(
             project_dir=project_dir,
             warehouse=warehouse,
@@ -101,6 +121,11 @@ class Settings:
                 cache_folder=_path(env.get(MODEL_CACHE_ENV) or project_dir / "data" / "models"),
                 multilingual=env.get(MULTILINGUAL_ENV) or "non-english",
             ),
+            lake=LakeSettings(
+                str(lake_catalog), str(lake_data_path or warehouse.with_name(f"{warehouse.stem}_lake_files"))
+            )
+            if lake_catalog
+            else None,
         )
 
     @property
@@ -128,7 +153,8 @@ class Settings:
 
     def dbt_environment(self) -> dict[str, str]:
         """What the dbt subprocess must see beyond the inherited environment: the warehouse its profile opens."""
-        return {WAREHOUSE_ENV: str(self.warehouse)}
+        lake = {LAKE_ENV: self.lake.catalog, LAKE_DATA_PATH_ENV: self.lake.data_path} if self.lake else {}
+        return {WAREHOUSE_ENV: str(self.warehouse), **lake}
 
 
 @dataclass(frozen=True)

@@ -63,11 +63,11 @@ def test_every_module_is_found():
 
 
 def test_the_bottom_layer_imports_nothing_above_it():
-    for name in ("stigma_insights.settings", "stigma_insights.crash_points"):
+    for name in ("stigma_insights.settings", "stigma_insights.crash_points", "stigma_insights.lake"):
         path = modules()[name]
         assert imports_any(path, ("stigma_insights", "dagster")) <= {"stigma_insights.settings"}, name
     resources = modules()["stigma_insights.resources"]
-    assert imports_any(resources, ("stigma_insights",)) == {"stigma_insights.settings"}
+    assert imports_any(resources, ("stigma_insights",)) == {"stigma_insights.settings", "stigma_insights.lake"}
 
 
 def test_domain_modules_import_no_dagster_wiring():

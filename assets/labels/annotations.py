@@ -37,8 +37,8 @@ create table if not exists {ANNOTATIONS_TABLE} (
     taxonomy_version varchar not null,
     text varchar not null,
     source_file varchar not null,
-    imported_at timestamptz not null,
-    primary key (post_key, dimension, annotator)
+    imported_at timestamptz not null
+    -- one row per (post_key, dimension, annotator), kept so by the import's merge (DuckLake has no keys)
 )
 """
 RANDOM, UNCERTAIN_SAMPLING, EXTERNAL = "random", "uncertain", "external"
@@ -150,13 +150,13 @@ def import_annotations(
                 from new_annotations n left join {ANNOTATIONS_TABLE} a using (post_key, dimension, annotator)"""
         ).fetchall()
         conn.execute(
-            f"""insert into {ANNOTATIONS_TABLE} by name
-                select n.* from new_annotations n
-                left join {ANNOTATIONS_TABLE} a using (post_key, dimension, annotator)
-                where a.label is distinct from n.label
-                on conflict do update set label = excluded.label, sampling = excluded.sampling,
-                    taxonomy_version = excluded.taxonomy_version, text = excluded.text,
-                    source_file = excluded.source_file, imported_at = excluded.imported_at"""
+            f"""merge into {ANNOTATIONS_TABLE} a
+                using new_annotations n
+                on a.post_key = n.post_key and a.dimension = n.dimension and a.annotator = n.annotator
+                when matched and a.label is distinct from n.label then update set
+                    label = n.label, sampling = n.sampling, taxonomy_version = n.taxonomy_version,
+                    text = n.text, source_file = n.source_file, imported_at = n.imported_at
+                when not matched then insert by name"""
         )
         conn.unregister("new_annotations")
         conn.commit()

@@ -20,7 +20,7 @@ create schema if not exists labels;
 create table if not exists {CACHE_TABLE} (
     model_id varchar not null,
     text_sha256 varchar not null,
-    embedding float[{EMBEDDING_DIM}] not null,
+    embedding float[] not null,  -- EMBEDDING_DIM values; a list, not float[N]: DuckLake has no fixed-size arrays
     embedded_at timestamptz not null default current_timestamp
 )
 """

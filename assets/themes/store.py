@@ -33,7 +33,7 @@ create table if not exists {THEMES_TABLE} (
     n_posts integer not null,
     keywords varchar[] not null,
     name varchar,  -- from theme_names.yaml, where a researcher named the theme
-    centroid float[{EMBEDDING_DIM}] not null,
+    centroid float[] not null,  -- EMBEDDING_DIM values (DuckLake has no fixed-size arrays)
     found_at timestamptz not null
 );
 create table if not exists {POST_THEMES_TABLE} (
@@ -136,7 +136,7 @@ def theme_posts(conn: duckdb.DuckDBPyConnection, names: dict[int, str] | None = 
     # Both tables are rebuilt whole each run (replaced, so a column added later needs no migration).
     conn.begin()
     for table, frame, columns in (
-        (THEMES_TABLE, theme_frame, f"* replace (centroid::float[{EMBEDDING_DIM}] as centroid)"),
+        (THEMES_TABLE, theme_frame, "* replace (centroid::float[] as centroid)"),
         (POST_THEMES_TABLE, post_frame, "*"),
     ):
         conn.register("new_rows", frame.to_arrow())
