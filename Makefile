@@ -4,7 +4,7 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: run test test-fast lint typecheck dev bench bench-ui docs browser
+.PHONY: run test test-fast test-scale lint typecheck dev bench bench-ui docs browser
 
 # The CLI and the UI share one Dagster instance: what `make run` materialises shows in `make dev`.
 INSTANCE := DAGSTER_HOME=$(CURDIR)/dagster_home
@@ -26,6 +26,11 @@ browser:
 # The inner loop: every test but the slow ones (pipeline runs, dbt, training); about 2 minutes.
 test-fast: $(VENV)/.installed
 	$(BIN)/pytest -m "not slow"
+
+# The scale-out end-to-end tests only: the sample on DuckLake with a PostgreSQL catalog and S3 data, their
+# servers (pgserver, moto's S3) started by the tests on loopback. `make test` runs them too.
+test-scale: $(VENV)/.installed
+	$(BIN)/pytest -m scale
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

@@ -1,8 +1,8 @@
 """The dbt-duckdb plugin (named in dbt_project/profiles.yml) that gives dbt's connection the privacy functions.
 
 `pseudonymise(handle)`, `pseudonymise_post_key(post_key)` and `scrub_text(text)` in SQL run the tested
-Python of assets/privacy.py. On a lake warehouse it also loads the DuckLake extension from its wheel
-before dbt-duckdb attaches the lake (the profile's `lake` target).
+Python of assets/privacy.py. On a lake warehouse it also loads the DuckLake extensions from their wheels
+(and the S3 secret) before dbt-duckdb attaches the lake (the profile's `lake` target).
 """
 
 import os
@@ -11,13 +11,13 @@ from dbt.adapters.duckdb.plugins import BasePlugin
 
 from stigma_insights.assets.privacy import pseudonym_key, pseudonymise_array, pseudonymise_post_key, scrub_texts
 from stigma_insights.lake import load_lake_extensions
-from stigma_insights.settings import LAKE_ENV
+from stigma_insights.settings import LAKE_DATA_PATH_ENV, LAKE_ENV, LakeSettings
 
 
 class Plugin(BasePlugin):
     def configure_connection(self, conn):
         if catalog := os.environ.get(LAKE_ENV):
-            load_lake_extensions(conn, catalog)
+            load_lake_extensions(conn, LakeSettings(catalog, os.environ.get(LAKE_DATA_PATH_ENV, "")))
         key = pseudonym_key()
         conn.create_function(
             "pseudonymise", lambda handles: pseudonymise_array(handles, key), ["VARCHAR"], "VARCHAR", type="arrow"

@@ -11,9 +11,11 @@ A catalog in a DuckDB file admits one process at a time, and one attachment per 
 warehouse file does: the warehouse pool keeps steps apart); a PostgreSQL catalog admits several writers.
 """
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib.resources import files
+from urllib.parse import urlsplit
 
 import duckdb
 
@@ -29,17 +31,42 @@ def extension_file(package: str, name: str) -> str:
     return str(files(package) / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension")
 
 
-def load_lake_extensions(conn: duckdb.DuckDBPyConnection, catalog: str) -> None:
+def load_lake_extensions(conn: duckdb.DuckDBPyConnection, lake: LakeSettings) -> None:
+    """DuckLake, and what its catalog and data path need: postgres_scanner, httpfs with an S3 secret."""
     conn.execute(f"load '{extension_file('duckdb_extension_ducklake', 'ducklake')}'")
-    if catalog.startswith("ducklake:postgres:"):
+    if lake.catalog.startswith("ducklake:postgres:"):
         conn.execute(f"load '{extension_file('duckdb_extension_postgres_scanner', 'postgres_scanner')}'")
+    if lake.data_path.startswith("s3://"):
+        conn.execute(f"load '{extension_file('duckdb_extension_httpfs', 'httpfs')}'")
+        conn.execute(s3_secret_sql(os.environ))
+
+
+def s3_secret_sql(environ: Mapping[str, str]) -> str:
+    """The S3 secret from the AWS SDK's own variables (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION);
+    AWS_ENDPOINT_URL points at an S3-compatible store (MinIO, Ceph, a test stand-in), path-style."""
+    options = {
+        "key_id": environ.get("AWS_ACCESS_KEY_ID", ""),
+        "secret": environ.get("AWS_SECRET_ACCESS_KEY", ""),
+        "region": environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+    }
+    if endpoint := environ.get("AWS_ENDPOINT_URL"):
+        url = urlsplit(endpoint)
+        options |= {"endpoint": url.netloc, "url_style": "path", "use_ssl": str(url.scheme == "https").lower()}
+    rendered = ", ".join(
+        f"{name} {value if name == 'use_ssl' else sql_string(value)}" for name, value in options.items()
+    )
+    return f"create or replace secret stigma_insights_lake_s3 (type s3, {rendered})"
+
+
+def sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def attach_lake(conn: duckdb.DuckDBPyConnection, lake: LakeSettings, read_only: bool = False) -> None:
     """Attach the lake to this connection as its default database (the extensions loaded first)."""
-    load_lake_extensions(conn, lake.catalog)
-    options = [f"data_path '{lake.data_path}'", *(["read_only"] if read_only else [])]
-    conn.execute(f"attach if not exists '{lake.catalog}' as {LAKE_ALIAS} ({', '.join(options)})")
+    load_lake_extensions(conn, lake)
+    options = [f"data_path {sql_string(lake.data_path)}", *(["read_only"] if read_only else [])]
+    conn.execute(f"attach if not exists {sql_string(lake.catalog)} as {LAKE_ALIAS} ({', '.join(options)})")
     conn.execute(f"use {LAKE_ALIAS}")
     conn.execute(f"set ducklake_max_retry_count = {MAX_COMMIT_RETRIES}")
 

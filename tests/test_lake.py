@@ -1,7 +1,14 @@
-"""The warehouse on DuckLake (STIGMA_INSIGHTS_LAKE), here with its catalog in a DuckDB file and its data
-in a local folder: the sample pipeline publishes the same marts as on the single DuckDB file."""
+"""The warehouse on DuckLake (STIGMA_INSIGHTS_LAKE): the sample pipeline publishes the same marts as on
+the single DuckDB file, with the lake's catalog in a DuckDB file and its data in a local folder, and
+(`make test-scale`) on the scale-out stack started on loopback: a PostgreSQL catalog (pgserver) and
+S3 data (moto's server)."""
 
 import dataclasses
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -38,10 +45,9 @@ def published_marts(path) -> dict[str, list[tuple]]:
     return marts
 
 
-def test_the_sample_pipeline_on_a_ducklake_publishes_the_same_marts_as_on_the_duckdb_file(
-    sample_run, session_settings, tmp_path
-):
-    lake = LakeSettings(f"ducklake:{tmp_path / 'catalog.ducklake'}", str(tmp_path / "lake_files"))
+def run_on_the_lake_and_compare(lake: LakeSettings, session_settings, tmp_path) -> None:
+    """The whole job on the lake: every check passes, nothing goes to the warehouse file, the published
+    marts equal the single-file run's, and the lake itself answers from a plain DuckDB connection."""
     settings = dataclasses.replace(settings_for(tmp_path / "warehouse.duckdb"), lake=lake)
 
     result = run_everything(settings)
@@ -49,10 +55,76 @@ def test_the_sample_pipeline_on_a_ducklake_publishes_the_same_marts_as_on_the_du
     assert result.success
     checks = result.get_asset_check_evaluations()
     assert checks and all(check.passed for check in checks)
-    assert not settings.warehouse.exists()  # everything went to the lake
-    assert list((tmp_path / "lake_files" / "marts").rglob("*.parquet"))
+    assert not settings.warehouse.exists()
     assert published_marts(settings.published) == published_marts(session_settings.published)
-    # Analysts (or a notebook) read the lake itself from any DuckDB client with the extension.
     with warehouse_connection(settings, read_only=True) as conn:
         assert conn.execute("select count(*) from marts.fct_labelled_posts").fetchone() == (330,)
         assert conn.execute("select current_database()").fetchone() == ("lake",)
+
+
+def test_the_sample_pipeline_on_a_ducklake_publishes_the_same_marts_as_on_the_duckdb_file(
+    sample_run, session_settings, tmp_path
+):
+    lake = LakeSettings(f"ducklake:{tmp_path / 'catalog.ducklake'}", str(tmp_path / "lake_files"))
+    run_on_the_lake_and_compare(lake, session_settings, tmp_path)
+    assert list((tmp_path / "lake_files" / "marts").rglob("*.parquet"))
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def s3_stand_in(monkeypatch):
+    """moto's S3 server on loopback with an empty bucket `lake`; the AWS variables point the lake (and the
+    dbt subprocess, which inherits them) at it."""
+    import boto3
+
+    port = free_loopback_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+    }.items():
+        monkeypatch.setenv(name, value)
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    try:
+        for _ in range(100):  # the server takes a second or two to listen
+            try:
+                s3.create_bucket(Bucket="lake")
+                break
+            except Exception:
+                time.sleep(0.1)
+        yield s3
+    finally:
+        server.terminate()
+        server.wait()
+
+
+@pytest.fixture
+def postgres_catalog(tmp_path):
+    """A PostgreSQL server (pgserver's binaries) on a Unix socket in tmp_path, with an empty database."""
+    import pgserver
+
+    server = pgserver.get_server(tmp_path / "postgres", cleanup_mode="stop")
+    server.psql("create database lake;")
+    yield f"ducklake:postgres:dbname=lake host={tmp_path / 'postgres'} user=postgres"
+    server.cleanup()
+
+
+@pytest.mark.scale
+def test_the_sample_pipeline_on_a_postgres_catalog_with_s3_data_publishes_the_same_marts(
+    sample_run, session_settings, tmp_path, postgres_catalog, s3_stand_in
+):
+    run_on_the_lake_and_compare(LakeSettings(postgres_catalog, "s3://lake/files/"), session_settings, tmp_path)
+    stored = [item["Key"] for item in s3_stand_in.list_objects_v2(Bucket="lake", Prefix="files/marts/")["Contents"]]
+    assert stored and all(key.endswith(".parquet") for key in stored)
