@@ -19,6 +19,8 @@ MODEL_PATH_ENV = "STIGMA_INSIGHTS_MODEL_PATH"  # e.g. on a GPU machine without t
 DEVICE_ENV = "STIGMA_INSIGHTS_DEVICE"  # cpu, cuda, cuda:1 ...; default: cuda when present
 BACKEND_ENV = "STIGMA_INSIGHTS_EMBEDDING_BACKEND"  # auto, torch or onnx-int8
 MULTILINGUAL_ENV = "STIGMA_INSIGHTS_MULTILINGUAL"  # non-english (default) or off
+LABELS_ENGINE_ENV = "STIGMA_INSIGHTS_LABELS_ENGINE"  # local (default) or ray: where posts are embedded
+RAY_ADDRESS_ENV = "STIGMA_INSIGHTS_RAY_ADDRESS"  # a Ray cluster (ray://host:10001, auto); unset: a local Ray
 PSEUDONYM_KEY_ENV = "STIGMA_INSIGHTS_PSEUDONYM_KEY"  # read in the dbt subprocess, by the privacy plugin
 CRASH_AT_ENV = "STIGMA_INSIGHTS_CRASH_AT"  # tests only: the named point where the process kills itself
 COLLECTION_ENV = "STIGMA_INSIGHTS_COLLECTION"  # the collection file (what to collect)
@@ -39,6 +41,7 @@ DAGSTER_HOME_ENV = "DAGSTER_HOME"  # Dagster's own: the instance (runs, events) 
 EMBEDDING_BACKENDS = ("auto", "torch", "onnx-int8")
 # Which posts the multilingual model (multilingual-e5-small) labels: those not in English, or none.
 MULTILINGUAL_ROUTINGS = ("non-english", "off")
+LABELS_ENGINES = ("local", "ray")
 
 
 def _path(value: str | Path) -> Path:
@@ -54,6 +57,8 @@ class EmbeddingSettings:
     model_path: str | None = None
     cache_folder: Path = Path("data/models")
     multilingual: str = "non-english"
+    labels_engine: str = "local"
+    ray_address: str | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in EMBEDDING_BACKENDS:
@@ -62,6 +67,8 @@ class EmbeddingSettings:
             raise ValueError(
                 f"{MULTILINGUAL_ENV}={self.multilingual!r}: choose one of {', '.join(MULTILINGUAL_ROUTINGS)}"
             )
+        if self.labels_engine not in LABELS_ENGINES:
+            raise ValueError(f"{LABELS_ENGINE_ENV}={self.labels_engine!r}: choose one of {', '.join(LABELS_ENGINES)}")
 
 
 @dataclass(frozen=True)
@@ -120,6 +127,8 @@ class Settings:
                 model_path=env.get(MODEL_PATH_ENV) or None,
                 cache_folder=_path(env.get(MODEL_CACHE_ENV) or project_dir / "data" / "models"),
                 multilingual=env.get(MULTILINGUAL_ENV) or "non-english",
+                labels_engine=env.get(LABELS_ENGINE_ENV) or "local",
+                ray_address=env.get(RAY_ADDRESS_ENV) or None,
             ),
             lake=LakeSettings(
                 str(lake_catalog), str(lake_data_path or warehouse.with_name(f"{warehouse.stem}_lake_files"))

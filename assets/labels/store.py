@@ -31,9 +31,10 @@ from stigma_insights.assets.labels.labeller import (
 )
 from stigma_insights.assets.labels.language import Language, detect_languages, language_detector_id
 from stigma_insights.assets.labels.multilingual import embed_multilingual, multilingual_model_id
+from stigma_insights.assets.labels.ray_engine import on_ray
 from stigma_insights.assets.labels.taxonomy import Taxonomy
 from stigma_insights.crash_points import LABELS_BATCH_COMMITTED, crash_point
-from stigma_insights.settings import embedding_settings
+from stigma_insights.settings import EmbeddingSettings, embedding_settings
 
 POST_LABELS_TABLE = "labels.post_labels"
 ERROR_RATES_TABLE = "labels.label_error_rates"
@@ -103,6 +104,11 @@ def routes_to_multilingual(language: str) -> bool:
     return language not in ENGLISH_ROUTE_LANGUAGES
 
 
+def embedding_engine(embed_texts: Callable[[list[str]], np.ndarray], settings: EmbeddingSettings) -> Callable:
+    """Where texts are embedded: here, or by Ray actors (the same model: the same cache keys and labels)."""
+    return on_ray(embed_texts, settings.ray_address) if settings.labels_engine == "ray" else embed_texts
+
+
 def label_new_posts(
     conn: duckdb.DuckDBPyConnection,
     taxonomy: Taxonomy,
@@ -113,11 +119,22 @@ def label_new_posts(
     multilingual: bool | None = None,
 ) -> LabellingSummary:
     """`multilingual`: route non-English posts to the multilingual model (default: the setting)."""
-    multilingual = embedding_settings().multilingual == "non-english" if multilingual is None else multilingual
+    settings = embedding_settings()
+    multilingual = settings.multilingual == "non-english" if multilingual is None else multilingual
     annotations = {d: annotated_texts(conn, d) for d in taxonomy.dimension_names}
     training = training_sets(taxonomy, annotations)
-    english = Route(conn, embedding_model_id(), embed, training, taxonomy, engines_folder, words=True)
-    other = Route(conn, multilingual_model_id(), embed_multilingual, training, taxonomy, engines_folder, words=False)
+    english = Route(
+        conn, embedding_model_id(), embedding_engine(embed, settings), training, taxonomy, engines_folder, words=True
+    )
+    other = Route(
+        conn,
+        multilingual_model_id(),
+        embedding_engine(embed_multilingual, settings),
+        training,
+        taxonomy,
+        engines_folder,
+        words=False,
+    )
     engines = english.engines
     log(f"Engines {english.model_id} " + ("loaded from their artifact" if english.reused else "trained"))
     labelled_at = datetime.now(UTC)
