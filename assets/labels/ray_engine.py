@@ -13,6 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from stigma_insights.assets.labels.embedding import EMBEDDING_DIM
+from stigma_insights.settings import PROJECT_DIR_ENV, Settings
 
 # Texts per actor call: large enough for the model's batches, small enough to spread over the actors.
 RAY_BATCH_TEXTS = 256
@@ -35,6 +36,8 @@ def start_ray(address: str | None) -> None:
 
     if not ray.is_initialized():
         forwarded = {name: value for name, value in os.environ.items() if name.startswith(FORWARDED_ENV_PREFIXES)}
+        # The model files' folder defaults to the project's (the working directory): workers run elsewhere.
+        forwarded.setdefault(PROJECT_DIR_ENV, str(Settings.from_env().project_dir))
         ray.init(
             address=address,
             include_dashboard=False,
@@ -43,19 +46,24 @@ def start_ray(address: str | None) -> None:
         )
 
 
-def actor_pool() -> dict:
-    """One actor per CPU but one (each model's own threads use them); on two CPUs or fewer, a single actor
-    asking half a CPU: actors holding every CPU leave Ray Data's own tasks none, and the job stalls."""
+def actor_pool(workers: int | None = None) -> dict:
+    """One actor per GPU, else one per CPU but one (each model's own threads use them); on two CPUs or
+    fewer, actors asking half a CPU: actors holding every CPU leave Ray Data's own tasks none, and the
+    job stalls. `workers`: that many actors instead (the benchmark)."""
     import ray
 
     cpus = int(ray.cluster_resources().get("CPU", 1))
     gpus = int(ray.cluster_resources().get("GPU", 0))
     if gpus:
-        return {"concurrency": gpus, "num_gpus": 1}
-    return {"concurrency": cpus - 1, "num_cpus": 1} if cpus > 2 else {"concurrency": 1, "num_cpus": 0.5}
+        return {"concurrency": workers or gpus, "num_gpus": 1}
+    if cpus > 2:
+        return {"concurrency": workers or cpus - 1, "num_cpus": 1}
+    return {"concurrency": workers or 1, "num_cpus": 0.5}
 
 
-def on_ray(embed_texts: Callable[[list[str]], np.ndarray], address: str | None) -> Callable[[list[str]], np.ndarray]:
+def on_ray(
+    embed_texts: Callable[[list[str]], np.ndarray], address: str | None, workers: int | None = None
+) -> Callable[[list[str]], np.ndarray]:
     """`embed_texts` (a module-level function: Ray ships it by reference), run by Ray actors."""
 
     def embed_on_ray(texts: list[str]) -> np.ndarray:
@@ -66,7 +74,10 @@ def on_ray(embed_texts: Callable[[list[str]], np.ndarray], address: str | None) 
         start_ray(address)
         dataset = ray.data.from_items([{"position": i, "text": text} for i, text in enumerate(texts)])
         embedded = dataset.map_batches(
-            Embedder, fn_constructor_kwargs={"embed_texts": embed_texts}, batch_size=RAY_BATCH_TEXTS, **actor_pool()
+            Embedder,
+            fn_constructor_kwargs={"embed_texts": embed_texts},
+            batch_size=RAY_BATCH_TEXTS,
+            **actor_pool(workers),
         ).to_pandas()
         return np.stack(embedded.sort_values("position")["embedding"].to_list()).astype(np.float32)
 
