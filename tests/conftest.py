@@ -71,3 +71,14 @@ def warehouse(sample_run, session_settings):
 
     with duckdb.connect(str(session_settings.warehouse), read_only=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def postgres_server(tmp_path):
+    """A PostgreSQL server (pgserver's binaries) listening on a Unix socket in tmp_path: (server, socket folder)."""
+    import pgserver
+
+    folder = tmp_path / "postgres"
+    server = pgserver.get_server(folder, cleanup_mode="stop")
+    yield server, folder
+    server.cleanup()

@@ -111,14 +111,11 @@ def s3_stand_in(monkeypatch):
 
 
 @pytest.fixture
-def postgres_catalog(tmp_path):
-    """A PostgreSQL server (pgserver's binaries) on a Unix socket in tmp_path, with an empty database."""
-    import pgserver
-
-    server = pgserver.get_server(tmp_path / "postgres", cleanup_mode="stop")
+def postgres_catalog(postgres_server):
+    """An empty PostgreSQL database for the lake's catalog."""
+    server, folder = postgres_server
     server.psql("create database lake;")
-    yield f"ducklake:postgres:dbname=lake host={tmp_path / 'postgres'} user=postgres"
-    server.cleanup()
+    return f"ducklake:postgres:dbname=lake host={folder} user=postgres"
 
 
 @pytest.mark.scale
