@@ -116,7 +116,7 @@ def test_content_hashes_are_the_sha256_of_the_text_kept(conn, tmp_path):
     the text stored, or a record landed once in each way, or before and after the change, is kept twice."""
     data = (
         ndjson(SUBMISSION).replace("\n", "\r\n").encode()  # CRLF: the carriage return is not part of the line
-        + b"   \n"  # nothing but spaces: a blank line, not a record
+        + b" \t \n"  # nothing but whitespace: a blank line, not a record
         + b'{"id": "bad", "title": "caf\xe9", "created_utc": 1}\n'  # hashed as decoded, U+FFFD for the byte
         + ndjson(COMMENT, "[1, 2]").encode()
     )

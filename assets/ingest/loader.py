@@ -27,7 +27,8 @@ ZSTD_MAX_WINDOW = 2**31
 # NDJSON is read in blocks of this many bytes (decompressed): the bound on the loader's memory.
 BLOCK_BYTES = 32 * 2**20
 ARROW_BATCH_ROWS = 32_768
-NEWLINE, CARRIAGE_RETURN, SPACE = b"\n\r "
+NEWLINE, CARRIAGE_RETURN = b"\n\r"
+ASCII_WHITESPACE = np.frombuffer(b" \t\r\x0b\x0c", np.uint8)
 HEX_DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
 # Leading bytes of files that are certainly not JSON text, with what they are.
 FOREIGN_SIGNATURES = {
@@ -141,7 +142,7 @@ def decode_landed_bytes(path: Path) -> tuple[str, bool]:
 
 def _lines_of(block: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where each line of the block starts and ends (line ends and trailing carriage returns left out),
-    and which lines are blank (nothing but spaces): numpy on the bytes, no Python object per line."""
+    and which lines are blank (nothing but ASCII whitespace): numpy on the bytes, no Python object per line."""
     data = np.frombuffer(block, np.uint8)
     newlines = np.flatnonzero(data == NEWLINE)
     starts = np.concatenate(([0], newlines + 1))
@@ -149,8 +150,9 @@ def _lines_of(block: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     while (carriage_return := (ends > starts) & (data[np.maximum(ends - 1, 0)] == CARRIAGE_RETURN)).any():
         ends = ends - carriage_return
     blank = ends == starts
-    for line in np.flatnonzero(~blank & (data[np.minimum(starts, max(len(block) - 1, 0))] == SPACE)):
-        blank[line] = not block[starts[line] : ends[line]].strip(b" ")
+    starts_with_whitespace = np.isin(data[np.minimum(starts, max(len(block) - 1, 0))], ASCII_WHITESPACE)
+    for line in np.flatnonzero(~blank & starts_with_whitespace):
+        blank[line] = not block[starts[line] : ends[line]].strip()
     return starts, ends, blank
 
 
