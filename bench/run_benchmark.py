@@ -87,8 +87,12 @@ def stage_selections(steps):
         "ingest_ndjson": dg.AssetSelection.assets(*raw_keys[:2]).without_checks(),
         "ingest_documents": dg.AssetSelection.assets(*raw_keys[2:]).without_checks(),
         "dbt": dg.AssetSelection.assets(*steps.clean_and_unify.keys),
+        # labels and the themes found among them (the fact table joins both)
         "labels": dg.AssetSelection.assets(
-            *(["labels", name] for name in ("post_labels", "label_error_rates", "label_classes"))
+            *(
+                ["labels", name]
+                for name in ("post_labels", "label_error_rates", "label_classes", "themes", "post_themes")
+            )
         ),
         "fact": dg.AssetSelection.assets(*steps.labelled_fact.keys).without_checks(),
         # the Python checks: raw accounting and the blocking great-expectations suite (dbt tests run with dbt)
@@ -107,19 +111,24 @@ COUNT_SQL = {
 }
 
 
-def warehouse_counts(warehouse: Path) -> dict[str, int]:
-    """Rows so far in the tables each stage writes; 0 for tables not built yet."""
+def warehouse_counts(settings) -> dict[str, int]:
+    """Rows so far in the tables each stage writes; 0 for tables not built yet (in the file or the lake)."""
     import duckdb
 
-    if not warehouse.exists():
+    from stigma_insights.lake import warehouse_connection
+
+    if settings.lake is None and not settings.warehouse.exists():
         return dict.fromkeys(COUNT_SQL, 0)
     counts = {}
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
-        for name, sql in COUNT_SQL.items():
-            try:
-                counts[name] = conn.execute(sql).fetchone()[0] or 0
-            except duckdb.CatalogException:
-                counts[name] = 0
+    try:
+        with warehouse_connection(settings, read_only=True) as conn:
+            for name, sql in COUNT_SQL.items():
+                try:
+                    counts[name] = conn.execute(sql).fetchone()[0] or 0
+                except duckdb.CatalogException:
+                    counts[name] = 0
+    except duckdb.Error:  # a lake whose catalog is not created yet
+        return dict.fromkeys(COUNT_SQL, 0)
     return counts
 
 
@@ -138,7 +147,7 @@ def output_to(log_path: Path):
             os.close(saved[0]), os.close(saved[1])
 
 
-def run_stages(defs, steps, warehouse: Path, label: str, stage_names: list[str], log_path: Path) -> dict[str, dict]:
+def run_stages(defs, steps, settings, label: str, stage_names: list[str], log_path: Path) -> dict[str, dict]:
     """Each stage as its own in-process run; records are what the stage handled."""
     import dagster as dg
 
@@ -150,7 +159,7 @@ def run_stages(defs, steps, warehouse: Path, label: str, stage_names: list[str],
         stage_defs = dg.Definitions(
             assets=defs.assets, asset_checks=defs.asset_checks, resources=defs.resources, jobs=[job]
         )
-        before = warehouse_counts(warehouse)
+        before = warehouse_counts(settings)
         started = time.perf_counter()
         with PeakMemory() as memory, output_to(log_path):
             result = stage_defs.resolve_job_def(job.name).execute_in_process(
@@ -162,7 +171,7 @@ def run_stages(defs, steps, warehouse: Path, label: str, stage_names: list[str],
         checks = result.get_asset_check_evaluations()
         if name == "checks" and (not checks or not all(check.passed for check in checks)):
             raise SystemExit(f"{label} run: {len(checks)} checks ran, not all passed; see {log_path}")
-        after = warehouse_counts(warehouse)
+        after = warehouse_counts(settings)
         records = (
             labelled_this_run(result)
             if name == "labels"
@@ -198,11 +207,10 @@ def labelled_this_run(result) -> int:
 
 def plain_encode_throughput(settings, sample: int) -> tuple[float, int]:
     """Texts/s of SentenceTransformer.encode (torch, defaults) on a random sample of the labelled texts."""
-    import duckdb
-
     from stigma_insights.assets.labels.embedding import load_torch_encoder
+    from stigma_insights.lake import warehouse_connection
 
-    with duckdb.connect(str(settings.warehouse), read_only=True) as conn:
+    with warehouse_connection(settings, read_only=True) as conn:
         texts = [
             t
             for (t,) in conn.execute(
@@ -256,10 +264,10 @@ def main() -> None:
     print(f"Embedding backend: {backend_name()}; pipeline output goes to {log_path}")
     print(f"{'run':<13} {'stage':<17} {'time':>11} {'records':>14} {'throughput':>18} {'peak RSS':>12}")
     with PeakMemory() as overall:
-        full = run_stages(defs, steps, settings.warehouse, "full", stage_names, log_path)
+        full = run_stages(defs, steps, settings, "full", stage_names, log_path)
         delta = max(1, args.size // 100)
         generate(delta, landing, seed=2, first_id=args.size)
-        incremental = run_stages(defs, steps, settings.warehouse, "incremental", stage_names, log_path)
+        incremental = run_stages(defs, steps, settings, "incremental", stage_names, log_path)
 
     full_s = sum(stage["seconds"] for stage in full.values())
     incremental_s = sum(stage["seconds"] for stage in incremental.values())
@@ -294,6 +302,7 @@ def main() -> None:
             "full_seconds": round(full_s, 2),
             "incremental_seconds": round(incremental_s, 2),
             "embedding_backend": backend_name(),
+            "storage": "ducklake" if settings.lake else "duckdb file",
             "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         },
     }
@@ -313,7 +322,8 @@ def main() -> None:
     results_dir = BENCH_DIR / "results"
     # A run of some stages only is kept apart from the whole pipeline's figures at that size.
     stages_part = "" if stage_names == list(STAGES) else "_" + "+".join(stage_names)
-    for name in ("latest.json", f"size_{args.size}_{backend_name()}{stages_part}.json"):
+    storage_part = "_ducklake" if settings.lake else ""  # STIGMA_INSIGHTS_LAKE set: the run was on a lake
+    for name in ("latest.json", f"size_{args.size}_{backend_name()}{stages_part}{storage_part}.json"):
         (results_dir / name).write_text(json.dumps(results, indent=2) + "\n")
     print(f"Wrote {results_dir / 'latest.json'} and {name}")
     if not args.keep and not args.workdir:
