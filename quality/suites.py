@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from stigma_insights.assets.labels.annotations import LABELLABLE_POSTS
 from stigma_insights.assets.labels.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
@@ -99,10 +100,10 @@ def labelled_posts_profile_sql(taxonomy: Taxonomy) -> str:
             count(*) as row_count,
             count(*) - count(post_key) as keys_missing,
             count(post_key) - count(distinct post_key) as keys_repeated,
-            -- labellable: available, with text; an empty table has nothing to cover
+            -- an empty table has nothing to cover
             coalesce(
-                count({first}) filter (where status = 'available' and trim(coalesce(text, '')) <> '')
-                / nullif(count(*) filter (where status = 'available' and trim(coalesce(text, '')) <> ''), 0),
+                count({first}) filter (where {LABELLABLE_POSTS})
+                / nullif(count(*) filter (where {LABELLABLE_POSTS}), 0),
                 1
             ) as label_coverage
         from marts.fct_labelled_posts

@@ -18,7 +18,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from stigma_insights.assets.labels.annotations import annotated_texts
+from stigma_insights.assets.labels.annotations import LABELLABLE_POSTS, annotated_texts
 from stigma_insights.assets.labels.embedding import embed, embedding_model_id
 from stigma_insights.assets.labels.embedding_cache import EmbeddingCache
 from stigma_insights.assets.labels.engine import LabelEngine
@@ -42,10 +42,10 @@ LABEL_CLASSES_TABLE = "labels.label_classes"
 BATCH_SIZE = 4096
 ENGLISH_ROUTE_LANGUAGES = ("en", "und")  # labelled by MiniLM; every other language by the multilingual model
 # Hashed once per run into a temp table; the stale-label delete, the to-do list and the counts read it.
-LABELLABLE_POSTS_SQL = """
+LABELLABLE_POSTS_SQL = f"""
     select post_key, sha256(text) as text_sha256
     from intermediate.int_posts_deduplicated
-    where status = 'available' and trim(coalesce(text, '')) <> ''
+    where {LABELLABLE_POSTS}
 """
 
 

@@ -135,13 +135,10 @@ def theme_posts(conn: duckdb.DuckDBPyConnection, names: dict[int, str] | None = 
     )
     # Both tables are rebuilt whole each run (replaced, so a column added later needs no migration).
     conn.begin()
-    for table, frame, columns in (
-        (THEMES_TABLE, theme_frame, "* replace (centroid::float[] as centroid)"),
-        (POST_THEMES_TABLE, post_frame, "*"),
-    ):
+    for table, frame in ((THEMES_TABLE, theme_frame), (POST_THEMES_TABLE, post_frame)):
         conn.register("new_rows", frame.to_arrow())
         try:
-            conn.execute(f"create or replace table {table} as select {columns} from new_rows")
+            conn.execute(f"create or replace table {table} as select * from new_rows")
         finally:
             conn.unregister("new_rows")
     conn.commit()
