@@ -115,7 +115,7 @@ def warehouse_counts(settings) -> dict[str, int]:
     """Rows so far in the tables each stage writes; 0 for tables not built yet (in the file or the lake)."""
     import duckdb
 
-    from stigma_insights.resources import warehouse_connection
+    from stigma_insights.lake import warehouse_connection
 
     if settings.lake is None and not settings.warehouse.exists():
         return dict.fromkeys(COUNT_SQL, 0)
@@ -208,7 +208,7 @@ def labelled_this_run(result) -> int:
 def plain_encode_throughput(settings, sample: int) -> tuple[float, int]:
     """Texts/s of SentenceTransformer.encode (torch, defaults) on a random sample of the labelled texts."""
     from stigma_insights.assets.labels.embedding import load_torch_encoder
-    from stigma_insights.resources import warehouse_connection
+    from stigma_insights.lake import warehouse_connection
 
     with warehouse_connection(settings, read_only=True) as conn:
         texts = [

@@ -222,7 +222,7 @@ def annotate(args: argparse.Namespace) -> int:
 
     from stigma_insights.assets.labels import annotations
     from stigma_insights.assets.labels.taxonomy import load_taxonomy
-    from stigma_insights.resources import warehouse_connection
+    from stigma_insights.lake import warehouse_connection
 
     taxonomy = load_taxonomy()
     settings = Settings.from_env()

@@ -12,13 +12,14 @@ warehouse file does: the warehouse pool keeps steps apart); a PostgreSQL catalog
 """
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from importlib.resources import files
 from urllib.parse import urlsplit
 
 import duckdb
 
-from stigma_insights.settings import LakeSettings
+from stigma_insights.settings import LakeSettings, Settings
 
 LAKE_ALIAS = "lake"
 # A writer that loses a commit race with another (DuckLake's optimistic concurrency) retries this often.
@@ -68,3 +69,17 @@ def attach_lake(conn: duckdb.DuckDBPyConnection, lake: LakeSettings, read_only: 
     conn.execute(f"attach if not exists {sql_string(lake.catalog)} as {LAKE_ALIAS} ({', '.join(options)})")
     conn.execute(f"use {LAKE_ALIAS}")
     conn.execute(f"set ducklake_max_retry_count = {MAX_COMMIT_RETRIES}")
+
+
+@contextmanager
+def warehouse_connection(settings: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection to the warehouse outside Dagster (the CLI, benchmarks): its file, or the lake. Plain
+    duckdb.connect, not the Dagster resource's connection: that one sets its own configuration, and DuckDB
+    refuses a second in-process connection to a file opened with another."""
+    if settings.lake is None:
+        with duckdb.connect(str(settings.warehouse), read_only=read_only) as conn:
+            yield conn
+        return
+    with duckdb.connect() as conn:
+        attach_lake(conn, settings.lake, read_only)
+        yield conn

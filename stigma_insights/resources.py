@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
 
@@ -118,13 +117,6 @@ def warehouse_resource(settings: Settings, read_only: bool = False) -> DuckDBRes
     return DuckDBResource(
         database=str(settings.warehouse), connection_config={"access_mode": "READ_ONLY"} if read_only else {}
     )
-
-
-@contextmanager
-def warehouse_connection(settings: Settings, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A connection to the warehouse outside Dagster (the CLI, benchmarks, tests): the resource's own."""
-    with warehouse_resource(settings, read_only).get_connection() as conn:
-        yield conn
 
 
 def build_resources(settings: Settings, dbt_project) -> dict[str, dg.ConfigurableResource]:

@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from stigma_insights.resources import warehouse_connection
+from stigma_insights.lake import warehouse_connection
 from stigma_insights.settings import LakeSettings
 
 from conftest import run_everything, settings_for
