@@ -6,8 +6,10 @@ Nothing here runs on import: the steps are built from a parsed manifest by `buil
 `prepare_manifest` (the CLI's run and prepare commands, the tests, `dagster dev`) parses the project.
 """
 
+import os
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import dagster as dg
@@ -19,6 +21,7 @@ from stigma_insights.resources import WAREHOUSE_POOL, dbt_cli
 from stigma_insights.settings import Settings
 
 DBT_SOURCE_FOLDERS = ("models", "macros", "seeds", "tests")
+PARTIAL_PARSE_FILE = "partial_parse.msgpack"
 
 
 def dbt_project(settings: Settings) -> DbtProject:
@@ -98,11 +101,27 @@ def _dbt_step(project: DbtProject, name: str, select: str) -> dg.AssetsDefinitio
         events = list(invocation.stream())
         with warehouse_reader.get_connection() as conn:
             yield from with_table_metadata(context, conn, events)
+        keep_parse_state(invocation.target_path, project)
         # Each invocation writes its own target folder (~4 MB): nightly runs would pile them up for ever.
         # A failed build raises before this line and keeps its folder (logs, run_results.json) for debugging.
         shutil.rmtree(invocation.target_path, ignore_errors=True)
 
     return _assets
+
+
+def keep_parse_state(invocation_target: Path, project: DbtProject) -> None:
+    """Hand this invocation's partial-parse state to the next one (dagster-dbt copies the project's into each).
+
+    dbt parses the whole project again (about 2 s of each step here) when the profile differs from the one
+    the state was written with, and the profile holds the warehouse's path: the project's state, written by
+    `prepare` for the default warehouse, never fits a run on another. Passed on, it fits the run's next steps
+    and the next run on the same warehouse; a state that does not fit only costs that parse again."""
+    state = invocation_target / PARTIAL_PARSE_FILE
+    if state.exists():
+        destination = project.project_dir / project.target_path / PARTIAL_PARSE_FILE
+        staged = destination.with_name(f"{PARTIAL_PARSE_FILE}.{os.getpid()}")
+        shutil.copyfile(state, staged)
+        os.replace(staged, destination)  # atomic: a step starting now copies the old state or the new one
 
 
 def with_table_metadata(

@@ -1,9 +1,15 @@
 """The Dagster definitions load, show the full lineage, gate the aggregates and schedule the job."""
 
+import shutil
+
 import dagster as dg
 import pytest
 
+from stigma_insights.orchestration.dbt import dbt_project, keep_parse_state
 from stigma_insights.orchestration.definitions import defs as load_definitions
+from stigma_insights.resources import dbt_cli
+
+from conftest import settings_for
 
 RAW = [dg.AssetKey(["raw", name]) for name in ("reddit_dump", "reddit_api", "tiktok_research", "zeeschuimer")]
 POSTS = dg.AssetKey(["intermediate", "int_posts_deduplicated"])
@@ -130,3 +136,25 @@ def test_the_landing_sensor_runs_the_job_only_when_files_arrive(tmp_path):
     assert len(arrived.run_requests) == 1 and arrived.cursor.startswith("2:")
     assert not tick(arrived.cursor).run_requests
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+
+
+@pytest.mark.slow
+def test_each_dbt_step_hands_its_parse_state_to_the_next(tmp_path, session_settings):
+    """dbt re-parses the whole project when its profile, which holds the warehouse's path, differs from the one
+    the copied parse state was written with: each step passes its state on, so the next one on this warehouse
+    parses nothing (about 2 of each nightly step's seconds)."""
+    settings = settings_for(tmp_path / "warehouse.duckdb")  # not the warehouse the session's state was parsed for
+    project = dbt_project(settings)
+
+    def parse_log(hand_on: bool) -> str:
+        invocation = dbt_cli(settings, project).cli(["parse"])
+        invocation.wait()
+        if hand_on:
+            keep_parse_state(invocation.target_path, project)
+        log = (invocation.target_path / "dbt.log").read_text()
+        shutil.rmtree(invocation.target_path)
+        return log
+
+    assert "Unable to do partial parsing because profile has changed" in parse_log(hand_on=False)
+    assert "Unable to do partial parsing because profile has changed" in parse_log(hand_on=True)
+    assert "Nothing changed, skipping partial parsing" in parse_log(hand_on=False)
