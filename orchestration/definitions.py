@@ -13,6 +13,7 @@ from stigma_insights.assets.collect.config import load_collection
 from stigma_insights.assets.ingest.assets import raw_assets
 from stigma_insights.assets.labels.assets import annotations, labels
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
+from stigma_insights.assets.maintenance.assets import build_warehouse_storage
 from stigma_insights.assets.publish.assets import build_analyst_marts
 from stigma_insights.assets.report.assets import insight_report
 from stigma_insights.assets.themes.assets import themes
@@ -52,7 +53,7 @@ def build_definitions(settings: Settings, project: DbtProject | None = None) -> 
         selection=dg.AssetSelection.all() - dg.AssetSelection.groups("collect_history"),
         description="Collected pages (sources turned on in collection.yaml) -> landing files -> raw"
         " -> dbt staging/posts -> labels -> labelled fact -> checks -> aggregates"
-        " -> published analyst copy -> insight report.",
+        " -> published analyst copy -> insight report -> storage upkeep.",
         # One process for the whole run: the graph is serial (one DuckDB writer at a time), and a process
         # per step would pay the imports (torch, dbt) fourteen times over.
         executor_def=dg.in_process_executor,
@@ -78,6 +79,7 @@ def build_definitions(settings: Settings, project: DbtProject | None = None) -> 
             # Every mart the dbt steps build, so a mart added later is published too.
             build_analyst_marts(deps=[*steps.labelled_fact.keys, *steps.aggregates.keys]),
             insight_report,
+            build_warehouse_storage(settings.lake),
         ],
         asset_checks=[labelled_fact_check(), *accounting_checks()],
         jobs=[materialise_everything, *backfill_jobs()],

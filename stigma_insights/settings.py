@@ -36,6 +36,9 @@ TIKTOK_CLIENT_SECRET_ENV = "STIGMA_INSIGHTS_TIKTOK_CLIENT_SECRET"
 TIKTOK_API_URL_ENV = "STIGMA_INSIGHTS_TIKTOK_API_URL"
 LAKE_ENV = "STIGMA_INSIGHTS_LAKE"  # a DuckLake catalog (ducklake:...): the warehouse's storage instead of the file
 LAKE_DATA_PATH_ENV = "STIGMA_INSIGHTS_LAKE_DATA_PATH"  # where the lake's Parquet files go (a folder or s3://...)
+# How long the lake keeps what later runs replaced (snapshots to travel back to, the files they read).
+LAKE_RETENTION_ENV = "STIGMA_INSIGHTS_LAKE_RETENTION"
+DEFAULT_LAKE_RETENTION = "7 days"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"  # Dagster's own: the instance (runs, events) that the CLI and the UI share
 
 EMBEDDING_BACKENDS = ("auto", "torch", "onnx-int8")
@@ -75,10 +78,12 @@ class EmbeddingSettings:
 class LakeSettings:
     """A DuckLake that holds the warehouse: `catalog` is what DuckDB attaches (`ducklake:<catalog.ducklake
     file>` on one machine, `ducklake:postgres:dbname=... host=...` for several writers), `data_path`
-    where its Parquet files go."""
+    where its Parquet files go, `retention` (a DuckDB interval) how long snapshots and the files only they
+    read are kept."""
 
     catalog: str
     data_path: str
+    retention: str = DEFAULT_LAKE_RETENTION
 
     def __post_init__(self) -> None:
         if not self.catalog.startswith("ducklake:"):
@@ -131,7 +136,9 @@ class Settings:
                 ray_address=env.get(RAY_ADDRESS_ENV) or None,
             ),
             lake=LakeSettings(
-                str(lake_catalog), str(lake_data_path or warehouse.with_name(f"{warehouse.stem}_lake_files"))
+                str(lake_catalog),
+                str(lake_data_path or warehouse.with_name(f"{warehouse.stem}_lake_files")),
+                env.get(LAKE_RETENTION_ENV) or DEFAULT_LAKE_RETENTION,
             )
             if lake_catalog
             else None,

@@ -9,12 +9,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 
-from stigma_insights.lake import warehouse_connection
-from stigma_insights.settings import LakeSettings
+from stigma_insights.assets.maintenance.storage import maintain_lake
+from stigma_insights.lake import attach_lake, warehouse_connection
+from stigma_insights.settings import LakeSettings, Settings
 
 from conftest import run_everything, settings_for
 
@@ -45,7 +47,7 @@ def published_marts(path) -> dict[str, list[tuple]]:
     return marts
 
 
-def run_on_the_lake_and_compare(lake: LakeSettings, session_settings, tmp_path) -> None:
+def run_on_the_lake_and_compare(lake: LakeSettings, session_settings, tmp_path) -> tuple[Settings, Any]:
     """The whole job on the lake: every check passes, nothing goes to the warehouse file, the published
     marts equal the single-file run's, and the lake itself answers from a plain DuckDB connection."""
     settings = dataclasses.replace(settings_for(tmp_path / "warehouse.duckdb"), lake=lake)
@@ -60,14 +62,28 @@ def run_on_the_lake_and_compare(lake: LakeSettings, session_settings, tmp_path) 
     with warehouse_connection(settings, read_only=True) as conn:
         assert conn.execute("select count(*) from marts.fct_labelled_posts").fetchone() == (330,)
         assert conn.execute("select current_database()").fetchone() == ("lake",)
+    return settings, result
 
 
 def test_the_sample_pipeline_on_a_ducklake_publishes_the_same_marts_as_on_the_duckdb_file(
     sample_run, session_settings, tmp_path
 ):
-    lake = LakeSettings(f"ducklake:{tmp_path / 'catalog.ducklake'}", str(tmp_path / "lake_files"))
-    run_on_the_lake_and_compare(lake, session_settings, tmp_path)
-    assert list((tmp_path / "lake_files" / "marts").rglob("*.parquet"))
+    """With a retention of nothing, the run's last step expires the run's snapshots and leaves only the files
+    the tables read: each table's small files (one or more per landed file) merged into one, the rest deleted."""
+    lake = LakeSettings(f"ducklake:{tmp_path / 'catalog.ducklake'}", str(tmp_path / "lake_files"), "0 seconds")
+    settings, result = run_on_the_lake_and_compare(lake, session_settings, tmp_path)
+
+    upkeep = result.asset_materializations_for_node("maintenance__warehouse_storage")[0].metadata
+    assert upkeep["snapshots_after"].value < upkeep["snapshots_before"].value / 10
+    on_disk = list((tmp_path / "lake_files").rglob("*.parquet"))
+    assert len(on_disk) == upkeep["data_files_after"].value
+    assert any("marts" in path.parts for path in on_disk)
+    with warehouse_connection(settings, read_only=True) as conn:
+        files_per_table = conn.execute(
+            "select count(*) from __ducklake_metadata_lake.ducklake_data_file where end_snapshot is null"
+            " group by table_id"
+        ).fetchall()
+    assert len(files_per_table) > 20 and set(files_per_table) == {(1,)}
 
 
 def free_loopback_port() -> int:
@@ -125,3 +141,17 @@ def test_the_sample_pipeline_on_a_postgres_catalog_with_s3_data_publishes_the_sa
     run_on_the_lake_and_compare(LakeSettings(postgres_catalog, "s3://lake/files/"), session_settings, tmp_path)
     stored = [item["Key"] for item in s3_stand_in.list_objects_v2(Bucket="lake", Prefix="files/marts/")["Contents"]]
     assert stored and all(key.endswith(".parquet") for key in stored)
+
+
+def test_a_retention_that_is_not_an_interval_is_refused_before_the_lake_changes(tmp_path):
+    with duckdb.connect() as conn:
+        attach_lake(conn, LakeSettings(f"ducklake:{tmp_path / 'catalog.ducklake'}", str(tmp_path / "files")))
+        conn.execute("create table t as select 1 as a")
+        with pytest.raises(ValueError, match="STIGMA_INSIGHTS_LAKE_RETENTION='a week' is not a DuckDB interval"):
+            maintain_lake(conn, "a week")
+        options = {name for (name,) in conn.execute("select option_name from lake.options()").fetchall()}
+        assert "expire_older_than" not in options
+        assert maintain_lake(conn, "1 week")["after"]["data_files"] == 1
+        assert "expire_older_than" in {
+            name for (name,) in conn.execute("select option_name from lake.options()").fetchall()
+        }
