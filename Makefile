@@ -45,7 +45,7 @@ typecheck: $(VENV)/.installed
 
 # Benchmark on generated data (never part of the tests): make bench SIZE=100000 [STAGES=...]
 SIZE ?= 10000
-STAGES ?= ingest_ndjson,ingest_documents,dbt,labels,fact,checks,aggregates
+STAGES ?= ingest_ndjson,ingest_documents,dbt,labels,fact,checks,aggregates,upkeep
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run_benchmark.py --size $(SIZE) --stages $(STAGES)
 

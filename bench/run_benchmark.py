@@ -26,7 +26,9 @@ sys.path.insert(0, str(BENCH_DIR.parent))
 from generate_landing import generate  # noqa: E402
 
 ENCODE_SAMPLE = 2000  # texts for the plain `encode` baseline
-STAGES = ("ingest_ndjson", "ingest_documents", "dbt", "labels", "fact", "checks", "aggregates")
+# The generator holds its records in memory (about 1 GB per million): larger sizes are written in parts.
+GENERATE_PART = 1_000_000
+STAGES = ("ingest_ndjson", "ingest_documents", "dbt", "labels", "fact", "checks", "aggregates", "upkeep")
 
 
 class PeakMemory:
@@ -80,6 +82,7 @@ def process_tree_rss(root: int) -> int:
 def stage_selections(steps):
     import dagster as dg
 
+    from stigma_insights.assets.maintenance.assets import WAREHOUSE_STORAGE
     from stigma_insights.orchestration.definitions import LABELLED_FACT
 
     raw_keys = [["raw", name] for name in ("reddit_dump", "zeeschuimer", "reddit_api", "tiktok_research")]
@@ -99,6 +102,7 @@ def stage_selections(steps):
         "checks": dg.AssetSelection.checks_for_assets(*raw_keys)
         | dg.AssetSelection.checks(dg.AssetCheckKey(LABELLED_FACT, "gx_fct_labelled_posts")),
         "aggregates": dg.AssetSelection.assets(*steps.aggregates.keys, ["published", "analyst_marts"]),
+        "upkeep": dg.AssetSelection.assets(WAREHOUSE_STORAGE),
     }
 
 
@@ -187,6 +191,10 @@ def run_stages(defs, steps, settings, label: str, stage_names: list[str], log_pa
             "records_per_s": round(records / seconds, 1),
             "peak_rss_mb": memory.peak_mb,
         }
+        if name == "upkeep":  # the storage's footprint before and after, e.g. the lake's files merged
+            (upkeep,) = result.get_asset_materialization_events()
+            stages[name]["footprint"] = {key: value.value for key, value in upkeep.materialization.metadata.items()}
+            print(f"  {'':<11} upkeep footprint {stages[name]['footprint']}", flush=True)
         print(
             f"  {label:<11} {name:<17} {seconds:9.2f} s {records:>10,} rec {records / seconds:>12,.0f} rec/s"
             f" {memory.peak_mb:>9,.0f} MB",
@@ -243,7 +251,8 @@ def main() -> None:
         shutil.rmtree(workdir)
     landing = workdir / "landing"
     started = time.perf_counter()
-    generate(args.size, landing, seed=1, first_id=0)
+    for first in range(0, args.size, GENERATE_PART):  # ids from 10**9 + first: the parts never share one
+        generate(min(GENERATE_PART, args.size - first), landing, seed=1 + first, first_id=first)
     print(f"Generated {args.size:,} records in {time.perf_counter() - started:.1f} s under {landing}")
 
     from stigma_insights.assets.labels.embedding import backend_name
