@@ -75,10 +75,9 @@ def warehouse(sample_run, session_settings):
 
 @pytest.fixture
 def postgres_server(tmp_path):
-    """A PostgreSQL server (pgserver's binaries) listening on a Unix socket in tmp_path: (server, socket folder)."""
-    import pgserver
+    """A PostgreSQL server listening on a Unix socket in tmp_path: (server, socket folder)."""
+    from loopback_stack import postgres_server
 
     folder = tmp_path / "postgres"
-    server = pgserver.get_server(folder, cleanup_mode="stop")
-    yield server, folder
-    server.cleanup()
+    with postgres_server(folder) as server:
+        yield server, folder

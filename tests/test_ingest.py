@@ -7,8 +7,9 @@ import duckdb
 import pytest
 import zstandard
 
+from stigma_insights.assets.ingest import loader
 from stigma_insights.assets.ingest.formats import SOURCE_FORMATS
-from stigma_insights.assets.ingest.loader import load_file, load_landing_folder
+from stigma_insights.assets.ingest.loader import landed_files, load_file, load_landing_folder
 
 SUBMISSION = {
     "id": "abc1",
@@ -270,3 +271,44 @@ def test_a_failed_load_leaves_nothing_behind(conn, tmp_path):
         load_file(conn, source, path)
     assert conn.execute("select record_id from raw.reddit_dump").fetchall() == [("abc1",)]
     assert conn.execute("select count(*) from raw.load_log").fetchone() == (1,)
+
+
+def test_documents_share_transactions_and_load_as_they_would_alone(tmp_path, monkeypatch):
+    """API pages load a few hundred to a transaction (a commit per page is slow, on a lake it is new Parquet
+    files per page): a refused page, a page landed twice and the ledger come out as they would one by one."""
+    page = lambda *ids: json.dumps(  # noqa: E731
+        {"kind": "Listing", "data": {"children": [{"kind": "t3", "data": dict(SUBMISSION, id=i)} for i in ids]}}
+    )
+    files = {
+        "1.json": page("a1", "a2"),
+        "2.json": "<html>502 Bad Gateway</html>",
+        "3.json": page("a2", "a3"),  # a2 again: a duplicate record
+        "4.json": page("a1", "a2"),  # the bytes of 1.json: loaded already
+    }
+    source, outcomes = SOURCE_FORMATS["reddit_api"], {}
+    for batch_bytes, transactions in ((loader.DOCUMENT_BATCH_BYTES, 1), (1, 4)):
+        monkeypatch.setattr(loader, "DOCUMENT_BATCH_BYTES", batch_bytes)
+        landing = tmp_path / f"landing_{batch_bytes}"
+        landing.mkdir()
+        with duckdb.connect() as conn:
+            results = load(conn, landing, "reddit_api", files)
+            assert len(loader.transaction_batches(source, landed_files(source, landing / "reddit_api"))) == transactions
+            outcomes[batch_bytes] = (
+                [(Path(r.source_file).name, r.status, r.records_loaded, r.records_duplicate) for r in results],
+                conn.execute("select record_id from raw.reddit_api order by 1").fetchall(),
+                conn.execute("select source_position, reason from raw.rejects").fetchall(),
+                conn.execute("select count(*) from raw.load_log").fetchall(),
+            )
+    together, alone = outcomes.values()
+    assert together == alone
+    assert together[0] == [
+        ("1.json", "loaded", 2, 0),
+        ("2.json", "refused", 0, 0),
+        ("3.json", "loaded", 1, 1),
+        ("4.json", "already_loaded", 0, 0),
+    ]
+    assert together[1:] == (
+        [("a1",), ("a2",), ("a3",)],
+        [("file", "2.json looks like HTML or XML (starts with '<'), not JSON text")],
+        [(3,)],
+    )

@@ -4,15 +4,11 @@ the single DuckDB file, with the lake's catalog in a DuckDB file and its data in
 S3 data (moto's server)."""
 
 import dataclasses
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
+from loopback_stack import lake_catalog, s3_server
 
 from stigma_insights.assets.maintenance.storage import maintain_lake
 from stigma_insights.lake import attach_lake, warehouse_connection
@@ -86,52 +82,20 @@ def test_the_sample_pipeline_on_a_ducklake_publishes_the_same_marts_as_on_the_du
     assert len(files_per_table) > 20 and set(files_per_table) == {(1,)}
 
 
-def free_loopback_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def s3_stand_in(monkeypatch):
     """moto's S3 server on loopback with an empty bucket `lake`; the AWS variables point the lake (and the
     dbt subprocess, which inherits them) at it."""
-    import boto3
-
-    port = free_loopback_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": endpoint,
-    }.items():
-        monkeypatch.setenv(name, value)
-    s3 = boto3.client("s3", endpoint_url=endpoint)
-    try:
-        for _ in range(100):  # the server takes a second or two to listen
-            try:
-                s3.create_bucket(Bucket="lake")
-                break
-            except Exception:
-                time.sleep(0.1)
+    with s3_server("lake") as (environment, s3):
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
         yield s3
-    finally:
-        server.terminate()
-        server.wait()
 
 
 @pytest.fixture
 def postgres_catalog(postgres_server):
     """An empty PostgreSQL database for the lake's catalog."""
-    server, folder = postgres_server
-    server.psql("create database lake;")
-    return f"ducklake:postgres:dbname=lake host={folder} user=postgres"
+    return lake_catalog(*postgres_server)
 
 
 @pytest.mark.scale

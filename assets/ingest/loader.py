@@ -3,9 +3,9 @@
 Python only reads bytes: NDJSON files are streamed (zstd undone on the fly) in blocks of lines
 handed to DuckDB as Arrow arrays, so memory stays bounded whatever the file size; JSON documents
 (API pages) are read whole. JSON parsing, validation, hashing and inserting happen in DuckDB, set
-by set. A file loads in one transaction, so a crash leaves it either fully loaded or not at all,
-and the ledger makes a second load of the same bytes a no-op. Exact duplicate records (same
-content hash) are counted, not stored twice.
+by set. A file loads in one transaction (small documents share one, a few hundred at a time), so a
+crash leaves it either fully loaded or not at all, and the ledger makes a second load of the same bytes
+a no-op. Exact duplicate records (same content hash) are counted, not stored twice.
 """
 
 import hashlib
@@ -27,6 +27,8 @@ ZSTD_MAX_WINDOW = 2**31
 # NDJSON is read in blocks of this many bytes (decompressed): the bound on the loader's memory.
 BLOCK_BYTES = 32 * 2**20
 ARROW_BATCH_ROWS = 32_768
+# JSON documents are loaded in transactions of about this many landed bytes (a file alone if larger).
+DOCUMENT_BATCH_BYTES = 32 * 2**20
 NEWLINE, CARRIAGE_RETURN = b"\n\r"
 ASCII_WHITESPACE = np.frombuffer(b" \t\r\x0b\x0c", np.uint8)
 HEX_DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
@@ -297,6 +299,26 @@ def file_sha256(path: Path) -> str:
 
 def load_file(conn: duckdb.DuckDBPyConnection, source: SourceFormat, path: Path) -> LoadResult:
     """Load one landed file in one transaction; a file whose bytes were loaded before is skipped."""
+    (result,) = _load_in_one_transaction(conn, source, [path])
+    return result
+
+
+def _load_in_one_transaction(
+    conn: duckdb.DuckDBPyConnection, source: SourceFormat, paths: list[Path]
+) -> list[LoadResult]:
+    conn.begin()
+    try:
+        results = [_load_unless_loaded(conn, source, path) for path in paths]
+        crash_point(RAW_LOAD_BEFORE_COMMIT)
+        conn.commit()
+    except Exception:
+        conn.rollback()
+        raise
+    return results
+
+
+def _load_unless_loaded(conn: duckdb.DuckDBPyConnection, source: SourceFormat, path: Path) -> LoadResult:
+    """Load one file, with its ledger row, in the open transaction (which sees files loaded earlier in it)."""
     sha256 = file_sha256(path)
     already = conn.execute(
         "select 1 from raw.load_log where source_format = ? and file_sha256 = ?", [source.name, sha256]
@@ -305,38 +327,33 @@ def load_file(conn: duckdb.DuckDBPyConnection, source: SourceFormat, path: Path)
         return LoadResult(source_file=str(path), status="already_loaded")
 
     loaded_at = datetime.now(UTC)
-    conn.begin()
     try:
-        try:
-            result = _load_items(conn, source, path, loaded_at)
-        except RefusedFile as refusal:
-            conn.rollback()  # records of blocks read before the refusal go too
+        result = _load_items(conn, source, path, loaded_at)
+    except RefusedFile as refusal:
+        if not source.is_document:  # records of blocks read before the refusal go too (the file is alone in it)
+            conn.rollback()
             conn.begin()
-            result = _refuse(conn, source, path, str(refusal), sha256, loaded_at)
-        crash_point(RAW_LOAD_BEFORE_COMMIT)
-        conn.execute(
-            "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                source.name,
-                str(path),
-                sha256,
-                result.status,
-                result.refusal_reason,
-                result.records_read,
-                result.records_loaded,
-                result.records_rejected,
-                result.records_duplicate,
-                loaded_at,
-            ],
-        )
-        conn.commit()
-    except Exception:
-        conn.rollback()
-        raise
+        result = _refuse(conn, source, path, str(refusal), sha256, loaded_at)
+    conn.execute(
+        "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            source.name,
+            str(path),
+            sha256,
+            result.status,
+            result.refusal_reason,
+            result.records_read,
+            result.records_loaded,
+            result.records_rejected,
+            result.records_duplicate,
+            loaded_at,
+        ],
+    )
     return result
 
 
 def _load_items(conn, source: SourceFormat, path: Path, loaded_at: datetime) -> LoadResult:
+    """A document is refused, if it is, before anything of it is written: several share a transaction."""
     if source.is_document:
         text, has_invalid_utf8 = decode_landed_bytes(path)
         if has_invalid_utf8:
@@ -433,6 +450,26 @@ def _refuse(conn, source: SourceFormat, path: Path, reason: str, file_sha256: st
     return LoadResult(source_file=str(path), status="refused", refusal_reason=reason)
 
 
+def transaction_batches(source: SourceFormat, paths: list[Path]) -> list[list[Path]]:
+    """Files loaded together in one transaction. NDJSON files alone: one may be gigabytes, and a refusal
+    found mid-stream rolls back what it inserted. Documents (API pages of a few hundred kB) in runs of
+    about DOCUMENT_BATCH_BYTES: each commit costs a catalog transaction and, on a DuckLake, new Parquet
+    files per table, and a collection lands thousands of pages."""
+    if not source.is_document:
+        return [[path] for path in paths]
+    batches: list[list[Path]] = []
+    batch_bytes = DOCUMENT_BATCH_BYTES
+    for path in paths:
+        size = path.stat().st_size
+        if batch_bytes + size > DOCUMENT_BATCH_BYTES:
+            batches.append([])
+            batch_bytes = 0
+        batches[-1].append(path)
+        batch_bytes += size
+    return batches
+
+
 def load_landing_folder(conn: duckdb.DuckDBPyConnection, source: SourceFormat, folder: Path) -> list[LoadResult]:
     ensure_raw_tables(conn, source)
-    return [load_file(conn, source, path) for path in landed_files(source, folder)]
+    batches = transaction_batches(source, landed_files(source, folder))
+    return [result for batch in batches for result in _load_in_one_transaction(conn, source, batch)]
