@@ -24,6 +24,9 @@ from stigma_insights.settings import LakeSettings, Settings
 LAKE_ALIAS = "lake"
 # A writer that loses a commit race with another (DuckLake's optimistic concurrency) retries this often.
 MAX_COMMIT_RETRIES = 100
+# Inserts of up to this many rows are kept in the catalog, not written as a Parquet file each (DuckLake's
+# data inlining): an API page, a ledger row, a batch of rejects. The storage upkeep writes them out.
+INLINED_ROWS_MAX = 1000
 
 
 def extension_file(package: str, name: str) -> str:
@@ -65,7 +68,11 @@ def sql_string(value: str) -> str:
 def attach_lake(conn: duckdb.DuckDBPyConnection, lake: LakeSettings, read_only: bool = False) -> None:
     """Attach the lake to this connection as its default database (the extensions loaded first)."""
     load_lake_extensions(conn, lake)
-    options = [f"data_path {sql_string(lake.data_path)}", *(["read_only"] if read_only else [])]
+    options = [
+        f"data_path {sql_string(lake.data_path)}",
+        f"data_inlining_row_limit {INLINED_ROWS_MAX}",
+        *(["read_only"] if read_only else []),
+    ]
     conn.execute(f"attach if not exists {sql_string(lake.catalog)} as {LAKE_ALIAS} ({', '.join(options)})")
     conn.execute(f"use {LAKE_ALIAS}")
     conn.execute(f"set ducklake_max_retry_count = {MAX_COMMIT_RETRIES}")

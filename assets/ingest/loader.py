@@ -231,31 +231,31 @@ def ndjson_line_blocks(path: Path) -> Iterator[pa.Table]:
             block = _read_block(stream, path) if block else b""
 
 
-def _items_sql(source: SourceFormat) -> str:
-    """SQL yielding (ordinal, source_position, original_text, item, invalid_utf8, content_sha256).
+# Each item comes with the file it was read from; `file_order` ranks the files of a set, so that of several
+# copies of a record the first, in file order and then item order, is the one stored.
+LANDED_LINES_ITEMS_SQL = """
+    select $source_file as source_file, 0 as file_order, ordinal, 'line ' || ordinal as source_position,
+           line as original_text, case when json_valid(line) then line end as item, invalid_utf8, content_sha256
+    from landed_lines
+"""
 
-    NDJSON: from the Arrow block `landed_lines`; documents: from the text in $text.
-    """
-    if not source.is_document:
-        return """
-            select ordinal, 'line ' || ordinal as source_position, line as original_text,
-                   case when json_valid(line) then line end as item, invalid_utf8, content_sha256
-            from landed_lines
-        """
+
+def _landed_documents_items_sql(source: SourceFormat) -> str:
+    """The items of every document in `landed_documents` (file_order, source_file, text), at each item path."""
     per_path = [
-        f"""select {index}::bigint * 1000000000 + ordinal as ordinal,
+        f"""select source_file, file_order, {index}::bigint * 1000000000 + ordinal as ordinal,
                    '{path} #' || ordinal as source_position,
                    item::varchar as original_text, item,
                    false as invalid_utf8,  -- a document with invalid UTF-8 is refused whole
                    sha256(item::varchar) as content_sha256
-            from unnest(json_extract($text::json, '{path}')) with ordinality as items(item, ordinal)"""
+            from landed_documents, unnest(json_extract(text::json, '{path}')) with ordinality as items(item, ordinal)"""
         for index, path in enumerate(source.item_paths)
     ]
     return " union all ".join(per_path)
 
 
-def _checked_items_sql(source: SourceFormat) -> str:
-    """Every item with its entity, id and, when it cannot be kept, the reason.
+def _checked_items_sql(source: SourceFormat, items_sql: str) -> str:
+    """Every item of `items_sql` with its entity, id and, when it cannot be kept, the reason.
 
     Each JSON function parses the whole item again, so the id and creation time come out of one
     extraction, and the object test (a further parse) runs only for items that are rejected anyway
@@ -265,7 +265,7 @@ def _checked_items_sql(source: SourceFormat) -> str:
         for entity, (id_path, created_path) in source.required_paths.items()
     )
     return f"""
-        with items as ({_items_sql(source)}),
+        with items as ({items_sql}),
         classified as (
             select *, {source.entity_sql} as entity from items
         ),
@@ -273,7 +273,8 @@ def _checked_items_sql(source: SourceFormat) -> str:
             select * exclude (required), required[1] as record_id, required[2] as created_raw
             from (select *, case entity {id_and_created} end as required from classified)
         )
-        select ordinal, source_position, original_text, entity, record_id, content_sha256,
+        select source_file, file_order, ordinal, source_position, original_text, entity, record_id,
+               content_sha256,
                case
                    when invalid_utf8 then 'invalid UTF-8 bytes'
                    when item is null then 'invalid JSON'
@@ -308,7 +309,10 @@ def _load_in_one_transaction(
 ) -> list[LoadResult]:
     conn.begin()
     try:
-        results = [_load_unless_loaded(conn, source, path) for path in paths]
+        if source.is_document:
+            results = _load_documents(conn, source, paths)
+        else:
+            results = [_load_ndjson(conn, source, path) for path in paths]
         crash_point(RAW_LOAD_BEFORE_COMMIT)
         conn.commit()
     except Exception:
@@ -317,28 +321,20 @@ def _load_in_one_transaction(
     return results
 
 
-def _load_unless_loaded(conn: duckdb.DuckDBPyConnection, source: SourceFormat, path: Path) -> LoadResult:
-    """Load one file, with its ledger row, in the open transaction (which sees files loaded earlier in it)."""
-    sha256 = file_sha256(path)
-    already = conn.execute(
-        "select 1 from raw.load_log where source_format = ? and file_sha256 = ?", [source.name, sha256]
-    ).fetchone()
-    if already:
-        return LoadResult(source_file=str(path), status="already_loaded")
+def _already_loaded(conn, source: SourceFormat, sha256: str) -> bool:
+    return bool(
+        conn.execute(
+            "select 1 from raw.load_log where source_format = ? and file_sha256 = ?", [source.name, sha256]
+        ).fetchone()
+    )
 
-    loaded_at = datetime.now(UTC)
-    try:
-        result = _load_items(conn, source, path, loaded_at)
-    except RefusedFile as refusal:
-        if not source.is_document:  # records of blocks read before the refusal go too (the file is alone in it)
-            conn.rollback()
-            conn.begin()
-        result = _refuse(conn, source, path, str(refusal), sha256, loaded_at)
+
+def _log(conn, source: SourceFormat, result: LoadResult, sha256: str, loaded_at: datetime) -> None:
     conn.execute(
         "insert into raw.load_log values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             source.name,
-            str(path),
+            result.source_file,
             sha256,
             result.status,
             result.refusal_reason,
@@ -349,97 +345,154 @@ def _load_unless_loaded(conn: duckdb.DuckDBPyConnection, source: SourceFormat, p
             loaded_at,
         ],
     )
+
+
+def _load_ndjson(conn, source: SourceFormat, path: Path) -> LoadResult:
+    """An NDJSON file, block by block, in a transaction of its own."""
+    sha256 = file_sha256(path)
+    if _already_loaded(conn, source, sha256):
+        return LoadResult(source_file=str(path), status="already_loaded")
+    loaded_at = datetime.now(UTC)
+    try:
+        counts = [
+            _load_item_set(conn, source, loaded_at, LANDED_LINES_ITEMS_SQL, {"source_file": str(path)}, block).get(
+                str(path), (0, 0, 0, 0)
+            )
+            for block in ndjson_line_blocks(path)
+        ]
+        read, loaded, rejected, duplicate = (sum(column) for column in zip((0, 0, 0, 0), *counts, strict=True))
+        result = LoadResult(str(path), "loaded", read, loaded, rejected, duplicate)
+    except RefusedFile as refusal:
+        conn.rollback()  # records of blocks read before the refusal go too
+        conn.begin()
+        result = _refuse(conn, source, path, str(refusal), sha256, loaded_at)
+    _log(conn, source, result, sha256, loaded_at)
     return result
 
 
-def _load_items(conn, source: SourceFormat, path: Path, loaded_at: datetime) -> LoadResult:
-    """A document is refused, if it is, before anything of it is written: several share a transaction."""
-    if source.is_document:
-        text, has_invalid_utf8 = decode_landed_bytes(path)
-        if has_invalid_utf8:
-            raise RefusedFile(f"{path.name} holds invalid UTF-8 bytes")
-        (is_json,) = conn.execute("select json_valid($text)", {"text": text}).fetchone()
-        if not is_json:
-            raise RefusedFile(f"{path.name} is not a valid JSON document")
-        (error,) = conn.execute(
-            f"select {source.document_error_sql} from (select $text::json as doc)", {"text": text}
-        ).fetchone()
-        if error:
-            raise RefusedFile(f"{path.name}: {error}")
-        counts = [_load_item_set(conn, source, path, loaded_at, {"text": text})]
-    else:
-        counts = []
-        for block in ndjson_line_blocks(path):
-            conn.register("landed_lines", block)
-            try:
-                counts.append(_load_item_set(conn, source, path, loaded_at, {}))
-            finally:
-                conn.unregister("landed_lines")
-    read, loaded, rejected, duplicate = (
-        (sum(column) for column in zip(*counts, strict=True)) if counts else (0, 0, 0, 0)
-    )
-    return LoadResult(
-        source_file=str(path),
-        status="loaded",
-        records_read=read,
-        records_loaded=loaded,
-        records_rejected=rejected,
-        records_duplicate=duplicate,
-    )
+def _load_documents(conn, source: SourceFormat, paths: list[Path]) -> list[LoadResult]:
+    """Documents checked one by one (a refused one is refused whole, before anything of it is written), the
+    items of the others loaded as one set: one look at what is stored already, one write per table."""
+    loaded_at = datetime.now(UTC)
+    results: dict[Path, LoadResult] = {}
+    accepted: list[tuple[Path, str, str]] = []  # (path, sha256, text)
+    hashes = set()
+    for path in paths:
+        sha256 = file_sha256(path)
+        if sha256 in hashes or _already_loaded(conn, source, sha256):
+            results[path] = LoadResult(source_file=str(path), status="already_loaded")
+            continue
+        hashes.add(sha256)
+        try:
+            accepted.append((path, sha256, _document_text(conn, source, path)))
+        except RefusedFile as refusal:
+            results[path] = _refuse(conn, source, path, str(refusal), sha256, loaded_at)
+            _log(conn, source, results[path], sha256, loaded_at)
+    if accepted:
+        documents = pa.table(
+            {
+                "file_order": list(range(len(accepted))),
+                "source_file": [str(path) for path, _, _ in accepted],
+                "text": [text for _, _, text in accepted],
+            }
+        )
+        counts = _load_item_set(conn, source, loaded_at, _landed_documents_items_sql(source), landed=documents)
+        for path, sha256, _ in accepted:
+            results[path] = LoadResult(str(path), "loaded", *counts.get(str(path), (0, 0, 0, 0)))
+            _log(conn, source, results[path], sha256, loaded_at)
+    return [results[path] for path in paths]
+
+
+def _document_text(conn, source: SourceFormat, path: Path) -> str:
+    """The document's text, or RefusedFile saying why the whole file is refused."""
+    text, has_invalid_utf8 = decode_landed_bytes(path)
+    if has_invalid_utf8:
+        raise RefusedFile(f"{path.name} holds invalid UTF-8 bytes")
+    (is_json,) = conn.execute("select json_valid($text)", {"text": text}).fetchone()
+    if not is_json:
+        raise RefusedFile(f"{path.name} is not a valid JSON document")
+    (error,) = conn.execute(
+        f"select {source.document_error_sql} from (select $text::json as doc)", {"text": text}
+    ).fetchone()
+    if error:
+        raise RefusedFile(f"{path.name}: {error}")
+    return text
 
 
 def _load_item_set(
-    conn, source: SourceFormat, path: Path, loaded_at: datetime, params: dict
-) -> tuple[int, int, int, int]:
-    """Check one set of items, store the new ones and the rejects; (read, loaded, rejected, duplicate).
+    conn,
+    source: SourceFormat,
+    loaded_at: datetime,
+    items_sql: str,
+    params: dict | None = None,
+    landed: pa.Table | None = None,
+) -> dict[str, tuple[int, int, int, int]]:
+    """Check one set of items (`landed`: the lines or documents they come from), store the new ones and the
+    rejects; per source file, (read, loaded, rejected, duplicate).
 
-    Each count is taken on its own, before the insert, so the ledger's balance
-    read = loaded + rejected + duplicate is a check that can fail."""
-    conn.execute(f"create or replace temp table checked_items as {_checked_items_sql(source)}", params)
-    read, rejected, duplicate = conn.execute(
+    The counts are taken before the insert, which must then store exactly the records counted as new:
+    the ledger's balance read = loaded + rejected + duplicate is a check that can fail."""
+    landed_name = "landed_documents" if source.is_document else "landed_lines"
+    if landed is not None:
+        conn.register(landed_name, landed)
+    try:
+        conn.execute(
+            f"create or replace temp table checked_items as {_checked_items_sql(source, items_sql)}", params or {}
+        )
+    finally:
+        if landed is not None:
+            conn.unregister(landed_name)
+    counts = conn.execute(
         f"""
         select
+            source_file,
             count(*),
+            count(*) filter (where reject_reason is null and not already_stored and not repeated_in_this_set),
             count(*) filter (where reject_reason is not null),
             count(*) filter (where reject_reason is null and (already_stored or repeated_in_this_set))
         from (
             select
+                source_file,
                 reject_reason,
                 content_sha256 in (select content_sha256 from {source.raw_table}) as already_stored,
-                row_number() over (partition by content_sha256, reject_reason is null order by ordinal) > 1
-                    as repeated_in_this_set
+                row_number() over (
+                    partition by content_sha256, reject_reason is null order by file_order, ordinal
+                ) > 1 as repeated_in_this_set
             from checked_items
         )
+        group by source_file
         """
-    ).fetchone()
-    (loaded,) = conn.execute(
+    ).fetchall()
+    (inserted,) = conn.execute(
         f"""
         insert into {source.raw_table}
-        select entity, record_id, original_text::json, $source_file, source_position, content_sha256, $loaded_at
+        select entity, record_id, original_text::json, source_file, source_position, content_sha256, $loaded_at
         from checked_items
         where reject_reason is null
           and content_sha256 not in (select content_sha256 from {source.raw_table})
-        qualify row_number() over (partition by content_sha256 order by ordinal) = 1
+        qualify row_number() over (partition by content_sha256 order by file_order, ordinal) = 1
         """,
-        {"source_file": str(path), "loaded_at": loaded_at},
+        {"loaded_at": loaded_at},
     ).fetchone()
+    if inserted != sum(new for _, _, new, _, _ in counts):
+        raise RuntimeError(f"{source.name}: stored {inserted} records, counted {counts} as new")
     conn.execute(
         """
         insert into raw.rejects
-        select $source_format, $source_file, source_position, reject_reason, original_text,
+        select $source_format, source_file, source_position, reject_reason, original_text,
                content_sha256, $loaded_at
         from checked_items c
         where reject_reason is not null
           and not exists (
               select 1 from raw.rejects r
-              where r.source_file = $source_file and r.source_position = c.source_position
+              where r.source_file = c.source_file and r.source_position = c.source_position
                 and r.original_sha256 = c.content_sha256
           )
         """,
-        {"source_format": source.name, "source_file": str(path), "loaded_at": loaded_at},
+        {"source_format": source.name, "loaded_at": loaded_at},
     )
     conn.execute("drop table checked_items")
-    return read, loaded, rejected, duplicate
+    return {source_file: tuple(numbers) for source_file, *numbers in counts}
 
 
 def _refuse(conn, source: SourceFormat, path: Path, reason: str, file_sha256: str, loaded_at: datetime) -> LoadResult:
@@ -453,8 +506,8 @@ def _refuse(conn, source: SourceFormat, path: Path, reason: str, file_sha256: st
 def transaction_batches(source: SourceFormat, paths: list[Path]) -> list[list[Path]]:
     """Files loaded together in one transaction. NDJSON files alone: one may be gigabytes, and a refusal
     found mid-stream rolls back what it inserted. Documents (API pages of a few hundred kB) in runs of
-    about DOCUMENT_BATCH_BYTES: each commit costs a catalog transaction and, on a DuckLake, new Parquet
-    files per table, and a collection lands thousands of pages."""
+    about DOCUMENT_BATCH_BYTES, their items one set: a collection lands thousands of pages, and each set
+    costs a look at every stored record's hash and, on a DuckLake, new Parquet files per table."""
     if not source.is_document:
         return [[path] for path in paths]
     batches: list[list[Path]] = []
