@@ -213,6 +213,15 @@ def labelled_this_run(result) -> int:
     return event.materialization.metadata["labelled_this_run"].value
 
 
+def storage_name(settings) -> str:
+    """The warehouse the run wrote: the DuckDB file, or a DuckLake with its catalog (file or PostgreSQL) and
+    data (local folder or S3)."""
+    if settings.lake is None:
+        return "duckdb file"
+    catalog = "-postgres" if settings.lake.catalog.startswith("ducklake:postgres:") else ""
+    return f"ducklake{catalog}{'-s3' if settings.lake.data_path.startswith('s3://') else ''}"
+
+
 def plain_encode_throughput(settings, sample: int) -> tuple[float, int]:
     """Texts/s of SentenceTransformer.encode (torch, defaults) on a random sample of the labelled texts."""
     from stigma_insights.assets.labels.embedding import load_torch_encoder
@@ -311,7 +320,7 @@ def main() -> None:
             "full_seconds": round(full_s, 2),
             "incremental_seconds": round(incremental_s, 2),
             "embedding_backend": backend_name(),
-            "storage": "ducklake" if settings.lake else "duckdb file",
+            "storage": storage_name(settings),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         },
     }
@@ -331,7 +340,7 @@ def main() -> None:
     results_dir = BENCH_DIR / "results"
     # A run of some stages only is kept apart from the whole pipeline's figures at that size.
     stages_part = "" if stage_names == list(STAGES) else "_" + "+".join(stage_names)
-    storage_part = "_ducklake" if settings.lake else ""  # STIGMA_INSIGHTS_LAKE set: the run was on a lake
+    storage_part = "" if settings.lake is None else "_" + storage_name(settings)
     for name in ("latest.json", f"size_{args.size}_{backend_name()}{stages_part}{storage_part}.json"):
         (results_dir / name).write_text(json.dumps(results, indent=2) + "\n")
     print(f"Wrote {results_dir / 'latest.json'} and {name}")
