@@ -312,7 +312,8 @@ def _load_in_one_transaction(
         if source.is_document:
             results = _load_documents(conn, source, paths)
         else:
-            results = [_load_ndjson(conn, source, path) for path in paths]
+            (path,) = paths  # alone in its transaction: a refusal mid-stream rolls back what it inserted
+            results = [_load_ndjson(conn, source, path)]
         crash_point(RAW_LOAD_BEFORE_COMMIT)
         conn.commit()
     except Exception:
@@ -376,13 +377,20 @@ def _load_documents(conn, source: SourceFormat, paths: list[Path]) -> list[LoadR
     loaded_at = datetime.now(UTC)
     results: dict[Path, LoadResult] = {}
     accepted: list[tuple[Path, str, str]] = []  # (path, sha256, text)
-    hashes = set()
-    for path in paths:
-        sha256 = file_sha256(path)
-        if sha256 in hashes or _already_loaded(conn, source, sha256):
+    file_hashes = {path: file_sha256(path) for path in paths}
+    # One look at the ledger for the batch (on a lake each statement reads the catalog's state: 0.2 s at 10M).
+    seen = {
+        sha256
+        for (sha256,) in conn.execute(
+            "select file_sha256 from raw.load_log where source_format = ? and file_sha256 in (select unnest(?))",
+            [source.name, list(file_hashes.values())],
+        ).fetchall()
+    }
+    for path, sha256 in file_hashes.items():
+        if sha256 in seen:
             results[path] = LoadResult(source_file=str(path), status="already_loaded")
             continue
-        hashes.add(sha256)
+        seen.add(sha256)
         try:
             accepted.append((path, sha256, _document_text(conn, source, path)))
         except RefusedFile as refusal:
