@@ -1,8 +1,8 @@
 """Storage upkeep of the warehouse, plain Python over a DuckDB connection to it.
 
-A DuckLake grows with every run: each insert writes Parquet files (one or more per landed API page), and
-each table dbt rebuilds leaves its old files to the snapshots that read them, which DuckLake keeps until
-they expire. DuckLake's CHECKPOINT runs its maintenance in order: it flushes rows inlined in the catalog
+A DuckLake grows with every run: each insert writes Parquet files (or, if small, rows inlined in the
+catalog), and each table dbt rebuilds leaves its old files to the snapshots that read them, which
+DuckLake keeps until they expire. DuckLake's CHECKPOINT runs its maintenance in order: it flushes rows inlined in the catalog
 to Parquet, expires snapshots older than the retention, merges adjacent small files, rewrites files with
 many deleted rows and deletes the files nothing references (those unreferenced for longer than the
 retention). On the single DuckDB file a checkpoint writes the log into the file; its block counts show
