@@ -450,8 +450,14 @@ def _load_item_set(
     finally:
         if landed is not None:
             conn.unregister(landed_name)
+    # The set's records stored already: a semi join probes the raw table with the set's hashes (where `in
+    # (select ... from raw)` would build a hash table of every stored hash, twice per set).
+    conn.execute(
+        f"""create or replace temp table stored_items as
+            select content_sha256 from {source.raw_table} semi join checked_items using (content_sha256)"""
+    )
     counts = conn.execute(
-        f"""
+        """
         select
             source_file,
             count(*),
@@ -462,7 +468,7 @@ def _load_item_set(
             select
                 source_file,
                 reject_reason,
-                content_sha256 in (select content_sha256 from {source.raw_table}) as already_stored,
+                content_sha256 in (select content_sha256 from stored_items) as already_stored,
                 row_number() over (
                     partition by content_sha256, reject_reason is null order by file_order, ordinal
                 ) > 1 as repeated_in_this_set
@@ -477,7 +483,7 @@ def _load_item_set(
         select entity, record_id, original_text::json, source_file, source_position, content_sha256, $loaded_at
         from checked_items
         where reject_reason is null
-          and content_sha256 not in (select content_sha256 from {source.raw_table})
+          and content_sha256 not in (select content_sha256 from stored_items)
         qualify row_number() over (partition by content_sha256 order by file_order, ordinal) = 1
         """,
         {"loaded_at": loaded_at},
@@ -499,7 +505,7 @@ def _load_item_set(
         """,
         {"source_format": source.name, "loaded_at": loaded_at},
     )
-    conn.execute("drop table checked_items")
+    conn.execute("drop table checked_items; drop table stored_items")
     return {source_file: tuple(numbers) for source_file, *numbers in counts}
 
 
