@@ -5,8 +5,8 @@ catalog), and each table dbt rebuilds leaves its old files to the snapshots that
 DuckLake keeps until they expire. DuckLake's CHECKPOINT runs its maintenance in order: it flushes rows
 inlined in the catalog to Parquet, expires snapshots older than the retention, merges adjacent small
 files, rewrites files with many deleted rows and deletes the files nothing references (those
-unreferenced for longer than the retention). On the single DuckDB file a checkpoint writes the log into the file; its block counts show
-the space that a copy of the database would give back.
+unreferenced for longer than the retention). On the single DuckDB file a checkpoint writes the log
+into the file; its block counts show the space that a copy of the database would give back.
 """
 
 import duckdb
