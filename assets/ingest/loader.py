@@ -322,12 +322,14 @@ def _load_in_one_transaction(
     return results
 
 
-def _already_loaded(conn, source: SourceFormat, sha256: str) -> bool:
-    return bool(
-        conn.execute(
-            "select 1 from raw.load_log where source_format = ? and file_sha256 = ?", [source.name, sha256]
-        ).fetchone()
-    )
+def _loaded_before(conn, source: SourceFormat, file_hashes: list[str]) -> set[str]:
+    """Which of these files' hashes the ledger holds: one query however many files (on a lake each statement
+    reads the catalog's state, 0.2 s at 10M)."""
+    loaded = conn.execute(
+        "select file_sha256 from raw.load_log where source_format = ? and file_sha256 in (select unnest(?))",
+        [source.name, file_hashes],
+    ).fetchall()
+    return {sha256 for (sha256,) in loaded}
 
 
 def _log(conn, source: SourceFormat, result: LoadResult, sha256: str, loaded_at: datetime) -> None:
@@ -351,7 +353,7 @@ def _log(conn, source: SourceFormat, result: LoadResult, sha256: str, loaded_at:
 def _load_ndjson(conn, source: SourceFormat, path: Path) -> LoadResult:
     """An NDJSON file, block by block, in a transaction of its own."""
     sha256 = file_sha256(path)
-    if _already_loaded(conn, source, sha256):
+    if _loaded_before(conn, source, [sha256]):
         return LoadResult(source_file=str(path), status="already_loaded")
     loaded_at = datetime.now(UTC)
     try:
@@ -378,14 +380,7 @@ def _load_documents(conn, source: SourceFormat, paths: list[Path]) -> list[LoadR
     results: dict[Path, LoadResult] = {}
     accepted: list[tuple[Path, str, str]] = []  # (path, sha256, text)
     file_hashes = {path: file_sha256(path) for path in paths}
-    # One look at the ledger for the batch (on a lake each statement reads the catalog's state: 0.2 s at 10M).
-    seen = {
-        sha256
-        for (sha256,) in conn.execute(
-            "select file_sha256 from raw.load_log where source_format = ? and file_sha256 in (select unnest(?))",
-            [source.name, list(file_hashes.values())],
-        ).fetchall()
-    }
+    seen = _loaded_before(conn, source, list(file_hashes.values()))
     for path, sha256 in file_hashes.items():
         if sha256 in seen:
             results[path] = LoadResult(source_file=str(path), status="already_loaded")
