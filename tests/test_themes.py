@@ -3,7 +3,7 @@
 import numpy as np
 from sklearn.metrics import adjusted_rand_score, homogeneity_score
 
-from stigma_insights.assets.themes.themes import OUTLIER, Themes, find_themes, match_previous
+from stigma_insights.assets.themes.themes import OUTLIER, Themes, find_themes, fitting_posts, match_previous
 
 GROUPS = {
     "family": "my parents say therapy brings shame on the family ko saya hai",
@@ -50,6 +50,24 @@ def test_the_same_posts_in_another_order_give_the_same_themes():
     back = np.empty_like(shuffled.assignment)
     back[order] = shuffled.assignment
     assert adjusted_rand_score(first.assignment, back) == 1.0
+
+
+def test_past_the_fitting_size_a_sample_finds_the_themes_and_every_post_gets_one():
+    texts, embeddings, truth = posts(seed=5, per_group=60)
+    texts = [f"{text} post {i}" for i, text in enumerate(texts)]  # distinct texts, distinct hashes
+    fitted = fitting_posts(texts, 90)
+    assert len(set(fitted.tolist())) == 90 and fitted.max() < len(texts)
+    themes = find_themes(texts, embeddings, fit_posts=90)
+
+    themed = themes.assignment != OUTLIER
+    assert themed.sum() == 180  # the posts outside the sample took their group's theme too
+    assert homogeneity_score(np.asarray(truth)[themed], themes.assignment[themed]) > 1 - 1e-9  # no theme mixes
+    assert (np.asarray(truth)[~themed] == "stray").all()
+    order = np.random.default_rng(11).permutation(len(texts))
+    shuffled = find_themes([texts[i] for i in order], embeddings[order], fit_posts=90)
+    back = np.empty_like(shuffled.assignment)
+    back[order] = shuffled.assignment
+    assert adjusted_rand_score(themes.assignment, back) == 1.0  # the same sample, whatever the order
 
 
 def test_a_theme_keeps_its_id_across_runs_and_a_new_one_gets_a_new_id():

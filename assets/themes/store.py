@@ -89,7 +89,8 @@ def theme_posts(conn: duckdb.DuckDBPyConnection, names: dict[int, str] | None = 
     post_rows: list[tuple] = []
     by_domain: dict[str, dict[str, int]] = {}
     for (domain, model), group in sorted(posts.group_by(["stigma_domain", "embedding_model"]), key=lambda g: g[0]):
-        embeddings = np.asarray(group["embedding"].to_list(), dtype=np.float32)
+        # Through Arrow's flat values: a list of Python floats per post would take GBs at a million posts.
+        embeddings = group["embedding"].explode().to_numpy().astype(np.float32).reshape(group.height, -1)
         themes = find_themes(group["text"].to_list(), embeddings)
         earlier = previous.filter((pl.col("stigma_domain") == domain) & (pl.col("embedding_model") == model))
         earlier_centroids = np.asarray(earlier["centroid"].to_list(), dtype=np.float32).reshape(-1, EMBEDDING_DIM)

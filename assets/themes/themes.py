@@ -5,6 +5,9 @@
   least 3), then each post HDBSCAN left out joins the theme whose
   centroid is nearest when their cosine is at least 0.4; the rest stay outliers, counted (-1), never
   hidden. The same posts give the same themes whatever their order (bench/themes.py measures it).
+- Scale: HDBSCAN's time grows with the square of the posts (44 s for 100k here, over an hour for 1M),
+  so past FIT_POSTS the themes are found on that many posts, chosen by a hash of their text (the same
+  posts whatever their order), and every other post takes its theme by the same nearest-centroid rule.
 - Keywords: class-based TF-IDF (each theme's texts as one document; a word weighs its frequency in the
   theme times log(1 + average words per theme / its frequency over all themes)), without the function
   words of the languages of the study's communities (stop_words.yaml and scikit-learn's English list).
@@ -12,6 +15,7 @@
   matches (cosine >= 0.8, one to one), so trend lines follow a theme across nightly runs.
 """
 
+import hashlib
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -33,6 +37,7 @@ MIN_THEME_SIZE = 3
 JOIN_COSINE = 0.4  # an outlier this close to a theme's centroid joins it
 SAME_THEME_COSINE = 0.8  # a theme this close to a previous run's keeps its id
 KEYWORDS = 8
+FIT_POSTS = 20_000  # HDBSCAN on more takes minutes (quadratic); 20k: about 2 s here
 SEED = 0
 
 
@@ -65,18 +70,30 @@ def _centroids(embeddings: np.ndarray, assignment: np.ndarray, count: int) -> np
     return centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
 
 
-def cluster(embeddings: np.ndarray) -> np.ndarray:
-    """Theme per post (OUTLIER for none): PCA, HDBSCAN, then the near outliers joined to their theme."""
-    if len(embeddings) < 2 * MIN_THEME_SIZE:
-        return np.full(len(embeddings), OUTLIER)
-    reduced = PCA(n_components=min(DIMENSIONS, len(embeddings) - 1), random_state=SEED).fit_transform(embeddings)
-    size = max(MIN_THEME_SIZE, int(len(embeddings) * MIN_THEME_SHARE))
+def fitting_posts(texts: list[str], fit_posts: int = FIT_POSTS) -> np.ndarray:
+    """The posts the clusters are found on: all of them, or past `fit_posts` those first by text hash."""
+    if len(texts) <= fit_posts:
+        return np.arange(len(texts))
+    digests = [hashlib.blake2b(text.encode(), digest_size=8).digest() for text in texts]
+    return np.sort(np.argsort(digests, kind="stable")[:fit_posts])
+
+
+def cluster(embeddings: np.ndarray, fitted: np.ndarray | None = None) -> np.ndarray:
+    """Theme per post (OUTLIER for none): PCA and HDBSCAN on the `fitted` posts (default: all), then
+    the near outliers, and every post not fitted, joined to the theme of the nearest centroid."""
+    fitted = np.arange(len(embeddings)) if fitted is None else fitted
+    assignment = np.full(len(embeddings), OUTLIER)
+    if len(fitted) < 2 * MIN_THEME_SIZE:
+        return assignment
+    sample = embeddings[fitted]
+    reduced = PCA(n_components=min(DIMENSIONS, len(sample) - 1), random_state=SEED).fit_transform(sample)
+    size = max(MIN_THEME_SIZE, int(len(sample) * MIN_THEME_SHARE))
     found = HDBSCAN(min_cluster_size=size, min_samples=1, cluster_selection_method="leaf", copy=True)
-    assignment = found.fit_predict(reduced)
+    assignment[fitted] = found.fit_predict(reduced)
     count = int(assignment.max()) + 1
     if count == 0:
         return assignment
-    similarity = embeddings @ _centroids(embeddings, assignment, count).T
+    similarity = embeddings @ _centroids(sample, assignment[fitted], count).T
     joins = (assignment == OUTLIER) & (similarity.max(axis=1) >= JOIN_COSINE)
     assignment[joins] = similarity.argmax(axis=1)[joins]
     return assignment
@@ -95,8 +112,8 @@ def keywords(texts: list[str], assignment: np.ndarray, count: int, top: int = KE
     return [[str(words[i]) for i in np.argsort(-row)[:top] if row[i] > 0] for row in weights]
 
 
-def find_themes(texts: list[str], embeddings: np.ndarray) -> Themes:
-    assignment = cluster(embeddings)
+def find_themes(texts: list[str], embeddings: np.ndarray, fit_posts: int = FIT_POSTS) -> Themes:
+    assignment = cluster(embeddings, fitting_posts(texts, fit_posts))
     count = int(assignment.max()) + 1 if len(assignment) else 0
     centroids = _centroids(embeddings, assignment, count) if count else np.zeros((0, embeddings.shape[1]))
     return Themes(
