@@ -16,6 +16,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from stigma_insights.assets.labels.embedding import EMBEDDING_DIM
@@ -43,18 +45,38 @@ create table if not exists {POST_THEMES_TABLE} (
     assigned_at timestamptz not null
 )
 """
-# The stigma-related posts, each with the vector of the model that labelled it.
-POSTS_SQL = """
-    select labels.post_key, labels.stigma_domain, posts.text, cache.embedding,
-           split_part(labels.model_name, '|engine:', 1) as embedding_model
+# The stigma-related posts of one domain and embedding model, read one group at a time.
+GROUPS_SQL = """
+    select distinct stigma_domain, split_part(model_name, '|engine:', 1) as embedding_model
+    from labels.post_labels
+    where relevance = 'relevant' and stigma_domain is not null
+    order by all
+"""
+GROUP_POSTS_SQL = """
+    select labels.post_key, labels.text_sha256, posts.text
     from labels.post_labels as labels
     join intermediate.int_posts_deduplicated as posts using (post_key)
-    join labels.embedding_cache as cache
-        on cache.model_id = split_part(labels.model_name, '|engine:', 1) and cache.text_sha256 = labels.text_sha256
-    where labels.relevance = 'relevant' and labels.stigma_domain is not null
+    where labels.relevance = 'relevant' and labels.stigma_domain = $domain
+        and split_part(labels.model_name, '|engine:', 1) = $model
     qualify row_number() over (partition by labels.post_key) = 1
     order by labels.post_key
 """
+MODEL_VECTORS_SQL = "select text_sha256, embedding from labels.embedding_cache where model_id = $model"
+STREAMED_ROWS = 50_000  # cached vectors per Arrow batch (75 MB)
+
+
+def cached_vectors(conn: duckdb.DuckDBPyConnection, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
+    """The model's cached vectors of these text hashes. The cache is streamed and filtered batch by batch:
+    joined in SQL, DuckDB built its hash table from every cached vector of the model (1.5 GB for 300k
+    posts here, several GB at a million)."""
+    wanted = pa.array(set(hashes), pa.string())
+    vectors: dict[str, np.ndarray] = {}
+    for batch in conn.execute(MODEL_VECTORS_SQL, {"model": model}).to_arrow_reader(STREAMED_ROWS):
+        kept = batch.filter(pc.is_in(batch.column("text_sha256"), value_set=wanted))
+        if kept.num_rows:
+            flat = kept.column("embedding").flatten().to_numpy().astype(np.float32, copy=False)
+            vectors.update(zip(kept.column("text_sha256").to_pylist(), flat.reshape(kept.num_rows, -1), strict=True))
+    return vectors
 
 
 @dataclass(frozen=True)
@@ -75,7 +97,6 @@ def theme_posts(conn: duckdb.DuckDBPyConnection, names: dict[int, str] | None = 
     """`names`: theme id -> name (default: theme_names.yaml)."""
     names = theme_names() if names is None else names
     conn.execute(DDL)
-    posts = conn.execute(POSTS_SQL).pl()
     previous = conn.execute(f"select theme_id, stigma_domain, embedding_model, centroid from {THEMES_TABLE}").pl()
     before = {
         key: (theme, at)
@@ -88,10 +109,14 @@ def theme_posts(conn: duckdb.DuckDBPyConnection, names: dict[int, str] | None = 
     theme_rows: list[tuple] = []
     post_rows: list[tuple] = []
     by_domain: dict[str, dict[str, int]] = {}
-    for (domain, model), group in sorted(posts.group_by(["stigma_domain", "embedding_model"]), key=lambda g: g[0]):
-        # Through Arrow's flat values: a list of Python floats per post would take GBs at a million posts.
-        embeddings = group["embedding"].explode().to_numpy().astype(np.float32).reshape(group.height, -1)
-        themes = find_themes(group["text"].to_list(), embeddings)
+    for domain, model in conn.execute(GROUPS_SQL).fetchall():
+        group = conn.execute(GROUP_POSTS_SQL, {"domain": domain, "model": model}).fetchall()
+        vectors = cached_vectors(conn, model, [text_sha256 for _, text_sha256, _ in group])
+        group = [post for post in group if post[1] in vectors]  # a post with no vector has no place to join
+        post_keys = [post_key for post_key, _, _ in group]
+        embeddings = np.stack([vectors[text_sha256] for _, text_sha256, _ in group]) if group else np.zeros((0, 1))
+        themes = find_themes([text for _, _, text in group], embeddings)
+        del group, vectors  # the texts and vectors go before the next domain's are read
         earlier = previous.filter((pl.col("stigma_domain") == domain) & (pl.col("embedding_model") == model))
         earlier_centroids = np.asarray(earlier["centroid"].to_list(), dtype=np.float32).reshape(-1, EMBEDDING_DIM)
         ids = match_previous(themes, earlier["theme_id"].to_list(), earlier_centroids, next_id)
@@ -102,13 +127,13 @@ def theme_posts(conn: duckdb.DuckDBPyConnection, names: dict[int, str] | None = 
                 ids, themes.sizes, themes.keywords, themes.centroids, strict=True
             )
         ]
-        for key, theme in zip(group["post_key"], themes.assignment, strict=True):
+        for key, theme in zip(post_keys, themes.assignment, strict=True):
             theme_id = ids[theme] if theme != OUTLIER else OUTLIER
             kept = before.get(key)
             post_rows.append((key, domain, theme_id, kept[1] if kept and kept[0] == theme_id else now))
         counts = by_domain.setdefault(domain, {"themes": 0, "posts": 0, "outliers": 0})
         counts["themes"] += len(ids)
-        counts["posts"] += group.height
+        counts["posts"] += len(post_keys)
         counts["outliers"] += int((themes.assignment == OUTLIER).sum())
     theme_frame = pl.DataFrame(
         theme_rows,
