@@ -5,7 +5,7 @@ Texts longer than the model's window are cut into consecutive windows at token b
 window is embedded and the text's embedding is the token-weighted mean of its windows.
 
 Two backends, chosen by STIGMA_INSIGHTS_EMBEDDING_BACKEND (default `auto`: `torch` where it runs on a
-GPU, `onnx-int8` on a CPU, where it is 1.5-1.9 times faster for 0.7 macro-F1 points on CAMS):
+GPU, `onnx-int8` on a CPU, where it labels several times faster and scores as torch does on CAMS):
 - `torch`: sentence-transformers in fp32, on a GPU when one is present;
 - `onnx-int8`: the same model exported to ONNX with int8 weights (one scale per output channel), run by
   onnxruntime on the CPU, one window per run on each of the CPUs. The export is made locally from the

@@ -112,7 +112,7 @@ def theme_posts(conn: duckdb.DuckDBPyConnection, names: dict[int, str] | None = 
     for domain, model in conn.execute(GROUPS_SQL).fetchall():
         group = conn.execute(GROUP_POSTS_SQL, {"domain": domain, "model": model}).fetchall()
         vectors = cached_vectors(conn, model, [text_sha256 for _, text_sha256, _ in group])
-        group = [post for post in group if post[1] in vectors]  # a post with no vector has no place to join
+        group = [post for post in group if post[1] in vectors]  # as a join would: no cached vector, no theme
         post_keys = [post_key for post_key, _, _ in group]
         embeddings = np.stack([vectors[text_sha256] for _, text_sha256, _ in group]) if group else np.zeros((0, 1))
         themes = find_themes([text for _, _, text in group], embeddings)
