@@ -20,8 +20,8 @@ from stigma_insights.assets.labels.ray_engine import on_ray, start_ray  # noqa: 
 
 from generate_landing import shared_real_texts  # noqa: E402
 
-# plain `encode` on one H200 (issue #14's measurement; no GPU was lent to this session)
-H200_TEXTS_PER_S = 3_450
+# `embed` on one H100 with 16 CPUs, real posts (bench/results/gpu_labels_h100.json: tokenising-bound)
+GPU_TEXTS_PER_S = 13_771
 POSTS = 100_000_000
 
 
@@ -49,8 +49,8 @@ def main() -> None:
     hours = POSTS / local / 3600
     print(
         f"100M posts: {hours:,.0f} h at the local rate on this 2-core machine;"
-        f" {POSTS / H200_TEXTS_PER_S / 3600:,.1f} h on one H200 at {H200_TEXTS_PER_S:,} texts/s,"
-        f" about {POSTS / H200_TEXTS_PER_S / 3600 / 8:,.1f} h on 8 (one actor each, if the reads keep up)"
+        f" {POSTS / GPU_TEXTS_PER_S / 3600:,.1f} h on one H100 at {GPU_TEXTS_PER_S:,} texts/s,"
+        f" about {POSTS / GPU_TEXTS_PER_S / 3600 / 8:,.1f} h on 8 (one actor each, if the reads keep up)"
     )
 
 

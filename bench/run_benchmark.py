@@ -224,7 +224,7 @@ def storage_name(settings) -> str:
 
 def plain_encode_throughput(settings, sample: int) -> tuple[float, int]:
     """Texts/s of SentenceTransformer.encode (torch, defaults) on a random sample of the labelled texts."""
-    from stigma_insights.assets.labels.embedding import load_torch_encoder
+    from stigma_insights.assets.labels.embedding import load_sentence_transformer
     from stigma_insights.lake import warehouse_connection
 
     with warehouse_connection(settings, read_only=True) as conn:
@@ -235,7 +235,7 @@ def plain_encode_throughput(settings, sample: int) -> tuple[float, int]:
                 f" using sample reservoir({int(sample)} rows) repeatable (7)"
             ).fetchall()
         ]
-    encoder = load_torch_encoder(settings.embedding)
+    encoder = load_sentence_transformer(settings.embedding)
     encoder.encode(texts[:64])
     started = time.perf_counter()
     encoder.encode(texts, batch_size=64)

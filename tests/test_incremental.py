@@ -330,6 +330,39 @@ def test_the_int8_onnx_backend_gives_embeddings_close_to_torch(tmp_path, monkeyp
         embedding.backend_name()
 
 
+def test_texts_are_tokenised_once_into_windows_and_the_torch_backend_pools_them_as_sentence_transformers(
+    monkeypatch,
+):
+    from stigma_insights.assets.labels import embedding
+
+    monkeypatch.setenv(BACKEND_ENV, "torch")
+    encoder = embedding.load_encoder()
+    tokenizer = embedding.load_sentence_transformer(embedding.embedding_settings()).tokenizer
+    tokenizer("x " * 400, truncation=True, max_length=16)  # the wrapper's settings must not reach the cutter
+    sentence = "My family says depression is a choice, and I stopped telling them how I feel."
+    long_text = "word " * 300  # one token per word: the windows are 254 and 46 words
+    huge_text = "word " * (254 * embedding.MAX_WINDOWS + 500)
+    windows = encoder.cutter.cut([sentence, "", long_text, huge_text])
+
+    assert windows.owners.tolist() == [0, 1, 2, 2] + [3] * embedding.MAX_WINDOWS
+    assert windows.sizes[:4].tolist() == [len(tokenizer(sentence, add_special_tokens=False)["input_ids"]), 0, 254, 46]
+    ids, mask = windows.model_inputs(np.array([0, 1]))
+    own_ids = tokenizer(sentence)["input_ids"]  # [CLS] ... [SEP], as the tokenizer adds them
+    assert ids[0].tolist() == own_ids and mask[0].tolist() == [1] * len(own_ids)
+    assert ids[1].tolist() == [tokenizer.cls_token_id, tokenizer.sep_token_id] + [0] * (len(own_ids) - 2)
+    assert mask[1].tolist() == [1, 1] + [0] * (len(own_ids) - 2)
+    batches = list(windows.batches(tokens_per_batch=600))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(windows)))  # each window once
+    assert all(len(rows) * (windows.sizes[rows].max() + 2) <= 600 or len(rows) == 1 for rows in batches)
+
+    plain = embedding.load_sentence_transformer(embedding.embedding_settings())
+    vectors = embedding.embed([sentence, long_text])
+    np.testing.assert_allclose(vectors[0], plain.encode([sentence], normalize_embeddings=True)[0], atol=1e-5)
+    first, second = plain.encode(["word " * 254, "word " * 46], normalize_embeddings=True)
+    pooled = 254 * first + 46 * second  # token-weighted mean of the windows
+    np.testing.assert_allclose(vectors[1], pooled / np.linalg.norm(pooled), atol=1e-5)
+
+
 # -- the benchmark's generator --------------------------------------------------------------------
 def test_generated_landing_files_load_in_every_format(tmp_path):
     posts = [text for text, _ in POSTS.values() if text] + [

