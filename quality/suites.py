@@ -10,7 +10,7 @@ built from the taxonomy, so label checks follow the taxonomy.
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -146,40 +146,72 @@ def suite_version(build_suite: Callable[[], "gx.ExpectationSuite"]) -> str:
 
 
 def validate(
-    frame: pd.DataFrame, build_suite: Callable[[], "gx.ExpectationSuite"], key_column: str | None = None
+    frames: pd.DataFrame | Iterable[pd.DataFrame],
+    build_suite: Callable[[], "gx.ExpectationSuite"],
+    key_column: str | None = None,
 ) -> SuiteOutcome:
-    """Validate the frame; the suite is built inside the context (GX 1.x requires an active one).
-    Failing rows are named by `key_column`, when given."""
+    """Validate the frame, or each frame of a table read in parts (one outcome: an expectation passes
+    when it passes on every part; counts add up). The suite is built inside the context (GX 1.x
+    requires an active one). Failing rows are named by `key_column`, when given."""
     gx = _great_expectations()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     suite = build_suite()
-    batch = (
+    whole_frame = (
         context.data_sources.add_pandas("warehouse")
         .add_dataframe_asset(suite.name)
         .add_batch_definition_whole_dataframe("whole_table")
-        .get_batch(batch_parameters={"dataframe": frame})
     )
     result_format: dict = {"result_format": "SUMMARY"}
     if key_column:
         result_format["unexpected_index_column_names"] = [key_column]
-    result = batch.validate(suite, result_format=result_format)
-    results = [
-        {
-            "expectation": r.expectation_config.type,
-            "column": r.expectation_config.kwargs.get("column"),
-            "success": r.success,
-            "unexpected_count": r.result.get("unexpected_count"),
-            "unexpected_percent": r.result.get("unexpected_percent"),
-            "observed_value": r.result.get("observed_value"),
-            "partial_unexpected_list": [str(v) for v in r.result.get("partial_unexpected_list") or []][:10],
-            "failing_keys": [
-                str(row[key_column])
-                for row in (r.result.get("partial_unexpected_index_list") if key_column else None) or []
-            ][:MAX_FAILING_KEYS],
-        }
-        for r in result.results
-    ]
-    return SuiteOutcome(success=result.success, results=results, row_count=len(frame))
+    merged: list[dict] = []
+    row_count = 0
+    for frame in [frames] if isinstance(frames, pd.DataFrame) else frames:
+        result = whole_frame.get_batch(batch_parameters={"dataframe": frame}).validate(
+            suite, result_format=result_format
+        )
+        results = [_expectation_result(r, key_column) for r in result.results]
+        if merged:
+            results = [_merge(a, b, row_count, len(frame)) for a, b in zip(merged, results, strict=True)]
+        merged = results
+        row_count += len(frame)
+    return SuiteOutcome(success=all(r["success"] for r in merged), results=merged, row_count=row_count)
+
+
+def _expectation_result(r, key_column: str | None) -> dict:
+    return {
+        "expectation": r.expectation_config.type,
+        "column": r.expectation_config.kwargs.get("column"),
+        "success": r.success,
+        "unexpected_count": r.result.get("unexpected_count"),
+        "unexpected_percent": r.result.get("unexpected_percent"),
+        "observed_value": r.result.get("observed_value"),
+        "partial_unexpected_list": [str(v) for v in r.result.get("partial_unexpected_list") or []][:10],
+        "failing_keys": [
+            str(row[key_column])
+            for row in (r.result.get("partial_unexpected_index_list") if key_column else None) or []
+        ][:MAX_FAILING_KEYS],
+    }
+
+
+def _merge(before: dict, part: dict, rows_before: int, part_rows: int) -> dict:
+    """One expectation's result over the rows so far and a further part of the table (row expectations
+    only: none of the suites read in parts uses `mostly` or a whole-column statistic)."""
+    counts = [before["unexpected_count"], part["unexpected_count"]]
+    percents = [before["unexpected_percent"], part["unexpected_percent"]]
+    rows = rows_before + part_rows
+    return {
+        **before,
+        "success": before["success"] and part["success"],
+        "unexpected_count": None if None in counts else sum(counts),
+        # weighted by rows: exact where every row counts (a conditional expectation's share is close)
+        "unexpected_percent": None
+        if None in percents or not rows
+        else (percents[0] * rows_before + percents[1] * part_rows) / rows,
+        "observed_value": before["observed_value"] if before["observed_value"] is not None else part["observed_value"],
+        "partial_unexpected_list": (before["partial_unexpected_list"] + part["partial_unexpected_list"])[:10],
+        "failing_keys": (before["failing_keys"] + part["failing_keys"])[:MAX_FAILING_KEYS],
+    }
