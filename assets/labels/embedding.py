@@ -239,11 +239,10 @@ class TorchEncoder:
     def encode_windows(self, windows: Windows) -> np.ndarray:
         """One unit-length vector per window."""
         import torch
+        from torch.nn.attention import SDPBackend, sdpa_kernel
 
         vectors = torch.zeros((len(windows), EMBEDDING_DIM), dtype=torch.float32, device=self.device)
         tokens_per_batch = GPU_TOKENS_PER_BATCH if self.on_gpu else CPU_TOKENS_PER_BATCH
-        from torch.nn.attention import SDPBackend, sdpa_kernel
-
         # Not cuDNN's attention: it builds a plan for each new batch shape (3 ms of CPU each on an H100,
         # while the GPU waited), and batches of like length come in many shapes.
         attention = [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
