@@ -173,12 +173,12 @@ def main() -> None:
     if args.diagnose:
         diagnose(encoder, encoder.cutter.cut(posts[:20_000]), figures, args.out.parent if args.out else None)
 
-    defaults = embedding.GPU_TOKENS_PER_BATCH, embedding.TEXTS_PER_STEP
+    defaults = embedding.GPU_TOKENS_PER_BATCH, encoder.texts_per_step
     for tokens_per_batch, texts_per_step in (defaults, (defaults[0] // 4, defaults[1]), (defaults[0], defaults[1] * 4)):
-        embedding.GPU_TOKENS_PER_BATCH, embedding.TEXTS_PER_STEP = tokens_per_batch, texts_per_step
+        embedding.GPU_TOKENS_PER_BATCH, encoder.texts_per_step = tokens_per_batch, texts_per_step
         seconds, _ = timed(embedding.embed, posts)
         record(f"embed_batch_{tokens_per_batch}_tokens_step_{texts_per_step}_posts", seconds, len(posts))
-    embedding.GPU_TOKENS_PER_BATCH, embedding.TEXTS_PER_STEP = defaults
+    embedding.GPU_TOKENS_PER_BATCH, encoder.texts_per_step = defaults
 
     sample = corpus[:5_000]
     fast = embedding.embed(sample)

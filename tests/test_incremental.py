@@ -361,6 +361,8 @@ def test_texts_are_tokenised_once_into_windows_and_the_torch_backend_pools_them_
     first, second = plain.encode(["word " * 254, "word " * 46], normalize_embeddings=True)
     pooled = 254 * first + 46 * second  # token-weighted mean of the windows
     np.testing.assert_allclose(vectors[1], pooled / np.linalg.norm(pooled), atol=1e-5)
+    monkeypatch.setattr(encoder, "texts_per_step", 1)  # one text per step: each pooled into its own row
+    np.testing.assert_allclose(embedding.embed([sentence, long_text]), vectors, atol=1e-6)
 
 
 # -- the benchmark's generator --------------------------------------------------------------------

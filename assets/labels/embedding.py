@@ -193,6 +193,8 @@ class OnnxEncoder:
     """Mean-pooled MiniLM window embeddings from an ONNX graph. Each window runs alone (ONNX_RECIPE), so
     its vector never depends on the windows beside it."""
 
+    texts_per_step = 1_024  # texts `embed` tokenises at a time (about 4 s of work here)
+
     def __init__(self, onnx_path: Path, tokenizer, max_seq_length: int):
         import onnxruntime
 
@@ -235,6 +237,7 @@ class TorchEncoder:
         transformer = copy.deepcopy(sentence_transformer[0].auto_model)
         self.transformer = (transformer.half() if self.on_gpu else transformer.float()).to(self.device).eval()
         self.cutter = WindowCutter(sentence_transformer.tokenizer, sentence_transformer.max_seq_length - 2)
+        self.texts_per_step = 16_384 if self.on_gpu else 1_024  # about a second of work on an H100
 
     def encode_windows(self, windows: Windows) -> np.ndarray:
         """One unit-length vector per window."""
@@ -339,18 +342,15 @@ def unit_length(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
-# Texts tokenised per step of `embed`: the next step's tokenisation runs while the encoder runs this one,
-# and a progress line can follow each step.
-TEXTS_PER_STEP = 16_384
-
-
 def embed(texts: list[str], progress: bool = False) -> np.ndarray:
-    """Unit-length whole-text embeddings (all windows, token-weighted mean), one row per text.
+    """Unit-length whole-text embeddings (all windows, token-weighted mean), one row per text. The texts go
+    in steps of the encoder's `texts_per_step`: the next step is tokenised while the encoder runs this one.
     `progress`: print progress lines (rate, ETA) while encoding."""
     if not texts:
         return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
     encoder = load_encoder()
-    steps = [texts[start : start + TEXTS_PER_STEP] for start in range(0, len(texts), TEXTS_PER_STEP)]
+    per_step = encoder.texts_per_step
+    steps = [texts[start : start + per_step] for start in range(0, len(texts), per_step)]
     tracker = Progress(f"embedding {len(texts)} texts", len(texts), "texts") if progress else None
     pooled = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
     with ThreadPoolExecutor(1) as tokenising:
@@ -361,7 +361,7 @@ def embed(texts: list[str], progress: bool = False) -> np.ndarray:
                 upcoming = tokenising.submit(encoder.cutter.cut, steps[index + 1])
             weighted = encoder.encode_windows(windows) * windows.sizes[:, None].clip(min=1)
             first_windows = np.flatnonzero(np.diff(windows.owners, prepend=-1))  # a text's windows are consecutive
-            start = index * TEXTS_PER_STEP
+            start = index * per_step
             pooled[start : start + len(step)] = np.add.reduceat(weighted, first_windows)
             if tracker:
                 tracker.advance(len(step))
