@@ -48,6 +48,7 @@ def real_posts(path: Path | None) -> list[str]:
 def prepare(folder: Path) -> None:
     import shutil
 
+    import polars as pl
     from safetensors.torch import load_file, save_file
 
     from generate_landing import SHARED_DATA
@@ -56,7 +57,6 @@ def prepare(folder: Path) -> None:
     shutil.copytree(source, folder / "model", ignore=shutil.ignore_patterns("model.safetensors"), dirs_exist_ok=True)
     weights = load_file(source / "model.safetensors")
     save_file({name: tensor.half() for name, tensor in weights.items()}, folder / "model" / "model.safetensors")
-    import polars as pl
 
     files = [("dreaddit/train.csv", "text"), ("dreaddit/test.csv", "text")] + [
         (f"cams/{name}.csv", "selftext") for name in ("IntentSDCNL_Training", "IntentSDCNL_Testing", "added_CAMS_data")

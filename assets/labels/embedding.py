@@ -147,12 +147,12 @@ class Windows:
     def batches(self, tokens_per_batch: int) -> Iterator[np.ndarray]:
         """Rows of windows of like length (little padding), each batch at most `tokens_per_batch` padded tokens."""
         order = np.argsort(self.sizes, kind="stable")
-        widths = self.sizes[order] + 2  # ascending: a batch's last window is its widest
+        widths = self.sizes[order] + 2
         start = 0
         while start < len(order):
-            count = max(1, tokens_per_batch // int(widths[start]))
-            while count > 1 and count * int(widths[min(start + count, len(order)) - 1]) > tokens_per_batch:
-                count = max(1, tokens_per_batch // int(widths[min(start + count, len(order)) - 1]))
+            span = widths[start : start + max(1, tokens_per_batch // int(widths[start]))]
+            # widths ascend, so the windows that fit are a prefix: k of them fit when k x the k-th width does
+            count = max(1, int((np.arange(1, len(span) + 1) * span <= tokens_per_batch).sum()))
             yield order[start : start + count]
             start += count
 
@@ -370,7 +370,7 @@ def embed(texts: list[str], progress: bool = False) -> np.ndarray:
 
 def embed_truncated(texts: list[str]) -> np.ndarray:
     """Embeddings of each text's first window only: what plain `encode` gives (the baseline)."""
-    encoder = load_encoder()
     if not texts:
         return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+    encoder = load_encoder()
     return encoder.encode_windows(encoder.cutter.cut(texts, max_windows=1))

@@ -56,7 +56,7 @@ class FineTunedClassifier:
         order_rng = np.random.default_rng(config.seed)
         encoder = load_sentence_transformer(self._settings)
         self._tokenizer = encoder.tokenizer
-        self._window_tokens = encoder.max_seq_length
+        self._cutter = WindowCutter(encoder.tokenizer, encoder.max_seq_length - 2)  # prediction's windows
         # A copy: the shared encoder keeps producing the frozen embeddings other code relies on.
         transformer = copy.deepcopy(encoder[0].auto_model).float()  # train in fp32 whatever the encoder runs in
         self._model = _Classifier(transformer, n_classes).to(self.device)
@@ -92,7 +92,7 @@ class FineTunedClassifier:
         return {key: value.to(self.device) for key, value in batch.items()}
 
     def predict_proba(self, texts: list[str], tokens_per_batch: int = 8192) -> np.ndarray:
-        windows = WindowCutter(self._tokenizer, self._window_tokens - 2).cut(texts)
+        windows = self._cutter.cut(texts)
         logits = np.zeros((len(windows), self._model.head.out_features), dtype=np.float32)
         with torch.inference_mode():
             for rows in windows.batches(tokens_per_batch):

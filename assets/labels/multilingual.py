@@ -13,7 +13,7 @@ from functools import cache
 
 import numpy as np
 
-from stigma_insights.assets.labels.embedding import EMBEDDING_DIM
+from stigma_insights.assets.labels.embedding import EMBEDDING_DIM, unit_length
 
 MULTILINGUAL_MODEL_NAME = "intfloat/multilingual-e5-small"
 MAX_TOKENS = 512
@@ -46,4 +46,4 @@ def embed_multilingual(texts: list[str]) -> np.ndarray:
         return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
     openings = [opening(text) for text in texts]
     vectors = np.concatenate([_model().query(openings[i : i + BATCH]) for i in range(0, len(texts), BATCH)])
-    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return unit_length(vectors)
