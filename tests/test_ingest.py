@@ -235,6 +235,32 @@ def test_a_file_that_is_not_what_it_claims_is_refused_and_the_batch_goes_on(
     assert conn.execute(f"select count(*) from raw.{source_name}").fetchone() == (1,)
 
 
+def test_a_dump_whose_stream_breaks_after_loaded_blocks_is_refused_whole(conn, tmp_path, monkeypatch):
+    """Blocks are read ahead of the ones being stored: an error in a later block still refuses the whole
+    file, and what its earlier blocks stored goes with it."""
+    monkeypatch.setattr(loader, "BLOCK_BYTES", 20_000)
+    text = ndjson(*(dict(SUBMISSION, id=f"s{i}", selftext=f"post number {i}") for i in range(3000)))
+    compressed = bytearray(zstandard.ZstdCompressor(write_checksum=True).compress(text.encode()))
+    compressed[-6:] = b"broken"  # the last of its zstd blocks (128 kB each) and the frame's checksum
+    folder = tmp_path / "reddit_dump"
+    folder.mkdir()
+    (folder / "RS_broken.zst").write_bytes(bytes(compressed))
+    (folder / "RS_good.ndjson").write_text(text)
+    readable = []
+    with pytest.raises(loader.RefusedFile, match="RS_broken.zst is not a readable zstd file"):
+        for block in loader.ndjson_line_blocks(folder / "RS_broken.zst"):
+            readable.append(block.num_rows)
+    assert sum(readable) > 1000  # blocks that are stored before the broken one is read
+
+    results = load_landing_folder(conn, SOURCE_FORMATS["reddit_dump"], folder)
+    assert [r.status for r in results] == ["refused", "loaded"]
+    assert conn.execute("select count(*), count(distinct source_file) from raw.reddit_dump").fetchone() == (3000, 1)
+    assert conn.execute("select status, records_loaded from raw.load_log order by source_file").fetchall() == [
+        ("refused", 0),
+        ("loaded", 3000),
+    ]
+
+
 def test_zeeschuimer_posts_comments_and_other_platforms(conn, tmp_path):
     lines = ndjson(
         {"source_platform": "tiktok.com", "data": {"id": "7318", "createTime": "1703980800", "author": "handle"}},

@@ -1,7 +1,8 @@
 """Load landed files into DuckDB raw tables, set-based, with provenance, rejects and a load ledger.
 
 Python only reads bytes: NDJSON files are streamed (zstd undone on the fly) in blocks of lines
-handed to DuckDB as Arrow arrays, so memory stays bounded whatever the file size; JSON documents
+handed to DuckDB as Arrow arrays (the next block read while DuckDB stores this one), so memory stays
+bounded whatever the file size; JSON documents
 (API pages) are read whole. JSON parsing, validation, hashing and inserting happen in DuckDB, set
 by set. A file loads in one transaction (small documents share one, a few hundred at a time), so a
 crash leaves it either fully loaded or not at all, and the ledger makes a second load of the same bytes
@@ -10,9 +11,11 @@ a no-op. Exact duplicate records (same content hash) are counted, not stored twi
 
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -31,13 +34,14 @@ ARROW_BATCH_ROWS = 32_768
 DOCUMENT_BATCH_BYTES = 32 * 2**20
 NEWLINE, CARRIAGE_RETURN = b"\n\r"
 ASCII_WHITESPACE = np.frombuffer(b" \t\r\x0b\x0c", np.uint8)
-HEX_DIGITS = np.frombuffer(b"0123456789abcdef", np.uint8)
 # Leading bytes of files that are certainly not JSON text, with what they are.
 FOREIGN_SIGNATURES = {
     b"PK\x03\x04": "a zip archive",
     b"\x1f\x8b": "a gzip file",
     b"%PDF": "a PDF document",
 }
+
+T = TypeVar("T")
 
 RAW_LEDGER_DDL = """
 create schema if not exists raw;
@@ -158,18 +162,9 @@ def _lines_of(block: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return starts, ends, blank
 
 
-def _content_hashes(lines: list[bytes | memoryview]) -> pa.Array:
-    """SHA-256 of each line as lowercase hex (as DuckDB's sha256() writes it): hashlib uses the CPU's
-    SHA instructions, several times faster than DuckDB's own."""
-    digests = np.frombuffer(b"".join(hashlib.sha256(line).digest() for line in lines), np.uint8)
-    hex_text = np.stack((HEX_DIGITS[digests >> 4], HEX_DIGITS[digests & 15]), axis=1)
-    offsets = np.arange(len(lines) + 1, dtype=np.int32) * 64
-    return pa.Array.from_buffers(pa.string(), len(lines), [None, pa.py_buffer(offsets), pa.py_buffer(hex_text)])
-
-
 def _line_table(block: bytes, first_line: int) -> tuple[pa.Table, int]:
-    """The block's non-blank lines as Arrow (ordinal, line, invalid_utf8, content_sha256), and how many
-    lines it had. Lines with invalid UTF-8 are decoded with U+FFFD for those bytes and hashed as decoded."""
+    """The block's non-blank lines as Arrow (ordinal, line, invalid_utf8), and how many lines it had. Lines
+    with invalid UTF-8 are decoded with U+FFFD for those bytes (and hashed, by DuckDB, as decoded)."""
     starts, ends, blank = _lines_of(block)
     kept_starts, kept_ends = starts[~blank], ends[~blank]
     # The kept lines' bytes side by side (the Arrow string array's data, its offsets from their lengths):
@@ -185,34 +180,33 @@ def _line_table(block: bytes, first_line: int) -> tuple[pa.Table, int]:
     binary = pa.Array.from_buffers(
         pa.large_binary(), len(kept_starts), [None, pa.py_buffer(offsets), pa.py_buffer(packed)]
     )
-    view = memoryview(packed)
-    line_bytes: list[bytes | memoryview] = [
-        view[a:b] for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
-    ]
     try:
-        lines, invalid = binary.cast(pa.large_string()), np.zeros(len(line_bytes), bool)
+        lines, invalid = binary.cast(pa.large_string()), np.zeros(len(binary), bool)
     except pa.ArrowInvalid:
-        decoded = [bytes(line).decode("utf-8", errors="replace") for line in line_bytes]
+        line_bytes = binary.to_pylist()
+        decoded = [line.decode("utf-8", errors="replace") for line in line_bytes]
         invalid = np.fromiter((text.encode() != line for text, line in zip(decoded, line_bytes, strict=True)), bool)
         lines = pa.array(decoded, type=pa.large_string())
-        line_bytes = [
-            text.encode() if bad else line for text, line, bad in zip(decoded, line_bytes, invalid, strict=True)
-        ]
     table = pa.table(
-        {
-            "ordinal": np.flatnonzero(~blank).astype(np.int64) + first_line,
-            "line": lines,
-            "invalid_utf8": invalid,
-            "content_sha256": _content_hashes(line_bytes),
-        }
+        {"ordinal": np.flatnonzero(~blank).astype(np.int64) + first_line, "line": lines, "invalid_utf8": invalid}
     )
     # Several record batches: DuckDB scans Arrow batches in parallel, one per thread.
     return pa.Table.from_batches(table.to_batches(max_chunksize=ARROW_BATCH_ROWS), table.schema), len(starts)
 
 
+def read_ahead(items: Iterator[T]) -> Iterator[T]:
+    """`items`, the next one made in a thread while the caller works on this one: DuckDB lets go of the GIL
+    while it checks and stores a block, so reading and splitting the next block takes no time of its own."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        upcoming = pool.submit(next, items, None)
+        while (item := upcoming.result()) is not None:
+            upcoming = pool.submit(next, items, None)
+            yield item
+
+
 def ndjson_line_blocks(path: Path) -> Iterator[pa.Table]:
-    """The file's non-blank lines in blocks of about BLOCK_BYTES: (ordinal, line, invalid_utf8,
-    content_sha256), ordinals from 1."""
+    """The file's non-blank lines in blocks of about BLOCK_BYTES: (ordinal, line, invalid_utf8), ordinals
+    from 1."""
     with _open_landed(path) as stream:
         pending, first_line = b"", 1  # `pending`: the bytes after the last newline, a line still open
         block = _read_block(stream, path)
@@ -235,7 +229,8 @@ def ndjson_line_blocks(path: Path) -> Iterator[pa.Table]:
 # copies of a record the first, in file order and then item order, is the one stored.
 LANDED_LINES_ITEMS_SQL = """
     select $source_file as source_file, 0 as file_order, ordinal, 'line ' || ordinal as source_position,
-           line as original_text, case when json_valid(line) then line end as item, invalid_utf8, content_sha256
+           line as original_text, case when json_valid(line) then line end as item, invalid_utf8,
+           sha256(line) as content_sha256
     from landed_lines
 """
 
@@ -361,7 +356,7 @@ def _load_ndjson(conn, source: SourceFormat, path: Path) -> LoadResult:
             _load_item_set(conn, source, loaded_at, LANDED_LINES_ITEMS_SQL, {"source_file": str(path)}, block).get(
                 str(path), (0, 0, 0, 0)
             )
-            for block in ndjson_line_blocks(path)
+            for block in read_ahead(ndjson_line_blocks(path))
         ]
         read, loaded, rejected, duplicate = (sum(column) for column in zip((0, 0, 0, 0), *counts, strict=True))
         result = LoadResult(str(path), "loaded", read, loaded, rejected, duplicate)
@@ -439,8 +434,14 @@ def _load_item_set(
     if landed is not None:
         conn.register(landed_name, landed)
     try:
+        # Of several copies of a record in the set, the first (in file order, then item order) is the one kept.
         conn.execute(
-            f"create or replace temp table checked_items as {_checked_items_sql(source, items_sql)}", params or {}
+            f"""create or replace temp table checked_items as
+                select *, row_number() over (
+                    partition by content_sha256, reject_reason is null order by file_order, ordinal
+                ) > 1 as repeated_in_this_set
+                from ({_checked_items_sql(source, items_sql)})""",
+            params or {},
         )
     finally:
         if landed is not None:
@@ -464,9 +465,7 @@ def _load_item_set(
                 source_file,
                 reject_reason,
                 content_sha256 in (select content_sha256 from stored_items) as already_stored,
-                row_number() over (
-                    partition by content_sha256, reject_reason is null order by file_order, ordinal
-                ) > 1 as repeated_in_this_set
+                repeated_in_this_set
             from checked_items
         )
         group by source_file
@@ -478,8 +477,8 @@ def _load_item_set(
         select entity, record_id, original_text::json, source_file, source_position, content_sha256, $loaded_at
         from checked_items
         where reject_reason is null
+          and not repeated_in_this_set
           and content_sha256 not in (select content_sha256 from stored_items)
-        qualify row_number() over (partition by content_sha256 order by file_order, ordinal) = 1
         """,
         {"loaded_at": loaded_at},
     ).fetchone()
