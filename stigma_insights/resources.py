@@ -107,15 +107,18 @@ class LakeWarehouseResource(DuckDBResource):
 
 def warehouse_resource(settings: Settings, read_only: bool = False) -> DuckDBResource:
     """The warehouse: the DuckDB file, or the lake when one is configured."""
+    memory = {"memory_limit": settings.duckdb_memory_limit}
     if settings.lake:
         return LakeWarehouseResource(
             database=":memory:",
+            connection_config=memory,
             lake_catalog=settings.lake.catalog,
             lake_data_path=settings.lake.data_path,
             read_only=read_only,
         )
     return DuckDBResource(
-        database=str(settings.warehouse), connection_config={"access_mode": "READ_ONLY"} if read_only else {}
+        database=str(settings.warehouse),
+        connection_config={**memory, **({"access_mode": "READ_ONLY"} if read_only else {})},
     )
 
 

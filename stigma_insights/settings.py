@@ -39,12 +39,20 @@ LAKE_DATA_PATH_ENV = "STIGMA_INSIGHTS_LAKE_DATA_PATH"  # where the lake's Parque
 # How long the lake keeps what later runs replaced (snapshots to travel back to, the files they read).
 LAKE_RETENTION_ENV = "STIGMA_INSIGHTS_LAKE_RETENTION"
 DEFAULT_LAKE_RETENTION = "7 days"
+# What DuckDB may keep in memory in the pipeline's own process (not dbt's): the blocks it read or wrote
+# (DuckDB's default, 80% of the machine, keeps every one) and its temporary tables; past it, it evicts or spills.
+DUCKDB_MEMORY_LIMIT_ENV = "STIGMA_INSIGHTS_DUCKDB_MEMORY_LIMIT"
 DAGSTER_HOME_ENV = "DAGSTER_HOME"  # Dagster's own: the instance (runs, events) that the CLI and the UI share
 
 EMBEDDING_BACKENDS = ("auto", "torch", "onnx-int8")
 # Which posts the multilingual model (multilingual-e5-small) labels: those not in English, or none.
 MULTILINGUAL_ROUTINGS = ("non-english", "off")
 LABELS_ENGINES = ("local", "ray")
+
+
+def default_duckdb_memory_limit() -> str:
+    """256 MB per CPU (DuckDB wants at least 128 MB per thread), and no less than 1 GB."""
+    return f"{max(1024, 256 * (os.cpu_count() or 1))}MB"
 
 
 def _path(value: str | Path) -> Path:
@@ -103,6 +111,7 @@ class Settings:
     embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
     # Unset: the warehouse is the single DuckDB file `warehouse` (the default).
     lake: LakeSettings | None = None
+    duckdb_memory_limit: str = field(default_factory=default_duckdb_memory_limit)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: str | Path | None) -> "Settings":
@@ -142,6 +151,7 @@ class Settings:
             )
             if lake_catalog
             else None,
+            duckdb_memory_limit=env.get(DUCKDB_MEMORY_LIMIT_ENV) or default_duckdb_memory_limit(),
         )
 
     @property

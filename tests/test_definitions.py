@@ -158,3 +158,21 @@ def test_each_dbt_step_hands_its_parse_state_to_the_next(tmp_path, session_setti
     assert "Unable to do partial parsing because profile has changed" in parse_log(hand_on=False)
     assert "Unable to do partial parsing because profile has changed" in parse_log(hand_on=True)
     assert "Nothing changed, skipping partial parsing" in parse_log(hand_on=False)
+
+
+def test_the_pipelines_warehouse_connections_cap_duckdbs_memory(tmp_path, monkeypatch):
+    """DuckDB's default (80% of the machine) keeps every block a run reads or writes: at 1M posts the labels
+    stage held 2.2 GB of embedding-cache blocks. The resources cap it, per CPU unless configured."""
+    from stigma_insights.resources import warehouse_resource
+    from stigma_insights.settings import DUCKDB_MEMORY_LIMIT_ENV, Settings
+
+    monkeypatch.setattr("os.cpu_count", lambda: 16)
+    assert Settings.from_env({}, warehouse=tmp_path / "w.duckdb").duckdb_memory_limit == "4096MB"
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert Settings.from_env({}, warehouse=tmp_path / "w.duckdb").duckdb_memory_limit == "1024MB"
+
+    settings = Settings.from_env({DUCKDB_MEMORY_LIMIT_ENV: "300MB"}, warehouse=tmp_path / "w.duckdb")
+    for read_only in (False, True):
+        with warehouse_resource(settings, read_only=read_only).get_connection() as conn:
+            (limit,) = conn.execute("select current_setting('memory_limit')").fetchone()
+            assert limit == "286.1 MiB"  # 300 MB in MiB
