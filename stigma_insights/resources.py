@@ -111,7 +111,8 @@ def warehouse_resource(settings: Settings, read_only: bool = False) -> DuckDBRes
     if settings.lake:
         return LakeWarehouseResource(
             database=":memory:",
-            connection_config=memory,
+            # An in-memory DuckDB would spill into `.tmp` under the working directory: beside the warehouse instead.
+            connection_config={**memory, "temp_directory": f"{settings.warehouse}.tmp"},
             lake_catalog=settings.lake.catalog,
             lake_data_path=settings.lake.data_path,
             read_only=read_only,

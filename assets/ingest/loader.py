@@ -2,11 +2,11 @@
 
 Python only reads bytes: NDJSON files are streamed (zstd undone on the fly) in blocks of lines
 handed to DuckDB as Arrow arrays (the next block read while DuckDB stores this one), so memory stays
-bounded whatever the file size; JSON documents
-(API pages) are read whole. JSON parsing, validation, hashing and inserting happen in DuckDB, set
-by set. A file loads in one transaction (small documents share one, a few hundred at a time), so a
-crash leaves it either fully loaded or not at all, and the ledger makes a second load of the same bytes
-a no-op. Exact duplicate records (same content hash) are counted, not stored twice.
+bounded whatever the file size; JSON documents (API pages) are read whole. JSON parsing, validation,
+hashing and inserting happen in DuckDB, set by set. A file loads in one transaction (small documents
+share one, a few hundred at a time), so a crash leaves it either fully loaded or not at all, and the
+ledger makes a second load of the same bytes a no-op.
+Exact duplicate records (same content hash) are counted, not stored twice.
 """
 
 import hashlib
@@ -244,8 +244,8 @@ def _landed_documents_items_sql(source: SourceFormat) -> str:
                    false as invalid_utf8,  -- a document with invalid UTF-8 is refused whole
                    sha256(item::varchar) as content_sha256
             from (
-                -- unnested in the select list: a lateral join would copy the document's text for every item
-                -- (a 100 kB page of 100 items took 10 MB, a 32 MB set of pages 4 GB)
+                -- unnested in the select list: a lateral join copies the document's text for every item
+                -- (20 MB of Reddit API pages needed 2-4 GB of memory that way)
                 select source_file, file_order, unnest(items) as item, generate_subscripts(items, 1) as ordinal
                 from (select source_file, file_order, json_extract(text::json, '{path}') as items from landed_documents)
             )"""
