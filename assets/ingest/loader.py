@@ -11,11 +11,9 @@ Exact duplicate records (same content hash) are counted, not stored twice.
 
 import hashlib
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 import duckdb
 import numpy as np
@@ -24,6 +22,7 @@ import zstandard
 
 from stigma_insights.assets.ingest.formats import SourceFormat
 from stigma_insights.crash_points import RAW_LOAD_BEFORE_COMMIT, crash_point
+from stigma_insights.read_ahead import read_ahead
 
 # Pushshift / Arctic Shift dumps are compressed with a 2 GiB window (zstd --long=31).
 ZSTD_MAX_WINDOW = 2**31
@@ -40,8 +39,6 @@ FOREIGN_SIGNATURES = {
     b"\x1f\x8b": "a gzip file",
     b"%PDF": "a PDF document",
 }
-
-T = TypeVar("T")
 
 RAW_LEDGER_DDL = """
 create schema if not exists raw;
@@ -192,16 +189,6 @@ def _line_table(block: bytes, first_line: int) -> tuple[pa.Table, int]:
     )
     # Several record batches: DuckDB scans Arrow batches in parallel, one per thread.
     return pa.Table.from_batches(table.to_batches(max_chunksize=ARROW_BATCH_ROWS), table.schema), len(starts)
-
-
-def read_ahead(items: Iterator[T]) -> Iterator[T]:
-    """`items`, the next one made in a thread while the caller works on this one: DuckDB lets go of the GIL
-    while it checks and stores a block, so reading and splitting the next block takes no time of its own."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        upcoming = pool.submit(next, items, None)
-        while (item := upcoming.result()) is not None:
-            upcoming = pool.submit(next, items, None)
-            yield item
 
 
 def ndjson_line_blocks(path: Path) -> Iterator[pa.Table]:

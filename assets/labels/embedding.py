@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from stigma_insights.assets.labels.progress import Progress
+from stigma_insights.read_ahead import read_ahead
 from stigma_insights.settings import EmbeddingSettings, embedding_settings
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -353,18 +354,14 @@ def embed(texts: list[str], progress: bool = False) -> np.ndarray:
     steps = [texts[start : start + per_step] for start in range(0, len(texts), per_step)]
     tracker = Progress(f"embedding {len(texts)} texts", len(texts), "texts") if progress else None
     pooled = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
-    with ThreadPoolExecutor(1) as tokenising:
-        upcoming = tokenising.submit(encoder.cutter.cut, steps[0])
-        for index, step in enumerate(steps):
-            windows = upcoming.result()
-            if index + 1 < len(steps):
-                upcoming = tokenising.submit(encoder.cutter.cut, steps[index + 1])
-            weighted = encoder.encode_windows(windows) * windows.sizes[:, None].clip(min=1)
-            first_windows = np.flatnonzero(np.diff(windows.owners, prepend=-1))  # a text's windows are consecutive
-            start = index * per_step
-            pooled[start : start + len(step)] = np.add.reduceat(weighted, first_windows)
-            if tracker:
-                tracker.advance(len(step))
+    tokenised = read_ahead(map(encoder.cutter.cut, steps))
+    for index, (step, windows) in enumerate(zip(steps, tokenised, strict=True)):
+        weighted = encoder.encode_windows(windows) * windows.sizes[:, None].clip(min=1)
+        first_windows = np.flatnonzero(np.diff(windows.owners, prepend=-1))  # a text's windows are consecutive
+        start = index * per_step
+        pooled[start : start + len(step)] = np.add.reduceat(weighted, first_windows)
+        if tracker:
+            tracker.advance(len(step))
     return unit_length(pooled)
 
 
