@@ -8,10 +8,12 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dagster as dg
 from dagster_dbt import DbtCliResource
 from dagster_duckdb import DuckDBResource
+from dagster_ray import Lifecycle, RayResource
 
 from stigma_insights.lake import attach_lake
 from stigma_insights.settings import (
@@ -19,6 +21,7 @@ from stigma_insights.settings import (
     LakeSettings,
     Settings,
     arctic_shift_settings,
+    ray_worker_environment,
     reddit_api_settings,
     tiktok_api_settings,
 )
@@ -60,6 +63,46 @@ def collector_api(api: ApiSettings) -> CollectorApi:
     }
     values = {"base_url": api.base_url, "auth_url": api.auth_url, "user_agent": api.user_agent} | from_environment
     return CollectorApi(**values, missing=api.missing())
+
+
+class LabellingRay(RayResource):
+    """The Ray that labels posts when `STIGMA_INSIGHTS_LABELS_ENGINE=ray`: the cluster at `address`, or a local
+    Ray (unset). dagster-ray's resource, so a deployment can bind another (its `KubeRayCluster` creates a
+    cluster per run). Nothing to create; the labels asset connects only when it labels on Ray, and the
+    connection ends with the run."""
+
+    address: str | None = None
+
+    @property
+    def host(self) -> str:
+        return (urlsplit(self.address).hostname if self.address else None) or "127.0.0.1"
+
+    @property
+    def ray_address(self) -> str | None:  # type: ignore[override]  # None: ray.init starts a local Ray
+        return self.address
+
+    @property
+    def name(self) -> str:
+        return f"Ray at {self.address}" if self.address else "a local Ray"
+
+    @property
+    def created(self) -> bool:
+        return True
+
+    @property
+    def ready(self) -> bool:
+        return True
+
+    def get_env_vars_to_inject(self) -> dict[str, str]:
+        return super().get_env_vars_to_inject() | ray_worker_environment()
+
+
+def labelling_ray(settings: Settings) -> LabellingRay:
+    return LabellingRay(
+        address=settings.embedding.ray_address,
+        lifecycle=Lifecycle(connect=False, cleanup="never"),  # nothing to delete; a connection always ends
+        ray_init_options={"include_dashboard": False, "log_to_driver": False},
+    )
 
 
 @contextmanager
@@ -139,6 +182,7 @@ def build_resources(settings: Settings, dbt_project) -> dict[str, dg.Configurabl
         "reddit_api": collector_api(reddit_api_settings()),
         "arctic_shift_api": collector_api(arctic_shift_settings()),
         "tiktok_api": collector_api(tiktok_api_settings()),
+        "ray": labelling_ray(settings),
     }
 
 

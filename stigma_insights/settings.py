@@ -19,8 +19,10 @@ MODEL_PATH_ENV = "STIGMA_INSIGHTS_MODEL_PATH"  # e.g. on a GPU machine without t
 DEVICE_ENV = "STIGMA_INSIGHTS_DEVICE"  # cpu, cuda, cuda:1 ...; default: cuda when present
 BACKEND_ENV = "STIGMA_INSIGHTS_EMBEDDING_BACKEND"  # auto, torch or onnx-int8
 MULTILINGUAL_ENV = "STIGMA_INSIGHTS_MULTILINGUAL"  # non-english (default) or off
-LABELS_ENGINE_ENV = "STIGMA_INSIGHTS_LABELS_ENGINE"  # local (default) or ray: where posts are embedded
+LABELS_ENGINE_ENV = "STIGMA_INSIGHTS_LABELS_ENGINE"  # local (default) or ray: where posts are labelled
 RAY_ADDRESS_ENV = "STIGMA_INSIGHTS_RAY_ADDRESS"  # a Ray cluster (ray://host:10001, auto); unset: a local Ray
+RAY_STAGING_ENV = "STIGMA_INSIGHTS_RAY_STAGING"  # a folder the Ray workers and the pipeline share
+RAY_FORWARDED_PREFIXES = ("STIGMA_INSIGHTS_", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 PSEUDONYM_KEY_ENV = "STIGMA_INSIGHTS_PSEUDONYM_KEY"  # read in the dbt subprocess, by the privacy plugin
 CRASH_AT_ENV = "STIGMA_INSIGHTS_CRASH_AT"  # tests only: the named point where the process kills itself
 COLLECTION_ENV = "STIGMA_INSIGHTS_COLLECTION"  # the collection file (what to collect)
@@ -70,6 +72,7 @@ class EmbeddingSettings:
     multilingual: str = "non-english"
     labels_engine: str = "local"
     ray_address: str | None = None
+    ray_staging: Path | None = None  # None: this machine's temporary folder
 
     def __post_init__(self) -> None:
         if self.backend not in EMBEDDING_BACKENDS:
@@ -143,6 +146,7 @@ class Settings:
                 multilingual=env.get(MULTILINGUAL_ENV) or "non-english",
                 labels_engine=env.get(LABELS_ENGINE_ENV) or "local",
                 ray_address=env.get(RAY_ADDRESS_ENV) or None,
+                ray_staging=_path(env[RAY_STAGING_ENV]) if env.get(RAY_STAGING_ENV) else None,
             ),
             lake=LakeSettings(
                 str(lake_catalog),
@@ -227,6 +231,15 @@ def tiktok_api_settings(environ: Mapping[str, str] | None = None) -> ApiSettings
         client_secret=env.get(TIKTOK_CLIENT_SECRET_ENV, ""),
         required=((TIKTOK_CLIENT_KEY_ENV, "client_id"), (TIKTOK_CLIENT_SECRET_ENV, "client_secret")),
     )
+
+
+def ray_worker_environment() -> dict[str, str]:
+    """What Ray workers must see to load the models the way this process does (a cluster's workers do not
+    inherit its environment): the project's variables and the Hugging Face offline switches; the model
+    files' folder defaults to the project's, which is this process's working directory, not theirs."""
+    forwarded = {name: value for name, value in os.environ.items() if name.startswith(RAY_FORWARDED_PREFIXES)}
+    forwarded.setdefault(PROJECT_DIR_ENV, str(Settings.from_env().project_dir))
+    return forwarded
 
 
 def embedding_settings() -> EmbeddingSettings:

@@ -4,11 +4,13 @@ from pathlib import Path
 
 import dagster as dg
 from dagster_duckdb import DuckDBResource
+from dagster_ray import RayResource
 
 from stigma_insights.assets.labels.annotations import annotation_counts, ensure_store, import_annotations
 from stigma_insights.assets.labels.store import POST_LABELS_TABLE, label_new_posts
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.resources import WAREHOUSE_POOL, ProjectFiles
+from stigma_insights.settings import embedding_settings
 
 POSTS = dg.AssetKey(["intermediate", "int_posts_deduplicated"])
 ANNOTATIONS = dg.AssetKey(["labels", "annotations"])
@@ -74,9 +76,15 @@ class LabelsConfig(dg.Config):
     pool=WAREHOUSE_POOL,
 )
 def labels(
-    context: dg.AssetExecutionContext, config: LabelsConfig, duckdb: DuckDBResource, project_files: ProjectFiles
+    context: dg.AssetExecutionContext,
+    config: LabelsConfig,
+    duckdb: DuckDBResource,
+    project_files: ProjectFiles,
+    ray: RayResource,
 ):
     taxonomy = load_taxonomy()
+    if embedding_settings().labels_engine == "ray" and not ray.connected:
+        ray.connect(context)  # the resource owns the connection: it ends with the run
     with duckdb.get_connection() as conn:
         summary = label_new_posts(
             conn, taxonomy, Path(project_files.engines_folder), relabel_all=config.relabel_all, log=context.log.info

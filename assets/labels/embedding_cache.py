@@ -31,6 +31,18 @@ def text_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def embed_missing(
+    texts: list[str], hashes: list[str], found: dict[str, np.ndarray], embed_texts: Callable[[list[str]], np.ndarray]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """One vector per text: `found` (by text hash) where it has one, the others embedded once per distinct
+    text; and those computed, by hash."""
+    missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in found}
+    computed = dict(zip(missing, embed_texts(list(missing.values())), strict=True)) if missing else {}
+    if not hashes:
+        return np.zeros((0, EMBEDDING_DIM), np.float32), computed
+    return np.stack([found[h] if h in found else computed[h] for h in hashes]), computed
+
+
 @dataclass
 class EmbeddingCache:
     conn: duckdb.DuckDBPyConnection
@@ -48,15 +60,12 @@ class EmbeddingCache:
         Call inside the caller's transaction: the new vectors commit with what was built from them.
         """
         hashes = hashes or [text_sha256(text) for text in texts]
-        found = self._lookup(sorted(set(hashes)))
-        missing = {h: t for h, t in zip(hashes, texts, strict=True) if h not in found}
-        if missing:
-            vectors = self.embed_texts(list(missing.values()))
-            self._store(list(missing), vectors)
-            found.update(zip(missing, vectors, strict=True))
-        self.computed += len(missing)
-        self.hits += len(texts) - sum(1 for h in hashes if h in missing)
-        return np.stack([found[h] for h in hashes]) if hashes else np.zeros((0, EMBEDDING_DIM), np.float32)
+        vectors, computed = embed_missing(texts, hashes, self._lookup(sorted(set(hashes))), self.embed_texts)
+        if computed:
+            self._store(list(computed), np.stack(list(computed.values())))
+        self.computed += len(computed)
+        self.hits += sum(1 for h in hashes if h not in computed)
+        return vectors
 
     def _lookup(self, hashes: list[str]) -> dict[str, np.ndarray]:
         self.conn.register("wanted_hashes", pa.table({"text_sha256": hashes}))
@@ -84,3 +93,18 @@ class EmbeddingCache:
             )
         finally:
             self.conn.unregister("new_embeddings")
+
+
+def cache_vectors_of(conn: duckdb.DuckDBPyConnection, files: str) -> tuple[int, int]:
+    """Store the vectors of Parquet files (`embedding_model_id`, `text_sha256`, `embedding`) that the cache
+    lacks, one per text and model; returns (vectors stored, rows whose vector the cache had)."""
+    cached = f"""exists (select 1 from {CACHE_TABLE} c
+                         where c.model_id = f.embedding_model_id and c.text_sha256 = f.text_sha256)"""
+    [(hits,)] = conn.execute(f"select count(*) from read_parquet(?) f where {cached}", [files]).fetchall()
+    [(stored,)] = conn.execute(
+        f"""insert into {CACHE_TABLE} (model_id, text_sha256, embedding)
+            select embedding_model_id, text_sha256, any_value(embedding) from read_parquet(?) f
+            where not {cached} group by embedding_model_id, text_sha256""",
+        [files],
+    ).fetchall()
+    return stored, hits

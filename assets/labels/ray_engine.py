@@ -1,48 +1,87 @@
-"""Embedding on Ray (`STIGMA_INSIGHTS_LABELS_ENGINE=ray`): the posts a labelling run must embed go through
-a Ray Data job, one model-loading actor per worker, on a local Ray or the cluster at
-`STIGMA_INSIGHTS_RAY_ADDRESS`.
+"""Labelling on Ray (`STIGMA_INSIGHTS_LABELS_ENGINE=ray`): the posts a labelling run must label go through a
+Ray Data job, on a local Ray or the cluster at `STIGMA_INSIGHTS_RAY_ADDRESS`.
 
-Only the embedding, which is nearly all of the labels' cost, moves: the driver keeps the cache lookups,
-the engines, and the one writer that commits each batch to the warehouse. The model is the same, so the
-cache keys, model ids and labels are those of the local path.
+This process writes the posts as Parquet files, each post with the vectors the embedding cache already
+has for its text; model-loading actors (one per worker) label them and write Parquet files of labels and
+vectors; this process then commits those files in one transaction, so the warehouse keeps one writer.
+The actors get the engines trained here and load the models of the local path: same labels, same cache keys.
 """
 
-import os
-from collections.abc import Callable
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
+import duckdb
 import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from stigma_insights.assets.labels.embedding import EMBEDDING_DIM
-from stigma_insights.settings import PROJECT_DIR_ENV, Settings
+from stigma_insights.assets.labels.embedding_cache import CACHE_TABLE, embed_missing
+from stigma_insights.assets.labels.engine import LabelEngine
+from stigma_insights.assets.labels.routes import label_batch
+from stigma_insights.assets.labels.taxonomy import Taxonomy
+from stigma_insights.settings import ray_worker_environment
 
-# Texts per actor call: large enough for the model's batches, small enough to spread over the actors.
-RAY_BATCH_TEXTS = 256
-# What the workers must see to load the same model the same way (a cluster's workers do not inherit it).
-FORWARDED_ENV_PREFIXES = ("STIGMA_INSIGHTS_", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+# Posts per actor call: large enough for the model's batches, small enough to spread over the actors.
+RAY_BATCH_POSTS = 256
+# Posts per Parquet file handed to Ray, and per block of work an actor takes (Ray reads small files as one
+# block, which one actor would label alone).
+POSTS_PER_FILE = 16384
+POSTS_PER_BLOCK = 1024
 
 
-class Embedder:
-    """A Ray Data actor: loads the model once (on its first batch), then embeds batch after batch."""
+@dataclass(frozen=True)
+class RouteOnRay:
+    """A route as the actors get it: its engines (trained by the driver), its embedding model, and the
+    column of the posts' files that holds the vector the cache has for a post's text (null: none yet)."""
 
-    def __init__(self, embed_texts: Callable[[list[str]], np.ndarray]):
-        self.embed_texts = embed_texts
+    model_id: str
+    embedding_model_id: str
+    embed_texts: Callable[[list[str]], np.ndarray]  # a module-level function: Ray ships it by reference
+    engines: dict[str, LabelEngine]
+    cached_column: str
 
-    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {"position": batch["position"], "embedding": self.embed_texts(list(batch["text"]))}
+    def embed_rows(self, rows: pl.DataFrame) -> np.ndarray:
+        known = rows.filter(pl.col(self.cached_column).is_not_null())
+        cached = known[self.cached_column].list.to_array(EMBEDDING_DIM).to_numpy()
+        found = dict(zip(known["text_sha256"].to_list(), cached, strict=True))
+        vectors, _ = embed_missing(rows["text"].to_list(), rows["text_sha256"].to_list(), found, self.embed_texts)
+        return vectors
+
+
+class PostLabeller:
+    """A Ray Data actor: labels batch after batch of posts; its models load on their first batch."""
+
+    def __init__(self, taxonomy: Taxonomy, english: RouteOnRay, other: RouteOnRay | None):
+        self.taxonomy, self.english, self.other = taxonomy, english, other
+        self.embedding_models = {route.model_id: route.embedding_model_id for route in (english, other) if route}
+
+    def __call__(self, batch: pa.Table) -> pa.Table:
+        posts = pl.DataFrame(pl.from_arrow(batch))
+        labels, vectors = label_batch(posts, self.taxonomy, self.english, self.other)
+        return labels.with_columns(
+            embedding_model_id=pl.col("model_name").replace_strict(self.embedding_models),
+            embedding=pl.Series(vectors.astype(np.float32)),
+        ).to_arrow()
 
 
 def start_ray(address: str | None) -> None:
+    """Connect to `address` (None: start a local Ray), unless this process is connected already (in Dagster,
+    by the `ray` resource, stigma_insights/resources.py)."""
     import ray
 
     if not ray.is_initialized():
-        forwarded = {name: value for name, value in os.environ.items() if name.startswith(FORWARDED_ENV_PREFIXES)}
-        # The model files' folder defaults to the project's (the working directory): workers run elsewhere.
-        forwarded.setdefault(PROJECT_DIR_ENV, str(Settings.from_env().project_dir))
         ray.init(
             address=address,
             include_dashboard=False,
             log_to_driver=False,
-            runtime_env={"env_vars": forwarded},
+            runtime_env={"env_vars": ray_worker_environment()},
         )
 
 
@@ -61,24 +100,52 @@ def actor_pool(workers: int | None = None) -> dict:
     return {"concurrency": workers or 1, "num_cpus": 0.5}
 
 
-def on_ray(
-    embed_texts: Callable[[list[str]], np.ndarray], address: str | None, workers: int | None = None
-) -> Callable[[list[str]], np.ndarray]:
-    """`embed_texts` (a module-level function: Ray ships it by reference), run by Ray actors."""
+@contextmanager
+def labelled_on_ray(
+    conn: duckdb.DuckDBPyConnection,
+    posts_table: str,
+    taxonomy: Taxonomy,
+    english: RouteOnRay,
+    other: RouteOnRay | None,
+    address: str | None,
+    staging: Path | None,
+    workers: int | None = None,
+) -> Iterator[str]:
+    """Label the posts of `posts_table` (`position`, `post_key`, `text`, `text_sha256`, `country_code`) on
+    Ray; yields the glob of the label files the actors wrote (label columns, `embedding_model_id`,
+    `embedding`). `staging`: a folder every worker and this process reach (None: this machine's temporary
+    folder, enough for a local Ray); the run's files there are removed afterwards."""
+    import ray
 
-    def embed_on_ray(texts: list[str]) -> np.ndarray:
-        if not texts:
-            return np.zeros((0, EMBEDDING_DIM), np.float32)
-        import ray
-
+    folder = Path(staging or tempfile.gettempdir()) / f"stigma-insights-labels-{uuid.uuid4().hex}"
+    routes = [route for route in (english, other) if route]
+    cached = ", ".join(f"{route.cached_column}.embedding as {route.cached_column}" for route in routes)
+    joins = " ".join(
+        # A list, not the cache's float[384] of older warehouses: polars cannot take slices of nullable arrays.
+        f"""left join (select text_sha256, any_value(embedding)::float[] as embedding from {CACHE_TABLE}
+                       where model_id = ? group by text_sha256)
+                as {route.cached_column} on {route.cached_column}.text_sha256 = posts.text_sha256"""
+        for route in routes
+    )
+    try:
+        (folder / "posts").mkdir(parents=True)
+        posts = conn.execute(
+            f"""select posts.post_key, posts.text, posts.text_sha256, posts.country_code, {cached}
+                from {posts_table} as posts {joins} order by posts.position""",
+            [route.embedding_model_id for route in routes],
+        ).to_arrow_reader(POSTS_PER_FILE)
+        # Written by pyarrow: DuckDB 1.5.5's Parquet writer gave an all-null list column that pyarrow cannot read.
+        for number, block in enumerate(posts):
+            pq.write_table(pa.Table.from_batches([block]), folder / "posts" / f"{number:06d}.parquet")
         start_ray(address)
-        dataset = ray.data.from_items([{"position": i, "text": text} for i, text in enumerate(texts)])
-        embedded = dataset.map_batches(
-            Embedder,
-            fn_constructor_kwargs={"embed_texts": embed_texts},
-            batch_size=RAY_BATCH_TEXTS,
+        posts_dataset = ray.data.read_parquet(str(folder / "posts"))
+        posts_dataset.repartition(target_num_rows_per_block=POSTS_PER_BLOCK).map_batches(
+            PostLabeller,
+            fn_constructor_kwargs={"taxonomy": taxonomy, "english": english, "other": other},
+            batch_size=RAY_BATCH_POSTS,
+            batch_format="pyarrow",
             **actor_pool(workers),
-        ).to_pandas()
-        return np.stack(embedded.sort_values("position")["embedding"].to_list()).astype(np.float32)
-
-    return embed_on_ray
+        ).write_parquet(str(folder / "labels"))
+        yield str(folder / "labels" / "*.parquet")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

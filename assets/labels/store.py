@@ -20,18 +20,18 @@ import polars as pl
 
 from stigma_insights.assets.labels.annotations import LABELLABLE_POSTS, annotated_texts
 from stigma_insights.assets.labels.embedding import embed, embedding_model_id
-from stigma_insights.assets.labels.embedding_cache import EmbeddingCache
+from stigma_insights.assets.labels.embedding_cache import EmbeddingCache, cache_vectors_of
 from stigma_insights.assets.labels.engine import LabelEngine
 from stigma_insights.assets.labels.labeller import (
     DimensionLabels,
-    label_texts,
     load_or_train_engines,
     training_set_id,
     training_sets,
 )
-from stigma_insights.assets.labels.language import Language, detect_languages, language_detector_id
+from stigma_insights.assets.labels.language import language_detector_id
 from stigma_insights.assets.labels.multilingual import embed_multilingual, multilingual_model_id
-from stigma_insights.assets.labels.ray_engine import on_ray
+from stigma_insights.assets.labels.ray_engine import RouteOnRay, labelled_on_ray
+from stigma_insights.assets.labels.routes import ENGLISH_ROUTE_LANGUAGES, label_batch, labels_frame
 from stigma_insights.assets.labels.taxonomy import Taxonomy
 from stigma_insights.crash_points import LABELS_BATCH_COMMITTED, crash_point
 from stigma_insights.settings import EmbeddingSettings, embedding_settings
@@ -40,7 +40,6 @@ POST_LABELS_TABLE = "labels.post_labels"
 ERROR_RATES_TABLE = "labels.label_error_rates"
 LABEL_CLASSES_TABLE = "labels.label_classes"
 BATCH_SIZE = 4096
-ENGLISH_ROUTE_LANGUAGES = ("en", "und")  # labelled by MiniLM; every other language by the multilingual model
 # Hashed once per run into a temp table; the stale-label delete, the to-do list and the counts read it.
 LABELLABLE_POSTS_SQL = f"""
     select post_key, sha256(text) as text_sha256
@@ -92,21 +91,11 @@ class Route:
         )
         return engines
 
-    def label(self, batch: pl.DataFrame) -> dict[str, DimensionLabels]:
-        texts = batch["text"].to_list()
-        embeddings = self.cache.embed(texts, batch["text_sha256"].to_list())
-        return label_texts(texts, self.taxonomy, self.engines, embeddings)
+    def embed_rows(self, rows: pl.DataFrame) -> np.ndarray:
+        return self.cache.embed(rows["text"].to_list(), rows["text_sha256"].to_list())
 
-
-def routes_to_multilingual(language: str) -> bool:
-    """English and undetermined posts go to MiniLM; every other language (code-mixed too) to the
-    multilingual model, when routing is on."""
-    return language not in ENGLISH_ROUTE_LANGUAGES
-
-
-def embedding_engine(embed_texts: Callable[[list[str]], np.ndarray], settings: EmbeddingSettings) -> Callable:
-    """Where texts are embedded: here, or by Ray actors (the same model: the same cache keys and labels)."""
-    return on_ray(embed_texts, settings.ray_address) if settings.labels_engine == "ray" else embed_texts
+    def on_ray(self, cached_column: str) -> RouteOnRay:
+        return RouteOnRay(self.model_id, self.embedding_model_id, self.embed_texts, self.engines, cached_column)
 
 
 def label_new_posts(
@@ -123,24 +112,13 @@ def label_new_posts(
     multilingual = settings.multilingual == "non-english" if multilingual is None else multilingual
     annotations = {d: annotated_texts(conn, d) for d in taxonomy.dimension_names}
     training = training_sets(taxonomy, annotations)
-    english = Route(
-        conn, embedding_model_id(), embedding_engine(embed, settings), training, taxonomy, engines_folder, words=True
-    )
-    other = Route(
-        conn,
-        multilingual_model_id(),
-        embedding_engine(embed_multilingual, settings),
-        training,
-        taxonomy,
-        engines_folder,
-        words=False,
-    )
+    english = Route(conn, embedding_model_id(), embed, training, taxonomy, engines_folder, words=True)
+    other = Route(conn, multilingual_model_id(), embed_multilingual, training, taxonomy, engines_folder, words=False)
     engines = english.engines
     log(f"Engines {english.model_id} " + ("loaded from their artifact" if english.reused else "trained"))
-    labelled_at = datetime.now(UTC)
     provenance = {"model_name": english.model_id, "taxonomy_version": taxonomy.version}
     provenance_columns = {name: pl.lit(value) for name, value in provenance.items()}
-    stamp = {"labelled_at": pl.lit(labelled_at), "taxonomy_version": pl.lit(taxonomy.version)}
+    stamp = {"labelled_at": datetime.now(UTC), "taxonomy_version": taxonomy.version}
     conn.execute(f"create or replace temp table labellable_posts as {LABELLABLE_POSTS_SQL}")
     conn.begin()
     removed = _forget_stale_labels(
@@ -149,7 +127,7 @@ def label_new_posts(
     if not _label_columns(conn):  # the table exists from the first run on, even with nothing to label
         no_posts = pl.DataFrame(schema={"post_key": pl.String, "text_sha256": pl.String})
         no_labels = {dimension.name: DimensionLabels([], [], []) for dimension in taxonomy.dimensions}
-        _insert_labels(conn, labels_frame(no_posts, no_labels, [], []).with_columns(**stamp))
+        _insert_labels(conn, labels_frame(no_posts, no_labels, [], []), stamp)
     measured_on = {d: "annotations" if any(a.representative) else "taxonomy examples" for d, a in annotations.items()}
     _replace_table(conn, ERROR_RATES_TABLE, error_rates(engines, measured_on).with_columns(**provenance_columns))
     _replace_table(conn, LABEL_CLASSES_TABLE, label_classes(taxonomy))
@@ -165,27 +143,12 @@ def label_new_posts(
     [(to_label,)] = conn.execute("select count(*) from posts_to_label").fetchall()
     [(labellable,)] = conn.execute("select count(*) from labellable_posts").fetchall()
     log(f"Labelling {to_label} of {labellable} labellable posts (taxonomy {taxonomy.version})")
-    labelled_by_route: dict[str, int] = {}
-    for start in range(0, to_label, batch_size):
-        batch = conn.execute(
-            "select post_key, text, text_sha256, country_code from posts_to_label where position > ? and position <= ?"
-            " order by position",
-            [start, start + batch_size],
-        ).pl()
-        conn.begin()
-        languages = detect_languages(batch["text"].to_list(), batch["country_code"].to_list())
-        to_other = [multilingual and routes_to_multilingual(language.code) for language in languages]
-        for route in (english, other):
-            positions = [i for i, routed in enumerate(to_other) if routed == (route is other)]
-            if positions:
-                rows = batch[positions]
-                chosen = [languages[i] for i in positions]
-                frame = labels_frame(rows, route.label(rows), chosen, [route.model_id] * len(positions))
-                _insert_labels(conn, frame.with_columns(**stamp))
-                labelled_by_route[route.model_id] = labelled_by_route.get(route.model_id, 0) + len(positions)
-        conn.commit()
-        crash_point(LABELS_BATCH_COMMITTED)
-        log(f"  labelled {min(start + batch_size, to_label)} of {to_label}")
+    routes = (english, other if multilingual else None)
+    on_ray = settings.labels_engine == "ray" and to_label > 0
+    if on_ray:
+        labelled_by_route, ray_computed, ray_hits = _label_on_ray(conn, taxonomy, *routes, settings, stamp, log)
+    else:
+        labelled_by_route, ray_computed, ray_hits = _label_here(conn, taxonomy, *routes, batch_size, stamp, log), 0, 0
     conn.execute("drop table posts_to_label")
     conn.execute("drop table labellable_posts")
     caches = [route.cache for route in (english, other) if route is english or route.model_id in labelled_by_route]
@@ -193,13 +156,65 @@ def label_new_posts(
         labelled=to_label,
         kept=labellable - to_label,
         removed=removed,
-        embeddings_computed=sum(cache.computed for cache in caches),
-        embeddings_from_cache=sum(cache.hits for cache in caches),
+        embeddings_computed=ray_computed + sum(cache.computed for cache in caches),
+        embeddings_from_cache=ray_hits + sum(cache.hits for cache in caches),
         model_id=english.model_id,
         engine_reused=english.reused,
         engines=engines,
         labelled_by_route=labelled_by_route,
     )
+
+
+def _label_here(
+    conn, taxonomy: Taxonomy, english: Route, other: Route | None, batch_size: int, stamp: dict, log
+) -> dict[str, int]:
+    """Label `posts_to_label` in this process, batch by batch, each committed with the vectors it cached;
+    returns the posts each route's model labelled."""
+    labelled_by_route: dict[str, int] = {}
+    [(to_label,)] = conn.execute("select count(*) from posts_to_label").fetchall()
+    for start in range(0, to_label, batch_size):
+        batch = conn.execute(
+            "select post_key, text, text_sha256, country_code from posts_to_label where position > ? and position <= ?"
+            " order by position",
+            [start, start + batch_size],
+        ).pl()
+        conn.begin()
+        labels, _ = label_batch(batch, taxonomy, english, other)
+        _insert_labels(conn, labels, stamp)
+        conn.commit()
+        for model, count in labels["model_name"].value_counts().iter_rows():
+            labelled_by_route[model] = labelled_by_route.get(model, 0) + count
+        crash_point(LABELS_BATCH_COMMITTED)
+        log(f"  labelled {min(start + batch_size, to_label)} of {to_label}")
+    return labelled_by_route
+
+
+def _label_on_ray(
+    conn, taxonomy: Taxonomy, english: Route, other: Route | None, settings: EmbeddingSettings, stamp: dict, log
+) -> tuple[dict[str, int], int, int]:
+    """Label `posts_to_label` on Ray and commit the actors' label files, with the vectors they computed, in one
+    transaction (a run stopped before leaves nothing: the next one labels the same posts again). Returns the
+    posts each route's model labelled, the vectors stored and the posts whose vector was cached."""
+    english_on_ray = english.on_ray("cached_minilm")
+    other_on_ray = other.on_ray("cached_multilingual") if other else None
+    staging = settings.ray_staging or "this machine's temporary folder"
+    log(f"  on Ray ({settings.ray_address or 'a local Ray'}), files staged in {staging}")
+    with labelled_on_ray(
+        conn, "posts_to_label", taxonomy, english_on_ray, other_on_ray, settings.ray_address, settings.ray_staging
+    ) as label_files:
+        conn.begin()
+        conn.execute(
+            f"""insert into {POST_LABELS_TABLE} by name
+                select * exclude (embedding_model_id, embedding), ? as labelled_at, ? as taxonomy_version
+                from read_parquet(?)""",
+            [stamp["labelled_at"], stamp["taxonomy_version"], label_files],
+        )
+        stored, cached = cache_vectors_of(conn, label_files)
+        by_model = "select model_name, count(*) from read_parquet(?) group by model_name"
+        labelled_by_route = dict(conn.execute(by_model, [label_files]).fetchall())
+        conn.commit()
+    log(f"  labelled {sum(labelled_by_route.values())} on Ray, {stored} new vectors cached")
+    return labelled_by_route, stored, cached
 
 
 def _forget_stale_labels(
@@ -224,27 +239,10 @@ def _forget_stale_labels(
     return removed
 
 
-def labels_frame(
-    batch: pl.DataFrame, labelled: dict, languages: list[Language], model_names: list[str]
-) -> pl.DataFrame:
-    """One row per post: its language, label, calibrated confidence and uncertain flag for each dimension,
-    and the model that labelled it."""
-    columns: dict[str, pl.Series] = {
-        "post_key": batch["post_key"],
-        "text_sha256": batch["text_sha256"],
-        "language": pl.Series([language.code for language in languages], dtype=pl.String),
-        "language_confidence": pl.Series([language.confidence for language in languages], dtype=pl.Float64),
-    }
-    for dimension, result in labelled.items():
-        columns[dimension] = pl.Series(result.labels, dtype=pl.String)
-        columns[f"{dimension}_confidence"] = pl.Series(result.confidences, dtype=pl.Float64)
-        columns[f"{dimension}_is_uncertain"] = pl.Series(result.uncertain, dtype=pl.Boolean)
-    columns["model_name"] = pl.Series(model_names, dtype=pl.String)
-    return pl.DataFrame(columns)
-
-
-def _insert_labels(conn, labels: pl.DataFrame) -> None:
-    """Append a batch; the table is (re)created when the taxonomy's dimensions change its columns."""
+def _insert_labels(conn, labels: pl.DataFrame, stamp: dict) -> None:
+    """Append a batch with the run's `stamp` (`labelled_at`, `taxonomy_version`); the table is (re)created when
+    the taxonomy's dimensions change its columns."""
+    labels = labels.with_columns(**{name: pl.lit(value) for name, value in stamp.items()})
     conn.register("new_post_labels", labels.to_arrow())
     try:
         if _label_columns(conn) != labels.columns:
