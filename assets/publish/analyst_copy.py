@@ -10,6 +10,8 @@ from pathlib import Path
 
 import duckdb
 
+from stigma_insights.lake import sql_string
+
 ANALYST_SCHEMA = "marts"
 PUBLICATION_TABLE = "publication"  # one row: when and by which run the copy was made, with its checks
 
@@ -72,14 +74,14 @@ def _copy_comments(conn: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
         " and comment is not null",
         [ANALYST_SCHEMA],
     ).fetchall():
-        conn.execute(f"comment on table {target}.{table} is {_literal(comment)}")
+        conn.execute(f"comment on table {target}.{table} is {sql_string(comment)}")
     for table, column, comment in conn.execute(
         "select table_name, column_name, comment from duckdb_columns() where schema_name = ?"
         " and database_name = current_database() and comment is not null",
         [ANALYST_SCHEMA],
     ).fetchall():
         if table in tables:
-            conn.execute(f'comment on column {target}.{table}."{column}" is {_literal(comment)}')
+            conn.execute(f'comment on column {target}.{table}."{column}" is {sql_string(comment)}')
 
 
 def _write_publication(conn: duckdb.DuckDBPyConnection, publication: Publication) -> None:
@@ -90,10 +92,6 @@ def _write_publication(conn: duckdb.DuckDBPyConnection, publication: Publication
         f"insert into {table} values (now(), ?, ?, ?, ?)",
         [publication.dagster_run_id, publication.checks_passed, publication.checks_failed, publication.failed_checks],
     )
-    conn.execute(f"comment on table {table} is {_literal(PUBLICATION_DESCRIPTION)}")
+    conn.execute(f"comment on table {table} is {sql_string(PUBLICATION_DESCRIPTION)}")
     for name, (_, description) in PUBLICATION_COLUMNS.items():
-        conn.execute(f"comment on column {table}.{name} is {_literal(description)}")
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+        conn.execute(f"comment on column {table}.{name} is {sql_string(description)}")
