@@ -5,7 +5,8 @@ engines' training set: taxonomy examples plus annotations, and the language dete
 version are unchanged, so a nightly run labels what arrived since the last one. Posts in English go to
 MiniLM, the others to the multilingual model (`Route`). Posts are labelled in batches, each committed in
 one transaction with the embeddings it cached: memory stays bounded and a killed run keeps its finished
-batches; the next run carries on where it stopped.
+batches; the next run carries on where it stopped. With `STIGMA_INSIGHTS_LABELS_ENGINE=ray` the batches are
+Ray actors' (`ray_engine`) and the whole job commits at once.
 """
 
 from collections.abc import Callable
@@ -144,8 +145,7 @@ def label_new_posts(
     [(labellable,)] = conn.execute("select count(*) from labellable_posts").fetchall()
     log(f"Labelling {to_label} of {labellable} labellable posts (taxonomy {taxonomy.version})")
     routes = (english, other if multilingual else None)
-    on_ray = settings.labels_engine == "ray" and to_label > 0
-    if on_ray:
+    if settings.labels_engine == "ray" and to_label > 0:
         labelled_by_route, ray_computed, ray_hits = _label_on_ray(conn, taxonomy, *routes, settings, stamp, log)
     else:
         labelled_by_route, ray_computed, ray_hits = _label_here(conn, taxonomy, *routes, batch_size, stamp, log), 0, 0
