@@ -246,17 +246,23 @@ def plain_encode_throughput(settings, sample: int) -> tuple[float, int]:
     return len(texts) / (time.perf_counter() - started), len(texts)
 
 
-def run_in_this_process(run: str, size: int, workdir: Path, stage_names: list[str]) -> None:
+def bench_settings(workdir: Path):
+    """The settings of the scratch folder's warehouse and landing files."""
+    from stigma_insights.settings import Settings
+
+    return Settings.from_env(warehouse=workdir / "warehouse.duckdb", landing=workdir / "landing")
+
+
+def run_in_this_process(run: str, workdir: Path, stage_names: list[str]) -> None:
     """One run's stages against the scratch folder's warehouse; the figures go to <workdir>/<run>.json."""
     from stigma_insights.orchestration.dbt import build_dbt_steps, dbt_project
     from stigma_insights.orchestration.definitions import build_definitions
-    from stigma_insights.settings import Settings
 
-    settings = Settings.from_env(warehouse=workdir / "warehouse.duckdb", landing=workdir / "landing")
+    settings = bench_settings(workdir)
     project = dbt_project(settings)
     defs, steps = build_definitions(settings, project), build_dbt_steps(project)
     stages = run_stages(defs, steps, settings, run, stage_names, workdir / "pipeline.log")
-    figures = {"stages": stages, "storage": storage_name(settings)}
+    figures: dict = {"stages": stages}
     if run == "full" and "labels" in stages and "fact" in stages:
         encode_per_s, encode_sample = plain_encode_throughput(settings, ENCODE_SAMPLE)
         figures |= {"plain_encode_texts_per_s": round(encode_per_s, 1), "plain_encode_sample": encode_sample}
@@ -264,8 +270,8 @@ def run_in_this_process(run: str, size: int, workdir: Path, stage_names: list[st
 
 
 def run_in_a_fresh_process(run: str, args: argparse.Namespace, workdir: Path) -> dict:
-    command = [sys.executable, __file__, "--run", run, "--size", str(args.size), "--workdir", str(workdir)]
-    subprocess.run([*command, "--stages", args.stages], check=True)
+    command = [sys.executable, __file__, "--run", run, "--workdir", str(workdir), "--stages", args.stages]
+    subprocess.run(command, check=True)
     return json.loads((workdir / f"{run}.json").read_text())
 
 
@@ -287,7 +293,7 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown stages {sorted(unknown)}; choose from {', '.join(STAGES)}")
     if args.run:
-        run_in_this_process(args.run, args.size, args.workdir, stage_names)
+        run_in_this_process(args.run, args.workdir, stage_names)
         return
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix=f"stigma-bench-{args.size}-"))
@@ -301,9 +307,8 @@ def main() -> None:
 
     from stigma_insights.assets.labels.embedding import backend_name
     from stigma_insights.orchestration.dbt import dbt_project, prepare_manifest
-    from stigma_insights.settings import Settings
 
-    settings = Settings.from_env(warehouse=workdir / "warehouse.duckdb", landing=landing)
+    settings = bench_settings(workdir)
     prepare_manifest(settings, dbt_project(settings))
     print(f"Embedding backend: {backend_name()}; pipeline output goes to {workdir / 'pipeline.log'}")
     print(f"{'run':<13} {'stage':<17} {'time':>11} {'records':>14} {'throughput':>18} {'peak RSS':>12}")
@@ -345,7 +350,7 @@ def main() -> None:
             "full_seconds": round(full_s, 2),
             "incremental_seconds": round(incremental_s, 2),
             "embedding_backend": backend_name(),
-            "storage": full_figures["storage"],
+            "storage": storage_name(settings),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores",
             "process_per_run": True,
         },
@@ -368,7 +373,7 @@ def main() -> None:
     results_dir = BENCH_DIR / "results"
     # A run of some stages only is kept apart from the whole pipeline's figures at that size.
     stages_part = "" if stage_names == list(STAGES) else "_" + "+".join(stage_names)
-    storage_part = "" if settings.lake is None else "_" + full_figures["storage"]
+    storage_part = "" if settings.lake is None else "_" + storage_name(settings)
     for name in ("latest.json", f"size_{args.size}_{backend_name()}{stages_part}{storage_part}.json"):
         (results_dir / name).write_text(json.dumps(results, indent=2) + "\n")
     print(f"Wrote {results_dir / 'latest.json'} and {name}")

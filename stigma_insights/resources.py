@@ -17,6 +17,7 @@ from dagster_ray import Lifecycle, RayResource
 
 from stigma_insights.lake import attach_lake
 from stigma_insights.settings import (
+    RAY_INIT_OPTIONS,
     ApiSettings,
     LakeSettings,
     Settings,
@@ -101,7 +102,7 @@ def labelling_ray(settings: Settings) -> LabellingRay:
     return LabellingRay(
         address=settings.embedding.ray_address,
         lifecycle=Lifecycle(connect=False, cleanup="never"),  # nothing to delete; a connection always ends
-        ray_init_options={"include_dashboard": False, "log_to_driver": False},
+        ray_init_options=RAY_INIT_OPTIONS,
     )
 
 

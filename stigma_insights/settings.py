@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 PROJECT_DIR_ENV = "STIGMA_INSIGHTS_PROJECT_DIR"
 WAREHOUSE_ENV = "STIGMA_INSIGHTS_DUCKDB"  # also read by dbt_project/profiles.yml in the dbt subprocess
@@ -23,6 +24,8 @@ LABELS_ENGINE_ENV = "STIGMA_INSIGHTS_LABELS_ENGINE"  # local (default) or ray: w
 RAY_ADDRESS_ENV = "STIGMA_INSIGHTS_RAY_ADDRESS"  # a Ray cluster (ray://host:10001, auto); unset: a local Ray
 RAY_STAGING_ENV = "STIGMA_INSIGHTS_RAY_STAGING"  # a folder the Ray workers and the pipeline share
 RAY_FORWARDED_PREFIXES = ("STIGMA_INSIGHTS_", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+# How the pipeline starts or joins Ray, by hand or through the Dagster resource: quietly, no dashboard.
+RAY_INIT_OPTIONS: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
 PSEUDONYM_KEY_ENV = "STIGMA_INSIGHTS_PSEUDONYM_KEY"  # read in the dbt subprocess, by the privacy plugin
 CRASH_AT_ENV = "STIGMA_INSIGHTS_CRASH_AT"  # tests only: the named point where the process kills itself
 COLLECTION_ENV = "STIGMA_INSIGHTS_COLLECTION"  # the collection file (what to collect)

@@ -26,7 +26,7 @@ from stigma_insights.assets.labels.embedding_cache import CACHE_TABLE, embed_mis
 from stigma_insights.assets.labels.engine import LabelEngine
 from stigma_insights.assets.labels.routes import label_batch
 from stigma_insights.assets.labels.taxonomy import Taxonomy
-from stigma_insights.settings import ray_worker_environment
+from stigma_insights.settings import RAY_INIT_OPTIONS, ray_worker_environment
 
 # Posts per actor call: large enough for the model's batches, small enough to spread over the actors.
 RAY_BATCH_POSTS = 256
@@ -77,12 +77,7 @@ def start_ray(address: str | None) -> None:
     import ray
 
     if not ray.is_initialized():
-        ray.init(
-            address=address,
-            include_dashboard=False,
-            log_to_driver=False,
-            runtime_env={"env_vars": ray_worker_environment()},
-        )
+        ray.init(address=address, runtime_env={"env_vars": ray_worker_environment()}, **RAY_INIT_OPTIONS)
 
 
 def actor_pool(workers: int | None = None) -> dict:
