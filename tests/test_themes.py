@@ -3,7 +3,14 @@
 import numpy as np
 from sklearn.metrics import adjusted_rand_score, homogeneity_score
 
-from stigma_insights.assets.themes.themes import OUTLIER, Themes, find_themes, fitting_posts, match_previous
+from stigma_insights.assets.themes.themes import (
+    OUTLIER,
+    Themes,
+    find_themes,
+    fitting_posts,
+    match_previous,
+    text_digests,
+)
 
 GROUPS = {
     "family": "my parents say therapy brings shame on the family ko saya hai",
@@ -55,7 +62,7 @@ def test_the_same_posts_in_another_order_give_the_same_themes():
 def test_past_the_fitting_size_a_sample_finds_the_themes_and_every_post_gets_one():
     texts, embeddings, truth = posts(seed=5, per_group=60)
     texts = [f"{text} post {i}" for i, text in enumerate(texts)]  # distinct texts, distinct hashes
-    fitted = fitting_posts(texts, 90)
+    fitted = fitting_posts(text_digests(texts), 90)
     assert len(set(fitted.tolist())) == 90 and fitted.max() < len(texts)
     themes = find_themes(texts, embeddings, fit_posts=90)
 

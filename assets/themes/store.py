@@ -9,6 +9,7 @@ keeps its `assigned_at` while its theme id stays, so the fact table's increment 
 whose theme changed.
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,17 @@ import pyarrow.compute as pc
 import yaml
 
 from stigma_insights.assets.labels.embedding import EMBEDDING_DIM
-from stigma_insights.assets.themes.themes import OUTLIER, find_themes, match_previous
+from stigma_insights.assets.themes.themes import (
+    OUTLIER,
+    Themes,
+    ThemeWords,
+    cluster,
+    fitting_posts,
+    match_previous,
+    text_digests,
+    theme_count,
+    themes_of,
+)
 
 THEME_NAMES_FILE = Path(__file__).with_name("theme_names.yaml")
 THEMES_TABLE = "labels.themes"
@@ -62,21 +73,74 @@ GROUP_POSTS_SQL = """
     order by labels.post_key
 """
 MODEL_VECTORS_SQL = "select text_sha256, embedding from labels.embedding_cache where model_id = $model"
-STREAMED_ROWS = 50_000  # cached vectors per Arrow batch (75 MB)
+STREAMED_ROWS = 50_000  # cached vectors (75 MB) or posts per Arrow batch
+# Tonight's theme of each post, a group at a time; a post keeps its assigned_at while its theme stays.
+TONIGHT_DDL = (
+    "create or replace temp table tonight_post_themes (post_key varchar, stigma_domain varchar, theme_id integer)"
+)
+POST_THEMES_SQL = f"""
+    create or replace table {POST_THEMES_TABLE} as
+    select tonight.post_key, tonight.stigma_domain, tonight.theme_id,
+        case when earlier.theme_id = tonight.theme_id then earlier.assigned_at else $now end as assigned_at
+    from tonight_post_themes as tonight
+    left join {POST_THEMES_TABLE} as earlier on earlier.post_key = tonight.post_key
+"""
 
 
-def cached_vectors(conn: duckdb.DuckDBPyConnection, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
-    """The model's cached vectors of these text hashes. The cache is streamed and filtered batch by batch:
-    joined in SQL, DuckDB built its hash table from every cached vector of the model (1.5 GB for 300k
-    posts here, several GB at a million)."""
-    wanted = pa.array(set(hashes), pa.string())
-    vectors: dict[str, np.ndarray] = {}
+@dataclass(frozen=True)
+class GroupPosts:
+    """A group's posts that have a cached vector, in post key order."""
+
+    post_keys: pa.Array
+    embeddings: np.ndarray
+    digests: np.ndarray  # themes.text_digests of their texts
+    has_vector: np.ndarray  # per row of GROUP_POSTS_SQL: kept here (no cached vector, no theme, as a join would)
+
+
+def group_posts(conn: duckdb.DuckDBPyConnection, domain: str, model: str) -> GroupPosts:
+    """The group's keys, vectors and text digests; its texts are read a batch at a time and let go."""
+    keys, hashes, digests = [], [], []
+    for batch in conn.execute(GROUP_POSTS_SQL, {"domain": domain, "model": model}).to_arrow_reader(STREAMED_ROWS):
+        keys.append(batch.column("post_key"))
+        hashes.append(batch.column("text_sha256"))
+        digests.append(text_digests(batch.column("text").to_pylist()))
+    embeddings, has_vector = cached_vectors(conn, model, pa.chunked_array(hashes, pa.string()))
+    return GroupPosts(
+        post_keys=pa.chunked_array(keys, pa.string()).combine_chunks().filter(has_vector),
+        embeddings=embeddings,
+        digests=np.concatenate([np.zeros(0, ">u8"), *digests])[has_vector],
+        has_vector=has_vector,
+    )
+
+
+def group_texts(conn: duckdb.DuckDBPyConnection, domain: str, model: str) -> Iterator[list[str]]:
+    """The texts of `group_posts`' rows, in the same order, a batch at a time (same transaction, same rows)."""
+    for batch in conn.execute(GROUP_POSTS_SQL, {"domain": domain, "model": model}).to_arrow_reader(STREAMED_ROWS):
+        yield batch.column("text").to_pylist()
+
+
+def cached_vectors(
+    conn: duckdb.DuckDBPyConnection, model: str, hashes: pa.ChunkedArray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The model's cached vector of each text hash that has one, in order, and which hashes have one.
+    The cache is streamed and each batch's wanted vectors copied into one matrix: joined in SQL, DuckDB
+    built its hash table from every cached vector of the model (1.5 GB for 300k posts, several GB at a
+    million), and keeping each batch's vectors apart then stacking them held them twice."""
+    distinct = pc.unique(hashes)
+    vectors = np.empty((len(distinct), EMBEDDING_DIM), np.float32)
+    found = np.zeros(len(distinct), bool)
     for batch in conn.execute(MODEL_VECTORS_SQL, {"model": model}).to_arrow_reader(STREAMED_ROWS):
-        kept = batch.filter(pc.is_in(batch.column("text_sha256"), value_set=wanted))
-        if kept.num_rows:
-            flat = kept.column("embedding").flatten().to_numpy().astype(np.float32, copy=False)
-            vectors.update(zip(kept.column("text_sha256").to_pylist(), flat.reshape(kept.num_rows, -1), strict=True))
-    return vectors
+        position = pc.index_in(batch.column("text_sha256"), value_set=distinct)
+        wanted = position.is_valid()
+        rows = position.filter(wanted).to_numpy()
+        if len(rows):
+            vectors[rows] = batch.column("embedding").filter(wanted).flatten().to_numpy().reshape(len(rows), -1)
+            found[rows] = True
+    row_of = pc.index_in(hashes, value_set=distinct).to_numpy()
+    has_vector = found[row_of]
+    if len(distinct) == len(hashes) and has_vector.all():  # one post per text, each cached: the rows are in order
+        return vectors, has_vector
+    return vectors[row_of[has_vector]], has_vector
 
 
 @dataclass(frozen=True)
@@ -93,30 +157,33 @@ def theme_names(path: Path = THEME_NAMES_FILE) -> dict[int, str]:
     return {int(theme_id): str(name) for theme_id, name in (document.get("names") or {}).items()}
 
 
+def theme_group(conn: duckdb.DuckDBPyConnection, domain: str, model: str) -> tuple[pa.Array, Themes]:
+    """The keys of one group's themed posts and their themes: clustered on their vectors (let go on return),
+    keywords counted over their texts, read again a batch at a time."""
+    posts = group_posts(conn, domain, model)
+    assignment = cluster(posts.embeddings, fitting_posts(posts.digests))
+    words, every_row, start = ThemeWords(theme_count(assignment)), np.full(len(posts.has_vector), OUTLIER), 0
+    every_row[posts.has_vector] = assignment
+    for texts in group_texts(conn, domain, model):
+        words.add(texts, every_row[start : start + len(texts)])
+        start += len(texts)
+    return posts.post_keys, themes_of(posts.embeddings, assignment, words.keywords())
+
+
 def theme_posts(conn: duckdb.DuckDBPyConnection, names: dict[int, str] | None = None) -> ThemingSummary:
-    """`names`: theme id -> name (default: theme_names.yaml)."""
+    """`names`: theme id -> name (default: theme_names.yaml). Posts are read, themed and written in one
+    transaction; a group's vectors are the largest thing held (1.5 KB a post)."""
     names = theme_names() if names is None else names
     conn.execute(DDL)
-    previous = conn.execute(f"select theme_id, stigma_domain, embedding_model, centroid from {THEMES_TABLE}").pl()
-    before = {
-        key: (theme, at)
-        for key, theme, at in conn.execute(
-            f"select post_key, theme_id, assigned_at from {POST_THEMES_TABLE}"
-        ).fetchall()
-    }
     now = datetime.now(UTC)
+    conn.begin()
+    previous = conn.execute(f"select theme_id, stigma_domain, embedding_model, centroid from {THEMES_TABLE}").pl()
+    conn.execute(TONIGHT_DDL)
     next_id = max(previous["theme_id"].to_list(), default=-1) + 1
     theme_rows: list[tuple] = []
-    post_rows: list[tuple] = []
     by_domain: dict[str, dict[str, int]] = {}
     for domain, model in conn.execute(GROUPS_SQL).fetchall():
-        group = conn.execute(GROUP_POSTS_SQL, {"domain": domain, "model": model}).fetchall()
-        vectors = cached_vectors(conn, model, [text_sha256 for _, text_sha256, _ in group])
-        group = [post for post in group if post[1] in vectors]  # as a join would: no cached vector, no theme
-        post_keys = [post_key for post_key, _, _ in group]
-        embeddings = np.stack([vectors[text_sha256] for _, text_sha256, _ in group]) if group else np.zeros((0, 1))
-        themes = find_themes([text for _, _, text in group], embeddings)
-        del group, vectors  # the texts and vectors go before the next domain's are read
+        post_keys, themes = theme_group(conn, domain, model)
         earlier = previous.filter((pl.col("stigma_domain") == domain) & (pl.col("embedding_model") == model))
         earlier_centroids = np.asarray(earlier["centroid"].to_list(), dtype=np.float32).reshape(-1, EMBEDDING_DIM)
         ids = match_previous(themes, earlier["theme_id"].to_list(), earlier_centroids, next_id)
@@ -127,14 +194,15 @@ def theme_posts(conn: duckdb.DuckDBPyConnection, names: dict[int, str] | None = 
                 ids, themes.sizes, themes.keywords, themes.centroids, strict=True
             )
         ]
-        for key, theme in zip(post_keys, themes.assignment, strict=True):
-            theme_id = ids[theme] if theme != OUTLIER else OUTLIER
-            kept = before.get(key)
-            post_rows.append((key, domain, theme_id, kept[1] if kept and kept[0] == theme_id else now))
+        assignment, theme_ids = themes.assignment, np.full(len(themes.assignment), OUTLIER)
+        themed = assignment != OUTLIER
+        theme_ids[themed] = np.asarray(ids)[assignment[themed]]
+        tonight = {"post_key": post_keys, "stigma_domain": pa.array([domain] * len(assignment), pa.string())}
+        _insert(conn, "tonight_post_themes", pa.table({**tonight, "theme_id": pa.array(theme_ids, pa.int32())}))
         counts = by_domain.setdefault(domain, {"themes": 0, "posts": 0, "outliers": 0})
         counts["themes"] += len(ids)
-        counts["posts"] += len(post_keys)
-        counts["outliers"] += int((themes.assignment == OUTLIER).sum())
+        counts["posts"] += len(assignment)
+        counts["outliers"] += int((assignment == OUTLIER).sum())
     theme_frame = pl.DataFrame(
         theme_rows,
         schema={
@@ -149,33 +217,37 @@ def theme_posts(conn: duckdb.DuckDBPyConnection, names: dict[int, str] | None = 
         },
         orient="row",
     )
-    post_frame = pl.DataFrame(
-        post_rows,
-        schema={
-            "post_key": pl.String,
-            "stigma_domain": pl.String,
-            "theme_id": pl.Int32,
-            "assigned_at": pl.Datetime("us", "UTC"),
-        },
-        orient="row",
-    )
     # Both tables are rebuilt whole each run (replaced, so a column added later needs no migration).
-    conn.begin()
-    for table, frame in ((THEMES_TABLE, theme_frame), (POST_THEMES_TABLE, post_frame)):
-        conn.register("new_rows", frame.to_arrow())
-        try:
-            conn.execute(f"create or replace table {table} as select * from new_rows")
-        finally:
-            conn.unregister("new_rows")
+    _replace(conn, THEMES_TABLE, theme_frame.to_arrow())
+    conn.execute(POST_THEMES_SQL, {"now": now})
+    [(changed,)] = conn.execute(
+        f"select count(*) from {POST_THEMES_TABLE} where assigned_at = $now", {"now": now}
+    ).fetchall()
+    conn.execute("drop table tonight_post_themes")
     conn.commit()
-    changed = sum(1 for row in post_rows if row[3] == now)
     return ThemingSummary(
         themes=len(theme_rows),
-        posts=len(post_rows),
-        outliers=sum(1 for row in post_rows if row[2] == OUTLIER),
+        posts=sum(c["posts"] for c in by_domain.values()),
+        outliers=sum(c["outliers"] for c in by_domain.values()),
         changed=changed,
         by_domain={
             domain: {"themes": c["themes"], "outlier_share": round(c["outliers"] / c["posts"], 4)}
             for domain, c in by_domain.items()
         },
     )
+
+
+def _insert(conn: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
+    conn.register("new_rows", rows)
+    try:
+        conn.execute(f"insert into {table} select * from new_rows")
+    finally:
+        conn.unregister("new_rows")
+
+
+def _replace(conn: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
+    conn.register("new_rows", rows)
+    try:
+        conn.execute(f"create or replace table {table} as select * from new_rows")
+    finally:
+        conn.unregister("new_rows")

@@ -17,6 +17,7 @@
 
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -26,7 +27,7 @@ import yaml
 from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import HDBSCAN
 from sklearn.decomposition import PCA
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 STOP_WORDS_FILE = Path(__file__).with_name("stop_words.yaml")
 _WORD = re.compile(r"[^\s\d!-/:-@\[-`{-~।॥…“”‘’«»¿¡]{2,}")
@@ -70,11 +71,15 @@ def _centroids(embeddings: np.ndarray, assignment: np.ndarray, count: int) -> np
     return centroids / np.linalg.norm(centroids, axis=1, keepdims=True)
 
 
-def fitting_posts(texts: list[str], fit_posts: int = FIT_POSTS) -> np.ndarray:
-    """The posts the clusters are found on: all of them, or past `fit_posts` those first by text hash."""
-    if len(texts) <= fit_posts:
-        return np.arange(len(texts))
-    digests = [hashlib.blake2b(text.encode(), digest_size=8).digest() for text in texts]
+def text_digests(texts: list[str]) -> np.ndarray:
+    """A 64-bit hash of each text (blake2b): the fitting sample is drawn in their order."""
+    return np.frombuffer(b"".join(hashlib.blake2b(text.encode(), digest_size=8).digest() for text in texts), ">u8")
+
+
+def fitting_posts(digests: np.ndarray, fit_posts: int = FIT_POSTS) -> np.ndarray:
+    """The posts the clusters are found on: all of them, or past `fit_posts` those first by text digest."""
+    if len(digests) <= fit_posts:
+        return np.arange(len(digests))
     return np.sort(np.argsort(digests, kind="stable")[:fit_posts])
 
 
@@ -99,29 +104,52 @@ def cluster(embeddings: np.ndarray, fitted: np.ndarray | None = None) -> np.ndar
     return assignment
 
 
-def keywords(texts: list[str], assignment: np.ndarray, count: int, top: int = KEYWORDS) -> list[list[str]]:
-    """The top words of each theme by class-based TF-IDF."""
-    if count == 0:
-        return []
-    documents = [" ".join(t for t, a in zip(texts, assignment, strict=True) if a == theme) for theme in range(count)]
-    vectorizer = CountVectorizer(tokenizer=words_of, token_pattern=None, stop_words=list(stop_words()))
-    counts = vectorizer.fit_transform(documents).toarray().astype(float)
-    frequency = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-    weights = frequency * np.log1p(counts.sum(axis=1).mean() / np.maximum(counts.sum(axis=0), 1))
-    words = vectorizer.get_feature_names_out()
-    return [[str(words[i]) for i in np.argsort(-row)[:top] if row[i] > 0] for row in weights]
+class ThemeWords:
+    """Each theme's word counts, added a batch of texts at a time: a theme's texts are never held at once."""
+
+    def __init__(self, count: int):
+        self.counts: list[Counter[str]] = [Counter() for _ in range(count)]
+
+    def add(self, texts: list[str], assignment: np.ndarray) -> None:
+        for text, theme in zip(texts, assignment.tolist(), strict=True):
+            if theme != OUTLIER:
+                self.counts[theme].update(words_of(text.lower()))
+
+    def keywords(self, top: int = KEYWORDS) -> list[list[str]]:
+        """The top words of each theme by class-based TF-IDF (function words left out)."""
+        skipped = stop_words()
+        words = sorted({word for counts in self.counts for word in counts if word not in skipped})
+        if not words:
+            return [[] for _ in self.counts]
+        column = {word: i for i, word in enumerate(words)}
+        counts = np.zeros((len(self.counts), len(words)))
+        for row, theme_counts in zip(counts, self.counts, strict=True):
+            kept = [(column[word], n) for word, n in theme_counts.items() if word not in skipped]
+            if kept:
+                positions, values = zip(*kept, strict=True)
+                row[list(positions)] = values
+        frequency = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        weights = frequency * np.log1p(counts.sum(axis=1).mean() / np.maximum(counts.sum(axis=0), 1))
+        return [[words[i] for i in np.argsort(-row)[:top] if row[i] > 0] for row in weights]
+
+
+def theme_count(assignment: np.ndarray) -> int:
+    return int(assignment.max()) + 1 if len(assignment) else 0
+
+
+def themes_of(embeddings: np.ndarray, assignment: np.ndarray, keywords: list[list[str]]) -> Themes:
+    """The themes of posts clustered by `cluster`, with each theme's keywords."""
+    count = len(keywords)
+    centroids = _centroids(embeddings, assignment, count) if count else np.zeros((0, embeddings.shape[1]))
+    sizes = np.bincount(assignment[assignment != OUTLIER], minlength=count).tolist()
+    return Themes(assignment=assignment, centroids=centroids, keywords=keywords, sizes=sizes)
 
 
 def find_themes(texts: list[str], embeddings: np.ndarray, fit_posts: int = FIT_POSTS) -> Themes:
-    assignment = cluster(embeddings, fitting_posts(texts, fit_posts))
-    count = int(assignment.max()) + 1 if len(assignment) else 0
-    centroids = _centroids(embeddings, assignment, count) if count else np.zeros((0, embeddings.shape[1]))
-    return Themes(
-        assignment=assignment,
-        centroids=centroids,
-        keywords=keywords(texts, assignment, count),
-        sizes=[int((assignment == theme).sum()) for theme in range(count)],
-    )
+    assignment = cluster(embeddings, fitting_posts(text_digests(texts), fit_posts))
+    words = ThemeWords(theme_count(assignment))
+    words.add(texts, assignment)
+    return themes_of(embeddings, assignment, words.keywords())
 
 
 def match_previous(themes: Themes, previous_ids: list[int], previous_centroids: np.ndarray, next_id: int) -> list[int]:
