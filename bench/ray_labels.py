@@ -78,8 +78,8 @@ def main() -> None:
         conn.execute("delete from labels.embedding_cache")
         started = time.perf_counter()
         routes = english.on_ray("cached_minilm"), other.on_ray("cached_multilingual")
-        with labelled_on_ray(conn, "posts_to_label", taxonomy, *routes, None, None, workers) as files:
-            on_ray = conn.execute(f"select {LABEL_COLUMNS} from read_parquet(?) order by post_key", [files]).pl()
+        with labelled_on_ray(conn, "posts_to_label", taxonomy, *routes, None, None, workers) as label_files:
+            on_ray = pl.from_arrow(label_files.to_table(columns=LABEL_COLUMNS.split(", "))).sort("post_key")
         rate = len(texts) / (time.perf_counter() - started)
         agree = on_ray.equals(expected)
         print(f"ray, {workers} actor(s): {rate:,.1f} posts/s ({rate / local_rate:.2f} x local), labels equal: {agree}")

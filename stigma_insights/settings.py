@@ -75,7 +75,7 @@ class EmbeddingSettings:
     multilingual: str = "non-english"
     labels_engine: str = "local"
     ray_address: str | None = None
-    ray_staging: Path | None = None  # None: this machine's temporary folder
+    ray_staging: str | None = None  # a folder or an s3:// URI; None: this machine's temporary folder
 
     def __post_init__(self) -> None:
         if self.backend not in EMBEDDING_BACKENDS:
@@ -149,7 +149,7 @@ class Settings:
                 multilingual=env.get(MULTILINGUAL_ENV) or "non-english",
                 labels_engine=env.get(LABELS_ENGINE_ENV) or "local",
                 ray_address=env.get(RAY_ADDRESS_ENV) or None,
-                ray_staging=_path(env[RAY_STAGING_ENV]) if env.get(RAY_STAGING_ENV) else None,
+                ray_staging=env.get(RAY_STAGING_ENV) or None,
             ),
             lake=LakeSettings(
                 str(lake_catalog),

@@ -1,7 +1,7 @@
 """The warehouse on DuckLake (STIGMA_INSIGHTS_LAKE): the sample pipeline publishes the same marts as on
 the single DuckDB file, with the lake's catalog in a DuckDB file and its data in a local folder, and
 (`make test-scale`) on the scale-out stack started on loopback: a PostgreSQL catalog (pgserver) and
-S3 data (moto's server)."""
+S3 data (moto's server), Ray's staged files on S3 too."""
 
 import dataclasses
 from typing import Any
@@ -10,9 +10,11 @@ import duckdb
 import pytest
 from loopback_stack import lake_catalog, s3_server
 
+from stigma_insights.assets.labels import ray_engine
+from stigma_insights.assets.labels.ray_engine import staging_folder
 from stigma_insights.assets.maintenance.storage import maintain_lake
 from stigma_insights.lake import attach_lake, warehouse_connection
-from stigma_insights.settings import LABELS_ENGINE_ENV, LakeSettings, Settings
+from stigma_insights.settings import LABELS_ENGINE_ENV, RAY_STAGING_ENV, LakeSettings, Settings
 
 from conftest import run_everything, settings_for
 
@@ -116,15 +118,25 @@ def test_the_sample_pipeline_on_a_postgres_catalog_with_s3_data_and_labels_on_ra
     sample_run, session_settings, tmp_path, postgres_catalog, s3_stand_in, monkeypatch
 ):
     """The scale-out stack end to end: the lake's catalog in PostgreSQL, its files on S3, the posts labelled by
-    a local Ray's actors and their label files committed into the lake. Floats within 1e-6: the actors'
-    batches are not the local loop's, and the engines' matrix products move a confidence's last bits."""
+    a local Ray's actors through files staged on S3 and their label files committed into the lake. Floats
+    within 1e-6: the actors' batches are not the local loop's, and the engines' matrix products move a
+    confidence's last bits."""
     monkeypatch.setenv(LABELS_ENGINE_ENV, "ray")
+    monkeypatch.setenv(RAY_STAGING_ENV, "s3://lake/ray-staging")
+    staged_in = []
+    monkeypatch.setattr(
+        ray_engine, "staging_folder", lambda staging: staged_in.append(folder := staging_folder(staging)) or folder
+    )
     lake = LakeSettings(postgres_catalog, "s3://lake/files/")
     _, result = run_on_the_lake_and_compare(lake, session_settings, tmp_path, tolerance=1e-6)
     labelled = result.asset_materializations_for_node("labels")[0].metadata["labelled_this_run_by_model"].value
     assert sum(labelled.values()) == 315 and len(labelled) == 2
     stored = [item["Key"] for item in s3_stand_in.list_objects_v2(Bucket="lake", Prefix="files/marts/")["Contents"]]
     assert stored and all(key.endswith(".parquet") for key in stored)
+    [(filesystem, folder)] = staged_in  # the posts and label files went through S3, and were removed after
+    assert filesystem.type_name == "s3" and folder.startswith("lake/ray-staging/stigma-insights-labels-")
+    left = s3_stand_in.list_objects_v2(Bucket="lake", Prefix="ray-staging/")["Contents"]
+    assert [item["Key"] for item in left] == ["ray-staging/"]  # the staging folder itself (its marker), empty
 
 
 def test_a_retention_that_is_not_an_interval_is_refused_before_the_lake_changes(tmp_path):

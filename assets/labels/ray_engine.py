@@ -4,10 +4,13 @@ Ray Data job, on a local Ray or the cluster at `STIGMA_INSIGHTS_RAY_ADDRESS`.
 This process writes the posts as Parquet files, each post with the vectors the embedding cache already
 has for its text; model-loading actors (one per worker) label them and write Parquet files of labels and
 vectors; this process then commits those files in one transaction, so the warehouse keeps one writer.
+The files are staged in a folder every worker reaches: a local folder (one machine, or a shared mount) or
+object storage (`s3://bucket/prefix`, read and written through pyarrow's filesystems with the AWS SDK's
+own variables, AWS_ENDPOINT_URL for an S3-compatible store).
 The actors get the engines trained here and load the models of the local path: same labels, same cache keys.
 """
 
-import shutil
+import contextlib
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +22,8 @@ import duckdb
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.dataset as pa_dataset
+import pyarrow.fs as pa_fs
 import pyarrow.parquet as pq
 
 from stigma_insights.assets.labels.embedding import EMBEDDING_DIM
@@ -95,6 +100,15 @@ def actor_pool(workers: int | None = None) -> dict:
     return {"concurrency": workers or 1, "num_cpus": 0.5}
 
 
+def staging_folder(staging: str | None) -> tuple[pa_fs.FileSystem, str]:
+    """A new run folder under `staging` (a local folder or an s3:// URI; None: this machine's temporary
+    folder) and the filesystem it is on."""
+    if not staging or "://" not in staging:
+        staging = str(Path(staging or tempfile.gettempdir()).expanduser().resolve())
+    filesystem, root = pa_fs.FileSystem.from_uri(staging)
+    return filesystem, f"{root.rstrip('/')}/stigma-insights-labels-{uuid.uuid4().hex}"
+
+
 @contextmanager
 def labelled_on_ray(
     conn: duckdb.DuckDBPyConnection,
@@ -103,16 +117,16 @@ def labelled_on_ray(
     english: RouteOnRay,
     other: RouteOnRay | None,
     address: str | None,
-    staging: Path | None,
+    staging: str | None,
     workers: int | None = None,
-) -> Iterator[str]:
+) -> Iterator[pa_dataset.Dataset]:
     """Label the posts of `posts_table` (`position`, `post_key`, `text`, `text_sha256`, `country_code`) on
-    Ray; yields the glob of the label files the actors wrote (label columns, `embedding_model_id`,
-    `embedding`). `staging`: a folder every worker and this process reach (None: this machine's temporary
-    folder, enough for a local Ray); the run's files there are removed afterwards."""
+    Ray; yields the label files the actors wrote (label columns, `embedding_model_id`, `embedding`) as a
+    dataset. `staging`: a folder every worker and this process reach (`staging_folder`; None: this
+    machine's temporary folder, enough for a local Ray); the run's files there are removed afterwards."""
     import ray
 
-    folder = Path(staging or tempfile.gettempdir()) / f"stigma-insights-labels-{uuid.uuid4().hex}"
+    filesystem, folder = staging_folder(staging)
     routes = [route for route in (english, other) if route]
     cached = ", ".join(f"{route.cached_column}.embedding as {route.cached_column}" for route in routes)
     joins = " ".join(
@@ -123,7 +137,7 @@ def labelled_on_ray(
         for route in routes
     )
     try:
-        (folder / "posts").mkdir(parents=True)
+        filesystem.create_dir(f"{folder}/posts")
         posts = conn.execute(
             f"""select posts.post_key, posts.text, posts.text_sha256, posts.country_code, {cached}
                 from {posts_table} as posts {joins} order by posts.position""",
@@ -131,16 +145,19 @@ def labelled_on_ray(
         ).to_arrow_reader(POSTS_PER_FILE)
         # Written by pyarrow: DuckDB 1.5.5's Parquet writer gave an all-null list column that pyarrow cannot read.
         for number, block in enumerate(posts):
-            pq.write_table(pa.Table.from_batches([block]), folder / "posts" / f"{number:06d}.parquet")
+            pq.write_table(
+                pa.Table.from_batches([block]), f"{folder}/posts/{number:06d}.parquet", filesystem=filesystem
+            )
         start_ray(address)
-        posts_dataset = ray.data.read_parquet(str(folder / "posts"))
+        posts_dataset = ray.data.read_parquet(f"{folder}/posts", filesystem=filesystem)
         posts_dataset.repartition(target_num_rows_per_block=POSTS_PER_BLOCK).map_batches(
             PostLabeller,
             fn_constructor_kwargs={"taxonomy": taxonomy, "english": english, "other": other},
             batch_size=RAY_BATCH_POSTS,
             batch_format="pyarrow",
             **actor_pool(workers),
-        ).write_parquet(str(folder / "labels"))
-        yield str(folder / "labels" / "*.parquet")
+        ).write_parquet(f"{folder}/labels", filesystem=filesystem)
+        yield pa_dataset.dataset(f"{folder}/labels", filesystem=filesystem, format="parquet")
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):  # nothing staged yet, or gone already
+            filesystem.delete_dir(folder)

@@ -202,17 +202,21 @@ def _label_on_ray(
     with labelled_on_ray(
         conn, "posts_to_label", taxonomy, english_on_ray, other_on_ray, settings.ray_address, settings.ray_staging
     ) as label_files:
-        conn.begin()
-        conn.execute(
-            f"""insert into {POST_LABELS_TABLE} by name
-                select * exclude (embedding_model_id, embedding), ? as labelled_at, ? as taxonomy_version
-                from read_parquet(?)""",
-            [stamp["labelled_at"], stamp["taxonomy_version"], label_files],
-        )
-        stored, cached = cache_vectors_of(conn, label_files)
-        by_model = "select model_name, count(*) from read_parquet(?) group by model_name"
-        labelled_by_route = dict(conn.execute(by_model, [label_files]).fetchall())
-        conn.commit()
+        conn.register("label_files", label_files)
+        try:
+            conn.begin()
+            conn.execute(
+                f"""insert into {POST_LABELS_TABLE} by name
+                    select * exclude (embedding_model_id, embedding), ? as labelled_at, ? as taxonomy_version
+                    from label_files""",
+                [stamp["labelled_at"], stamp["taxonomy_version"]],
+            )
+            stored, cached = cache_vectors_of(conn, "label_files")
+            by_model = "select model_name, count(*) from label_files group by model_name"
+            labelled_by_route = dict(conn.execute(by_model).fetchall())
+            conn.commit()
+        finally:
+            conn.unregister("label_files")
     log(f"  labelled {sum(labelled_by_route.values())} on Ray, {stored} new vectors cached")
     return labelled_by_route, stored, cached
 
