@@ -6,10 +6,13 @@ from sklearn.metrics import adjusted_rand_score, homogeneity_score
 from stigma_insights.assets.themes.themes import (
     OUTLIER,
     Themes,
+    ThemeWords,
     find_themes,
     fitting_posts,
     match_previous,
+    stop_words,
     text_digests,
+    words_of,
 )
 
 GROUPS = {
@@ -47,6 +50,37 @@ def test_themes_follow_the_groups_count_the_strays_and_skip_function_words():
     words = {" ".join(sorted(k)) for k in themes.keywords}
     assert any("family" in w and "parents" in w for w in words) and any("boss" in w for w in words)
     assert not {"ko", "saya", "hai", "my", "the"} & {w for k in themes.keywords for w in k}
+
+
+def test_keywords_counted_batch_by_batch_are_those_of_scikit_learns_counts_over_each_themes_texts():
+    """ThemeWords counts words a batch of texts at a time; the keywords are what CountVectorizer gives over
+    each theme's texts joined into one document (lowercased, function words dropped, ties in its order)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    texts = [
+        *GROUPS.values(),
+        "My Parents said THERAPY is for weak people, my parents never listen",
+        "मेरे परिवार में कोई थेरेपी की बात नहीं करता, परिवार शर्म मानता है",
+        "the boss, the boss again: disclosed at work and the boss fired me",
+        "Therapy therapy therapy; the doctor said wait",
+        "lunch",
+    ]
+    assignment = np.array([0, 1, 2, 0, 0, 1, 2, OUTLIER])
+    words = ThemeWords(3)
+    for start in range(0, len(texts), 3):
+        words.add(texts[start : start + 3], assignment[start : start + 3])
+
+    documents = [" ".join(t for t, a in zip(texts, assignment, strict=True) if a == theme) for theme in range(3)]
+    vectorizer = CountVectorizer(tokenizer=words_of, token_pattern=None, stop_words=list(stop_words()))
+    counts = vectorizer.fit_transform(documents).toarray().astype(float)
+    frequency = counts / counts.sum(axis=1, keepdims=True)
+    weights = frequency * np.log1p(counts.sum(axis=1).mean() / counts.sum(axis=0))
+    vocabulary = vectorizer.get_feature_names_out()
+    expected = [[str(vocabulary[i]) for i in np.argsort(-row)[:8] if row[i] > 0] for row in weights]
+
+    assert words.keywords() == expected
+    assert "parents" in expected[0] and "boss" in expected[1] and "lunch" not in sum(expected, [])
+    assert "परिवार" in expected[0]  # words in any script
 
 
 def test_the_same_posts_in_another_order_give_the_same_themes():

@@ -8,7 +8,7 @@
 - Scale: HDBSCAN's time grows with the square of the posts (44 s for 100k here, over an hour for 1M),
   so past FIT_POSTS the themes are found on that many posts, chosen by a hash of their text (the same
   posts whatever their order), and every other post takes its theme by the same nearest-centroid rule.
-- Keywords: class-based TF-IDF (each theme's texts as one document; a word weighs its frequency in the
+- Keywords: class-based TF-IDF (each theme's texts counted as one document; a word weighs its frequency in the
   theme times log(1 + average words per theme / its frequency over all themes)), without the function
   words of the languages of the study's communities (stop_words.yaml and scikit-learn's English list).
 - Stable ids: `match_previous` gives a theme the id of the previous run's theme whose centroid it
@@ -95,7 +95,7 @@ def cluster(embeddings: np.ndarray, fitted: np.ndarray | None = None) -> np.ndar
     size = max(MIN_THEME_SIZE, int(len(sample) * MIN_THEME_SHARE))
     found = HDBSCAN(min_cluster_size=size, min_samples=1, cluster_selection_method="leaf", copy=True)
     assignment[fitted] = found.fit_predict(reduced)
-    count = int(assignment.max()) + 1
+    count = theme_count(assignment)
     if count == 0:
         return assignment
     similarity = embeddings @ _centroids(sample, assignment[fitted], count).T
