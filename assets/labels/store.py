@@ -35,6 +35,7 @@ from stigma_insights.assets.labels.ray_engine import RouteOnRay, labelled_on_ray
 from stigma_insights.assets.labels.routes import ENGLISH_ROUTE_LANGUAGES, label_batch, labels_frame
 from stigma_insights.assets.labels.taxonomy import Taxonomy
 from stigma_insights.crash_points import LABELS_BATCH_COMMITTED, crash_point
+from stigma_insights.registered import registered, replace_table
 from stigma_insights.settings import EmbeddingSettings, embedding_settings
 
 POST_LABELS_TABLE = "labels.post_labels"
@@ -130,8 +131,10 @@ def label_new_posts(
         no_labels = {dimension.name: DimensionLabels([], [], []) for dimension in taxonomy.dimensions}
         _insert_labels(conn, labels_frame(no_posts, no_labels, [], []), stamp)
     measured_on = {d: "annotations" if any(a.representative) else "taxonomy examples" for d, a in annotations.items()}
-    _replace_table(conn, ERROR_RATES_TABLE, error_rates(engines, measured_on).with_columns(**provenance_columns))
-    _replace_table(conn, LABEL_CLASSES_TABLE, label_classes(taxonomy))
+    replace_table(
+        conn, ERROR_RATES_TABLE, error_rates(engines, measured_on).with_columns(**provenance_columns).to_arrow()
+    )
+    replace_table(conn, LABEL_CLASSES_TABLE, label_classes(taxonomy).to_arrow())
     conn.commit()
     conn.execute(
         f"""create or replace temp table posts_to_label as
@@ -199,24 +202,23 @@ def _label_on_ray(
     other_on_ray = other.on_ray("cached_multilingual") if other else None
     staging = settings.ray_staging or "this machine's temporary folder"
     log(f"  on Ray ({settings.ray_address or 'a local Ray'}), files staged in {staging}")
-    with labelled_on_ray(
-        conn, "posts_to_label", taxonomy, english_on_ray, other_on_ray, settings.ray_address, settings.ray_staging
-    ) as label_files:
-        conn.register("label_files", label_files)
-        try:
-            conn.begin()
-            conn.execute(
-                f"""insert into {POST_LABELS_TABLE} by name
+    with (
+        labelled_on_ray(
+            conn, "posts_to_label", taxonomy, english_on_ray, other_on_ray, settings.ray_address, settings.ray_staging
+        ) as label_files,
+        registered(conn, "label_files", label_files),
+    ):
+        conn.begin()
+        conn.execute(
+            f"""insert into {POST_LABELS_TABLE} by name
                     select * exclude (embedding_model_id, embedding), ? as labelled_at, ? as taxonomy_version
                     from label_files""",
-                [stamp["labelled_at"], stamp["taxonomy_version"]],
-            )
-            stored, cached = cache_vectors_of(conn, "label_files")
-            by_model = "select model_name, count(*) from label_files group by model_name"
-            labelled_by_route = dict(conn.execute(by_model).fetchall())
-            conn.commit()
-        finally:
-            conn.unregister("label_files")
+            [stamp["labelled_at"], stamp["taxonomy_version"]],
+        )
+        stored, cached = cache_vectors_of(conn, "label_files")
+        by_model = "select model_name, count(*) from label_files group by model_name"
+        labelled_by_route = dict(conn.execute(by_model).fetchall())
+        conn.commit()
     log(f"  labelled {sum(labelled_by_route.values())} on Ray, {stored} new vectors cached")
     return labelled_by_route, stored, cached
 
@@ -247,14 +249,11 @@ def _insert_labels(conn, labels: pl.DataFrame, stamp: dict) -> None:
     """Append a batch with the run's `stamp` (`labelled_at`, `taxonomy_version`); the table is (re)created when
     the taxonomy's dimensions change its columns."""
     labels = labels.with_columns(**{name: pl.lit(value) for name, value in stamp.items()})
-    conn.register("new_post_labels", labels.to_arrow())
-    try:
-        if _label_columns(conn) != labels.columns:
-            conn.execute(f"create or replace table {POST_LABELS_TABLE} as select * from new_post_labels")
-        else:
+    if _label_columns(conn) != labels.columns:
+        replace_table(conn, POST_LABELS_TABLE, labels.to_arrow())
+    else:
+        with registered(conn, "new_post_labels", labels.to_arrow()):
             conn.execute(f"insert into {POST_LABELS_TABLE} select * from new_post_labels")
-    finally:
-        conn.unregister("new_post_labels")
 
 
 def _label_columns(conn) -> list[str]:
@@ -307,11 +306,3 @@ def label_classes(taxonomy: Taxonomy) -> pl.DataFrame:
             for label_position, label in enumerate(dimension.class_names)
         ]
     return pl.DataFrame(rows, schema_overrides={"applies_when_dimension": pl.String, "applies_when_label": pl.String})
-
-
-def _replace_table(conn, table: str, frame: pl.DataFrame) -> None:
-    conn.register("new_rows", frame.to_arrow())
-    try:
-        conn.execute(f"create or replace table {table} as select * from new_rows")
-    finally:
-        conn.unregister("new_rows")

@@ -33,6 +33,7 @@ from stigma_insights.assets.themes.themes import (
     theme_count,
     themes_of,
 )
+from stigma_insights.registered import registered, replace_table
 
 THEME_NAMES_FILE = Path(__file__).with_name("theme_names.yaml")
 THEMES_TABLE = "labels.themes"
@@ -198,7 +199,8 @@ def theme_posts(conn: duckdb.DuckDBPyConnection, names: dict[int, str] | None = 
         themed = assignment != OUTLIER
         theme_ids[themed] = np.asarray(ids)[assignment[themed]]
         tonight = {"post_key": post_keys, "stigma_domain": pa.array([domain] * len(assignment), pa.string())}
-        _insert(conn, "tonight_post_themes", pa.table({**tonight, "theme_id": pa.array(theme_ids, pa.int32())}))
+        with registered(conn, "group_rows", pa.table({**tonight, "theme_id": pa.array(theme_ids, pa.int32())})):
+            conn.execute("insert into tonight_post_themes select * from group_rows")
         counts = by_domain.setdefault(domain, {"themes": 0, "posts": 0, "outliers": 0})
         counts["themes"] += len(ids)
         counts["posts"] += len(assignment)
@@ -218,7 +220,7 @@ def theme_posts(conn: duckdb.DuckDBPyConnection, names: dict[int, str] | None = 
         orient="row",
     )
     # Both tables are rebuilt whole each run (replaced, so a column added later needs no migration).
-    _replace(conn, THEMES_TABLE, theme_frame.to_arrow())
+    replace_table(conn, THEMES_TABLE, theme_frame.to_arrow())
     conn.execute(POST_THEMES_SQL, {"now": now})
     [(changed,)] = conn.execute(
         f"select count(*) from {POST_THEMES_TABLE} where assigned_at = $now", {"now": now}
@@ -235,19 +237,3 @@ def theme_posts(conn: duckdb.DuckDBPyConnection, names: dict[int, str] | None = 
             for domain, c in by_domain.items()
         },
     )
-
-
-def _insert(conn: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
-    conn.register("new_rows", rows)
-    try:
-        conn.execute(f"insert into {table} select * from new_rows")
-    finally:
-        conn.unregister("new_rows")
-
-
-def _replace(conn: duckdb.DuckDBPyConnection, table: str, rows: pa.Table) -> None:
-    conn.register("new_rows", rows)
-    try:
-        conn.execute(f"create or replace table {table} as select * from new_rows")
-    finally:
-        conn.unregister("new_rows")
