@@ -23,6 +23,7 @@ import zstandard
 from stigma_insights.assets.ingest.formats import SourceFormat
 from stigma_insights.crash_points import RAW_LOAD_BEFORE_COMMIT, crash_point
 from stigma_insights.read_ahead import read_ahead
+from stigma_insights.registered import registered
 
 # Pushshift / Arctic Shift dumps are compressed with a 2 GiB window (zstd --long=31).
 ZSTD_MAX_WINDOW = 2**31
@@ -345,7 +346,7 @@ def _load_ndjson(conn, source: SourceFormat, path: Path) -> LoadResult:
     loaded_at = datetime.now(UTC)
     try:
         counts = [
-            _load_item_set(conn, source, loaded_at, LANDED_LINES_ITEMS_SQL, {"source_file": str(path)}, block).get(
+            _load_item_set(conn, source, loaded_at, LANDED_LINES_ITEMS_SQL, block, {"source_file": str(path)}).get(
                 str(path), (0, 0, 0, 0)
             )
             for block in read_ahead(ndjson_line_blocks(path))
@@ -386,7 +387,7 @@ def _load_documents(conn, source: SourceFormat, paths: list[Path]) -> list[LoadR
                 "text": [text for _, _, text in accepted],
             }
         )
-        counts = _load_item_set(conn, source, loaded_at, _landed_documents_items_sql(source), landed=documents)
+        counts = _load_item_set(conn, source, loaded_at, _landed_documents_items_sql(source), documents)
         for path, sha256, _ in accepted:
             results[path] = LoadResult(str(path), "loaded", *counts.get(str(path), (0, 0, 0, 0)))
             _log(conn, source, results[path], sha256, loaded_at)
@@ -414,8 +415,8 @@ def _load_item_set(
     source: SourceFormat,
     loaded_at: datetime,
     items_sql: str,
+    landed: pa.Table,
     params: dict | None = None,
-    landed: pa.Table | None = None,
 ) -> dict[str, tuple[int, int, int, int]]:
     """Check one set of items (`landed`: the lines or documents they come from), store the new ones and the
     rejects; per source file, (read, loaded, rejected, duplicate).
@@ -423,9 +424,7 @@ def _load_item_set(
     The counts are taken before the insert, which must then store exactly the records counted as new:
     the ledger's balance read = loaded + rejected + duplicate is a check that can fail."""
     landed_name = "landed_documents" if source.is_document else "landed_lines"
-    if landed is not None:
-        conn.register(landed_name, landed)
-    try:
+    with registered(conn, landed_name, landed):
         # Of several copies of a record in the set, the first (in file order, then item order) is the one kept.
         conn.execute(
             f"""create or replace temp table checked_items as
@@ -435,9 +434,6 @@ def _load_item_set(
                 from ({_checked_items_sql(source, items_sql)})""",
             params or {},
         )
-    finally:
-        if landed is not None:
-            conn.unregister(landed_name)
     # The set's records stored already: a semi join probes the raw table with the set's hashes (where `in
     # (select ... from raw)` would build a hash table of every stored hash, twice per set).
     conn.execute(

@@ -24,6 +24,7 @@ from sklearn.metrics import cohen_kappa_score
 from stigma_insights.assets.labels.datasets import read_table
 from stigma_insights.assets.labels.taxonomy import Taxonomy
 from stigma_insights.assets.privacy import scrub_texts
+from stigma_insights.registered import registered
 
 ANNOTATIONS_TABLE = "labels.annotations"
 ANNOTATIONS_DDL = f"""
@@ -142,23 +143,22 @@ def import_annotations(
     new = new.assign(taxonomy_version=taxonomy.version, source_file=path.name, imported_at=datetime.now(UTC))
     conn.begin()
     try:
-        conn.register("new_annotations", new)
-        [(added, changed, unchanged)] = conn.execute(
-            f"""select count(*) filter (where a.label is null),
-                       count(*) filter (where a.label <> n.label),
-                       count(*) filter (where a.label = n.label)
-                from new_annotations n left join {ANNOTATIONS_TABLE} a using (post_key, dimension, annotator)"""
-        ).fetchall()
-        conn.execute(
-            f"""merge into {ANNOTATIONS_TABLE} a
-                using new_annotations n
-                on a.post_key = n.post_key and a.dimension = n.dimension and a.annotator = n.annotator
-                when matched and a.label is distinct from n.label then update set
-                    label = n.label, sampling = n.sampling, taxonomy_version = n.taxonomy_version,
-                    text = n.text, source_file = n.source_file, imported_at = n.imported_at
-                when not matched then insert by name"""
-        )
-        conn.unregister("new_annotations")
+        with registered(conn, "new_annotations", new):
+            [(added, changed, unchanged)] = conn.execute(
+                f"""select count(*) filter (where a.label is null),
+                           count(*) filter (where a.label <> n.label),
+                           count(*) filter (where a.label = n.label)
+                    from new_annotations n left join {ANNOTATIONS_TABLE} a using (post_key, dimension, annotator)"""
+            ).fetchall()
+            conn.execute(
+                f"""merge into {ANNOTATIONS_TABLE} a
+                    using new_annotations n
+                    on a.post_key = n.post_key and a.dimension = n.dimension and a.annotator = n.annotator
+                    when matched and a.label is distinct from n.label then update set
+                        label = n.label, sampling = n.sampling, taxonomy_version = n.taxonomy_version,
+                        text = n.text, source_file = n.source_file, imported_at = n.imported_at
+                    when not matched then insert by name"""
+            )
         conn.commit()
     except Exception:
         conn.rollback()
@@ -225,16 +225,13 @@ def _validated_rows(conn, taxonomy: Taxonomy, frame: pd.DataFrame, annotator: st
 
 
 def _warehouse_texts(conn, post_keys: list[str]) -> dict[str, str]:
-    conn.register("wanted_posts", pd.DataFrame({"post_key": post_keys}))
-    try:
+    with registered(conn, "wanted_posts", pd.DataFrame({"post_key": post_keys})):
         return dict(
             conn.execute(
                 f"""select post_key, text from intermediate.int_posts_deduplicated
                 where {LABELLABLE_POSTS} and post_key in (select post_key from wanted_posts)"""
             ).fetchall()
         )
-    finally:
-        conn.unregister("wanted_posts")
 
 
 # -- agreement and training ------------------------------------------------------------------------

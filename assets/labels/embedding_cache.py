@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from stigma_insights.assets.labels.embedding import EMBEDDING_DIM, embed, embedding_model_id
+from stigma_insights.registered import registered
 
 CACHE_TABLE = "labels.embedding_cache"
 CACHE_DDL = f"""
@@ -68,8 +69,7 @@ class EmbeddingCache:
         return vectors
 
     def _lookup(self, hashes: list[str]) -> dict[str, np.ndarray]:
-        self.conn.register("wanted_hashes", pa.table({"text_sha256": hashes}))
-        try:
+        with registered(self.conn, "wanted_hashes", pa.table({"text_sha256": hashes})):
             found = self.conn.execute(
                 f"""select c.text_sha256, c.embedding from {CACHE_TABLE} c
                     semi join wanted_hashes w on c.text_sha256 = w.text_sha256
@@ -77,22 +77,17 @@ class EmbeddingCache:
                     qualify row_number() over (partition by c.text_sha256) = 1""",
                 [self.model_id],
             ).to_arrow_table()
-        finally:
-            self.conn.unregister("wanted_hashes")
         vectors = found["embedding"].combine_chunks().flatten().to_numpy().reshape(-1, EMBEDDING_DIM)
         return dict(zip(found["text_sha256"].to_pylist(), vectors, strict=True))
 
     def _store(self, hashes: list[str], vectors: np.ndarray) -> None:
         embeddings = pa.FixedSizeListArray.from_arrays(pa.array(vectors.astype(np.float32).ravel()), EMBEDDING_DIM)
-        self.conn.register("new_embeddings", pa.table({"text_sha256": hashes, "embedding": embeddings}))
-        try:
+        with registered(self.conn, "new_embeddings", pa.table({"text_sha256": hashes, "embedding": embeddings})):
             self.conn.execute(
                 f"insert into {CACHE_TABLE} (model_id, text_sha256, embedding)"
                 " select ?, text_sha256, embedding from new_embeddings",
                 [self.model_id],
             )
-        finally:
-            self.conn.unregister("new_embeddings")
 
 
 def cache_vectors_of(conn: duckdb.DuckDBPyConnection, relation: str) -> tuple[int, int]:
