@@ -211,8 +211,8 @@ def _label_on_ray(
         conn.begin()
         conn.execute(
             f"""insert into {POST_LABELS_TABLE} by name
-                    select * exclude (embedding_model_id, embedding), ? as labelled_at, ? as taxonomy_version
-                    from label_files""",
+                select * exclude (embedding_model_id, embedding), ? as labelled_at, ? as taxonomy_version
+                from label_files""",
             [stamp["labelled_at"], stamp["taxonomy_version"]],
         )
         stored, cached = cache_vectors_of(conn, "label_files")
