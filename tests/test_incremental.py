@@ -3,7 +3,9 @@ and dbt models (checked against a full rebuild), the fast embedding backend, the
 
 import dataclasses
 import json
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -304,7 +306,7 @@ def test_incremental_runs_build_the_same_tables_as_a_full_refresh(session_settin
 
 
 # -- the fast backend -----------------------------------------------------------------------------
-def test_the_int8_onnx_backend_gives_embeddings_close_to_torch(tmp_path, monkeypatch):
+def test_the_int8_onnx_backend_gives_embeddings_close_to_torch_and_later_loads_without_it(tmp_path, monkeypatch):
     from stigma_insights.assets.labels import embedding
 
     texts = [
@@ -325,9 +327,32 @@ def test_the_int8_onnx_backend_gives_embeddings_close_to_torch(tmp_path, monkeyp
         np.testing.assert_allclose(embedding.embed([text])[0], fast[position], atol=1e-6)
     beside_a_long_text = embedding.embed(texts[::-1] + ["an unrelated, much longer text " * 20])
     np.testing.assert_allclose(beside_a_long_text[:3], fast[::-1], atol=1e-6)
+    # Once exported, a new process (the next labels step, a Ray actor) loads the model and its window
+    # cutter from the cache folder: the same vectors, without sentence-transformers, and without torch
+    # unless a GPU driver is there for `auto` to ask torch about.
+    loaded_fresh = subprocess.run(
+        [sys.executable, "-c", FRESH_PROCESS_EMBEDS, json.dumps(texts)],
+        env={**os.environ, MODEL_CACHE_ENV: str(tmp_path / "models"), BACKEND_ENV: "auto"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    fresh = json.loads(loaded_fresh.stdout)
+    np.testing.assert_allclose(np.array(fresh["vectors"]), fast, atol=1e-6)
+    assert fresh["sentence_transformers_imported"] is False
+    assert fresh["torch_imported"] is any(Path(path).exists() for path in embedding.GPU_DRIVER_FILES)
     monkeypatch.setenv(BACKEND_ENV, "tensorflow")
     with pytest.raises(ValueError, match="choose one of auto, torch, onnx-int8"):
         embedding.backend_name()
+
+
+FRESH_PROCESS_EMBEDS = """
+import json, sys
+from stigma_insights.assets.labels.embedding import embed
+vectors = embed(json.loads(sys.argv[1])).tolist()
+imported = {f"{name}_imported": name in sys.modules for name in ("torch", "sentence_transformers")}
+print(json.dumps({"vectors": vectors, **imported}))
+"""
 
 
 def test_texts_are_tokenised_once_into_windows_and_the_torch_backend_pools_them_as_sentence_transformers(

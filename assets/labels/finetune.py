@@ -56,7 +56,7 @@ class FineTunedClassifier:
         order_rng = np.random.default_rng(config.seed)
         encoder = load_sentence_transformer(self._settings)
         self._tokenizer = encoder.tokenizer
-        self._cutter = WindowCutter(encoder.tokenizer, encoder.max_seq_length - 2)  # prediction's windows
+        self._cutter = WindowCutter.of(encoder)  # prediction's windows
         # A copy: the shared encoder keeps producing the frozen embeddings other code relies on.
         transformer = copy.deepcopy(encoder[0].auto_model).float()  # train in fp32 whatever the encoder runs in
         self._model = _Classifier(transformer, n_classes).to(self.device)
