@@ -9,7 +9,8 @@ GPU, `onnx-int8` on a CPU, where it labels several times faster and scores as to
 - `torch`: the packaged transformer in fp16 on a GPU (fp32 on a CPU), windows of like length batched;
 - `onnx-int8`: the same model exported to ONNX with int8 weights (one scale per output channel), run by
   onnxruntime on the CPU, one window per run on each of the CPUs. The export is made locally from the
-  packaged model on first use and kept in the model cache folder.
+  packaged model on first use and kept in the model cache folder with the window cutter, so later loads
+  need neither torch nor sentence-transformers.
 The settings are read when a function needs them (stigma_insights.settings), never on import.
 """
 
