@@ -328,19 +328,19 @@ def test_the_int8_onnx_backend_gives_embeddings_close_to_torch_and_later_loads_w
     beside_a_long_text = embedding.embed(texts[::-1] + ["an unrelated, much longer text " * 20])
     np.testing.assert_allclose(beside_a_long_text[:3], fast[::-1], atol=1e-6)
     # Once exported, a new process (the next labels step, a Ray actor) loads the model and its window
-    # cutter from the cache folder: the same vectors, without sentence-transformers, and without torch
-    # unless a GPU driver is there for `auto` to ask torch about.
+    # cutter from the cache folder: the same vectors, without torch or sentence-transformers. There `auto`
+    # imports torch to ask for a GPU only where a GPU driver is loaded.
     loaded_fresh = subprocess.run(
         [sys.executable, "-c", FRESH_PROCESS_EMBEDS, json.dumps(texts)],
-        env={**os.environ, MODEL_CACHE_ENV: str(tmp_path / "models"), BACKEND_ENV: "auto"},
+        env={**os.environ, MODEL_CACHE_ENV: str(tmp_path / "models"), BACKEND_ENV: "onnx-int8"},
         capture_output=True,
         text=True,
         check=True,
     )
     fresh = json.loads(loaded_fresh.stdout)
     np.testing.assert_allclose(np.array(fresh["vectors"]), fast, atol=1e-6)
-    assert fresh["sentence_transformers_imported"] is False
-    assert fresh["torch_imported"] is any(Path(path).exists() for path in embedding.GPU_DRIVER_FILES)
+    assert fresh["imported_to_embed"] == {"torch": False, "sentence_transformers": False}
+    assert fresh["auto_imported_torch"] is any(Path(path).exists() for path in embedding.GPU_DRIVER_FILES)
     monkeypatch.setenv(BACKEND_ENV, "tensorflow")
     with pytest.raises(ValueError, match="choose one of auto, torch, onnx-int8"):
         embedding.backend_name()
@@ -348,10 +348,11 @@ def test_the_int8_onnx_backend_gives_embeddings_close_to_torch_and_later_loads_w
 
 FRESH_PROCESS_EMBEDS = """
 import json, sys
-from stigma_insights.assets.labels.embedding import embed
+from stigma_insights.assets.labels.embedding import embed, torch_device
 vectors = embed(json.loads(sys.argv[1])).tolist()
-imported = {f"{name}_imported": name in sys.modules for name in ("torch", "sentence_transformers")}
-print(json.dumps({"vectors": vectors, **imported}))
+imported = {name: name in sys.modules for name in ("torch", "sentence_transformers")}
+torch_device(None)  # what `auto` asks
+print(json.dumps({"vectors": vectors, "imported_to_embed": imported, "auto_imported_torch": "torch" in sys.modules}))
 """
 
 

@@ -299,7 +299,7 @@ class TorchEncoder:
 @lru_cache(maxsize=2)
 def load_onnx_int8_encoder(settings: EmbeddingSettings) -> OnnxEncoder:
     """The int8 model and its window cutter, made from the packaged model once and kept in the cache folder:
-    later loads import neither torch nor sentence-transformers (0.4 s and 230 MB instead of 5 s and 700 MB,
+    later loads import neither torch nor sentence-transformers (0.3 s and 230 MB instead of 5 s and 700 MB,
     in every labels step and Ray actor)."""
     path = settings.cache_folder / f"all-MiniLM-L6-v2.{ONNX_RECIPE}.onnx"
     cutter_path = settings.cache_folder / f"all-MiniLM-L6-v2.{WINDOWING}.json"
