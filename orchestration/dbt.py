@@ -6,7 +6,6 @@ Nothing here runs on import: the steps are built from a parsed manifest by `buil
 `prepare_manifest` (the CLI's run and prepare commands, the tests, `dagster dev`) parses the project.
 """
 
-import os
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
@@ -17,6 +16,7 @@ import duckdb
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 from dagster_duckdb import DuckDBResource
 
+from stigma_insights.atomic_file import write_atomically
 from stigma_insights.resources import WAREHOUSE_POOL, dbt_cli
 from stigma_insights.settings import Settings
 
@@ -119,9 +119,7 @@ def keep_parse_state(invocation_target: Path, project: DbtProject) -> None:
     state = invocation_target / PARTIAL_PARSE_FILE
     if state.exists():
         destination = project.project_dir / project.target_path / PARTIAL_PARSE_FILE
-        staged = destination.with_name(f"{PARTIAL_PARSE_FILE}.{os.getpid()}")
-        shutil.copyfile(state, staged)
-        os.replace(staged, destination)  # atomic: a step starting now copies the old state or the new one
+        write_atomically(destination, state.read_bytes())  # a step starting now copies the old state or the new
 
 
 def with_table_metadata(

@@ -8,13 +8,14 @@ where it stopped.
 """
 
 import json
-import os
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+
+from stigma_insights.atomic_file import write_atomically
 
 STATE_DDL = """
 create schema if not exists collect;
@@ -37,15 +38,6 @@ alter table collect.quota add column if not exists refused boolean default false
 """
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    with open(partial, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(partial, path)
-
-
 @dataclass
 class PageWriter:
     """Writes pages into one landing folder, named by collector run (time and a random id) and page:
@@ -64,8 +56,8 @@ class PageWriter:
         if path.exists():
             raise FileExistsError(f"{path} exists: landing pages are never overwritten")
         record = {**request, "fetched_at": datetime.now(UTC).isoformat(), "bytes": len(body)}
-        _write_atomically(path.with_name(path.name + ".request"), json.dumps(record, indent=1).encode())
-        _write_atomically(path, body)
+        write_atomically(path.with_name(path.name + ".request"), json.dumps(record, indent=1).encode())
+        write_atomically(path, body)
         self.written.append(path)
         return path
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from stigma_insights.assets.labels.progress import Progress
+from stigma_insights.atomic_file import write_atomically
 from stigma_insights.read_ahead import read_ahead
 from stigma_insights.settings import EmbeddingSettings, embedding_settings
 
@@ -190,11 +191,14 @@ class WindowCutter:
         return cls(core, tokenizer.cls_token_id, tokenizer.sep_token_id, sentence_transformer.max_seq_length - 2)
 
     def save(self, path: Path) -> None:
-        """Everything the cutter is, in one JSON file (written whole or not at all)."""
-        saved = {"cls_id": self.cls_id, "sep_id": self.sep_id, "window_tokens": self.window_tokens}
-        staged = path.with_name(f"{path.name}.{os.getpid()}")
-        staged.write_text(json.dumps({"tokenizer": self.core.to_str(), **saved}))
-        os.replace(staged, path)
+        """Everything the cutter is, in one JSON file."""
+        saved = {
+            "tokenizer": self.core.to_str(),
+            "cls_id": self.cls_id,
+            "sep_id": self.sep_id,
+            "window_tokens": self.window_tokens,
+        }
+        write_atomically(path, json.dumps(saved).encode())
 
     @classmethod
     def load(cls, path: Path) -> "WindowCutter":

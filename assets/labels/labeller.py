@@ -18,6 +18,7 @@ from stigma_insights.assets.labels.annotations import AnnotatedTexts
 from stigma_insights.assets.labels.embedding import embed
 from stigma_insights.assets.labels.engine import LabelEngine
 from stigma_insights.assets.labels.taxonomy import Dimension, Taxonomy
+from stigma_insights.atomic_file import write_atomically
 
 # Bump when the engine's recipe changes: artifacts trained by an older recipe are not reused.
 ENGINE_RECIPE = "blend-minilm-cues-tfidf-weighted-taxonomy-2"
@@ -116,10 +117,7 @@ def load_or_train_engines(
             return pickle.load(handle), identity, True
     engines = train_engines(taxonomy, sets, embed_texts, words)
     artifact_folder.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    with partial.open("wb") as handle:
-        pickle.dump(engines, handle)
-    partial.replace(path)  # a half-written artifact is never loaded
+    write_atomically(path, pickle.dumps(engines))  # a half-written artifact is never loaded
     return engines, identity, False
 
 

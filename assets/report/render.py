@@ -6,7 +6,6 @@ beside it, for screen readers and for copying numbers.
 """
 
 import base64
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +23,7 @@ from stigma_insights.assets.report.figures import (
     summary_sentences,
     uncertain_labels,
 )
+from stigma_insights.atomic_file import write_atomically
 
 TEMPLATE = "insight_report.html.j2"
 PAGE_WIDTH = 960  # pixels a chart may take (the page's text column)
@@ -216,7 +216,5 @@ def render_html(figures: ReportFigures, built_at: datetime | None = None) -> str
 def write_report(figures: ReportFigures, target: Path) -> Path:
     """Write the HTML atomically (temp file, then rename): a reader never opens half a report."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    building = target.with_name(f".{target.name}.building")
-    building.write_text(render_html(figures), encoding="utf-8")
-    os.replace(building, target)
+    write_atomically(target, render_html(figures).encode("utf-8"))
     return target
