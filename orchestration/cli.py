@@ -217,7 +217,8 @@ def taxonomy_check(args: argparse.Namespace) -> int:
 
 
 def annotate(args: argparse.Namespace) -> int:
-    """Export posts to annotate from the warehouse, or import a file of annotations into it."""
+    """Export posts to annotate from the warehouse, import a file of annotations into it, or export the
+    starter annotations' vectors."""
     from pathlib import Path
 
     from stigma_insights.assets.labels import annotations
@@ -229,6 +230,20 @@ def annotate(args: argparse.Namespace) -> int:
     if settings.lake is None and not settings.warehouse.exists():
         raise SystemExit(f"no warehouse at {settings.warehouse}: run `stigma-insights run` first")
     with warehouse_connection(settings) as conn:
+        if args.action == "export-vectors":
+            from stigma_insights.assets.labels.embedding_cache import export_starter_vectors
+
+            texts = [
+                t
+                for (t,) in conn.execute(
+                    "select distinct text from labels.annotations where sampling = 'external'"
+                ).fetchall()
+            ]
+            folder = settings.starter_annotations / "vectors"
+            for model_id, count in export_starter_vectors(conn, texts, folder).items():
+                print(f"{count} vectors of {model_id}")
+            print(f"Starter vectors: {folder}")
+            return 0
         if args.action == "export":
             frame = annotations.export_for_annotation(conn, taxonomy, args.n, args.strategy, args.seed)
             out = Path(args.out or f"annotate_{args.strategy}_{len(frame)}.csv")
@@ -362,6 +377,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME",
         help="the file's posts are not in the warehouse (a labelled file such as the gold set): rows are keyed"
         " by its id column and keep its text column; NAME names the file's origin",
+    )
+    annotate_actions.add_parser(
+        "export-vectors",
+        help="write the cached vectors of the starter annotations' texts to data/annotations/vectors/ (after a"
+        " run), so new warehouses start with them",
     )
     annotate_parser.set_defaults(handler=annotate)
 

@@ -1,7 +1,8 @@
-"""The dbt-duckdb plugin (named in dbt_project/profiles.yml) that gives dbt's connection the privacy functions.
+"""The dbt-duckdb plugin (named in dbt_project/profiles.yml) that gives dbt's connection the text functions.
 
 `pseudonymise(handle)`, `pseudonymise_post_key(post_key)` and `scrub_text(text)` in SQL run the tested
-Python of assets/privacy.py. On a lake warehouse it also loads the DuckLake extensions from their wheels
+Python of assets/privacy.py; `self_disclosed_age(text)`, `self_disclosed_gender(text)` and `age_band(age)`
+that of assets/disclosure.py. On a lake warehouse it also loads the DuckLake extensions from their wheels
 (and the S3 secret) before dbt-duckdb attaches the lake (the profile's `lake` target).
 """
 
@@ -9,6 +10,7 @@ import os
 
 from dbt.adapters.duckdb.plugins import BasePlugin
 
+from stigma_insights.assets.disclosure import age_bands, self_disclosed_ages, self_disclosed_genders
 from stigma_insights.assets.privacy import pseudonym_key, pseudonymise_array, pseudonymise_post_key, scrub_texts
 from stigma_insights.lake import load_lake_extensions
 from stigma_insights.settings import LAKE_DATA_PATH_ENV, LAKE_ENV, LakeSettings
@@ -30,3 +32,11 @@ class Plugin(BasePlugin):
             type="arrow",
         )
         conn.create_function("scrub_text", scrub_texts, ["VARCHAR"], "VARCHAR", type="arrow")
+        # These answer NULL where nothing is disclosed: DuckDB must be told ("special" null handling).
+        for name, function, argument_type in (
+            ("self_disclosed_age", self_disclosed_ages, "VARCHAR"),
+            ("self_disclosed_gender", self_disclosed_genders, "VARCHAR"),
+            ("age_band", age_bands, "INTEGER"),
+        ):
+            result_type = "INTEGER" if name == "self_disclosed_age" else "VARCHAR"
+            conn.create_function(name, function, [argument_type], result_type, type="arrow", null_handling="special")

@@ -19,7 +19,7 @@ from stigma_insights.assets.labels.annotations import (
 from stigma_insights.assets.labels.datasets import LabelledTexts
 from stigma_insights.assets.labels.evaluation import cross_validate
 from stigma_insights.assets.labels.labeller import taxonomy_training_set
-from stigma_insights.assets.labels.prevalence import adjusted_share_interval
+from stigma_insights.assets.labels.prevalence import adjusted_share_interval, adjusted_shares, error_rates
 from stigma_insights.assets.labels.store import label_new_posts
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.orchestration.cli import main
@@ -212,7 +212,9 @@ def test_a_changed_training_set_relabels_every_post_from_cached_embeddings(sampl
     assert again.engine_reused and again.labelled == 0 and again.model_id == after.model_id
 
 
-def test_bootstrap_interval_of_adjusted_shares_covers_the_truth_about_95_percent_of_the_time():
+def test_interval_of_adjusted_shares_covers_the_truth_about_95_percent_of_the_time():
+    """Synthetic groups and annotations from a classifier with known error rates: the interval carries the
+    group's sampling error and the rates' (80 annotated posts per class)."""
     rng = np.random.default_rng(1)
     truth = np.array([0.6, 0.3, 0.1])
     confusion = np.array([[0.8, 0.15, 0.05], [0.2, 0.7, 0.1], [0.1, 0.2, 0.7]])
@@ -226,6 +228,27 @@ def test_bootstrap_interval_of_adjusted_shares_covers_the_truth_about_95_percent
         covered += (low <= truth) & (truth <= high)
     coverage = covered / trials
     assert (coverage >= 0.88).all() and (coverage <= 0.995).all(), coverage
+
+
+def test_adjusted_shares_shrink_toward_raw_where_few_annotations_measure_the_rates():
+    raw = np.array([0.7, 0.3])
+    confusion = np.array([[0.8, 0.2], [0.4, 0.6]])
+    unsmoothed = adjusted_shares(raw, confusion)
+    distance = {
+        n: np.abs(adjusted_shares(raw, error_rates(np.round(confusion * n))) - raw).sum() for n in (5, 50, 5000)
+    }
+    # Few annotations: close to the raw share; many: close to inverting the measured rates.
+    assert distance[5] < distance[50] < distance[5000]
+    assert np.abs(adjusted_shares(raw, error_rates(np.round(confusion * 5000))) - unsmoothed).max() < 0.01
+    # The interval widens as the evidence thins, and always holds the estimate.
+    widths = {}
+    for n in (10, 1000):
+        rate_counts = np.round(confusion * n)
+        low, high = adjusted_share_interval(np.array([700, 300]), rate_counts, seed=0)
+        estimate = adjusted_shares(raw, error_rates(rate_counts))
+        assert ((low <= estimate + 1e-9) & (estimate <= high + 1e-9)).all()
+        widths[n] = (high - low)[0]
+    assert widths[10] > 2 * widths[1000]
 
 
 def test_cross_validation_on_a_slice_of_the_gold_set_scores_every_row_once():

@@ -26,6 +26,8 @@ AGGREGATES = [
         "agg_intent_by_platform",
         "agg_labels_by_region",
         "agg_labels_by_gender",
+        "agg_stigma_source_by_platform",
+        "agg_stigma_source_by_age_band",
         "agg_subreddits_by_region",
     )
 ]

@@ -12,16 +12,24 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import numpy as np
+import pyarrow as pa
 import pytest
 import zstandard
 
 from stigma_insights.assets.ingest import loader
 from stigma_insights.assets.ingest.formats import SOURCE_FORMATS
+from stigma_insights.assets.labels.datasets import read_table
 from stigma_insights.assets.labels.embedding import embed, embedding_model_id
-from stigma_insights.assets.labels.embedding_cache import EmbeddingCache
+from stigma_insights.assets.labels.embedding_cache import (
+    EmbeddingCache,
+    export_starter_vectors,
+    seed_from_starter_vectors,
+    text_sha256,
+)
 from stigma_insights.assets.labels.multilingual import multilingual_model_id
 from stigma_insights.assets.labels.store import label_new_posts
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
+from stigma_insights.assets.privacy import scrub_texts
 from stigma_insights.settings import BACKEND_ENV, MODEL_CACHE_ENV
 
 from conftest import REPO_ROOT, public_post_key, run_everything, settings_for
@@ -97,6 +105,35 @@ def test_the_embedding_cache_computes_each_text_once_per_model(tmp_path):
     assert other_model.computed == 2
     np.testing.assert_allclose(cached, vectors, atol=1e-6)
     np.testing.assert_allclose(vectors[:2], embed(texts[:2]), atol=1e-5)
+
+
+def test_starter_vectors_seed_a_new_cache_once_and_cover_the_shipped_annotations(tmp_path):
+    texts = ["I hide my diagnosis from my family.", "Therapy helped me."]
+    with duckdb.connect(str(tmp_path / "first.duckdb")) as conn:
+        EmbeddingCache(conn).embed(texts)
+        EmbeddingCache(conn, model_id="another-model", embed_texts=lambda t: np.ones((len(t), 384))).embed(texts[:1])
+        written = export_starter_vectors(conn, texts, tmp_path / "vectors")
+    assert written == {embedding_model_id(): 2, "another-model": 1}
+    with duckdb.connect(str(tmp_path / "new.duckdb")) as conn:
+        assert seed_from_starter_vectors(conn, tmp_path / "vectors") == 3
+        assert seed_from_starter_vectors(conn, tmp_path / "vectors") == 0  # a re-run adds nothing
+        seeded = EmbeddingCache(conn)
+        np.testing.assert_allclose(seeded.embed(texts), embed(texts), atol=1e-6)
+    assert (seeded.computed, seeded.hits) == (0, 2)
+    # The shipped files hold a vector of every starter text for the default CPU model and the multilingual
+    # one: a changed starter set needs `stigma-insights annotate export-vectors` after a run.
+    shipped = REPO_ROOT / "data" / "annotations" / "vectors"
+    starter = read_table(REPO_ROOT / "data" / "annotations" / "reddit_stigma_dev.csv")
+    hashes = {text_sha256(t) for t in scrub_texts(pa.array(starter["text"].str.strip(), pa.string())).to_pylist()}
+    with duckdb.connect() as conn:
+        shipped_hashes = dict(
+            conn.execute(
+                "select model_id, list(text_sha256) from read_parquet(?) group by all",
+                [[str(p) for p in shipped.glob("*.parquet")]],
+            ).fetchall()
+        )
+    for model_id in (embedding_model_id(), multilingual_model_id()):
+        assert set(shipped_hashes[model_id]) == hashes, model_id
 
 
 POSTS = {

@@ -11,9 +11,9 @@ from stigma_insights.assets.labels.taxonomy import TaxonomyError, load_taxonomy
 from stigma_insights.orchestration.cli import main
 
 
-def test_shipped_taxonomy_has_the_three_dimensions():
+def test_shipped_taxonomy_has_its_four_dimensions():
     taxonomy = load_taxonomy()
-    assert taxonomy.dimension_names == ("relevance", "stigma_domain", "intent")
+    assert taxonomy.dimension_names == ("relevance", "stigma_domain", "intent", "stigma_source")
     assert taxonomy.dimension("stigma_domain").class_names == ("self", "community", "professional")
     assert taxonomy.dimension("intent").class_names == (
         "awareness",
@@ -21,7 +21,19 @@ def test_shipped_taxonomy_has_the_three_dimensions():
         "seeking_help",
         "personal_story",
     )
-    assert taxonomy.dimension("intent").applies_when == (("relevance", "relevant"),)
+    source = taxonomy.dimension("stigma_source")
+    assert set(source.class_names) == {
+        "self", "parents", "family", "partner", "friends_peers",
+        "school", "workplace", "health_professionals", "religion_culture", "society_media",
+    }  # fmt: skip
+    # Who stigmatises rolls up to where the stigma comes from, as the annotation guides say.
+    assert source.rolls_up_to == "stigma_domain"
+    roll_up = {c.name: c.rolls_up_to for c in source.classes}
+    assert roll_up["parents"] == roll_up["society_media"] == "community"
+    assert roll_up["workplace"] == roll_up["health_professionals"] == roll_up["school"] == "professional"
+    assert roll_up["self"] == "self"
+    for name in ("intent", "stigma_domain", "stigma_source"):
+        assert taxonomy.dimension(name).applies_when == (("relevance", "relevant"),)
     for dimension in taxonomy.dimensions:
         assert all(len(c.examples) >= 5 for c in dimension.classes)
 
@@ -30,6 +42,14 @@ def test_malformed_taxonomy_is_refused(tmp_path):
     path = tmp_path / "taxonomy.yaml"
     path.write_text("version: 1\ndimensions:\n  relevance:\n    classes:\n      only: {description: x}\n")
     with pytest.raises(TaxonomyError, match="at least two classes"):
+        load_taxonomy(path)
+    path.write_text(
+        "version: 1\ndimensions:\n"
+        "  domain:\n    classes: {self: {description: x}, others: {description: y}}\n"
+        "  source:\n    rolls_up_to: domain\n"
+        "    classes: {me: {description: x, rolls_up_to: self}, boss: {description: y, rolls_up_to: work}}\n"
+    )
+    with pytest.raises(TaxonomyError, match=r"rolls up to 'domain', but classes \['boss'\]"):
         load_taxonomy(path)
 
 

@@ -32,8 +32,10 @@ FACT = dg.AssetKey(["marts", "fct_labelled_posts"])
 AGGREGATES = {
     "agg_stigma_domain_by_platform": (["platform"], ["stigma_domain"]),
     "agg_intent_by_platform": (["platform", "kind"], ["intent"]),
-    "agg_labels_by_region": (["region"], ["stigma_domain", "intent"]),
-    "agg_labels_by_gender": (["self_disclosed_gender"], ["stigma_domain", "intent"]),
+    "agg_labels_by_region": (["region"], ["stigma_domain", "intent", "stigma_source"]),
+    "agg_labels_by_gender": (["self_disclosed_gender"], ["stigma_domain", "intent", "stigma_source"]),
+    "agg_stigma_source_by_platform": (["platform"], ["stigma_source"]),
+    "agg_stigma_source_by_age_band": (["self_disclosed_age_band"], ["stigma_source"]),
 }
 
 ALL_AGGREGATES = [*AGGREGATES, "agg_subreddits_by_region", "agg_adjusted_label_shares"]
@@ -161,7 +163,7 @@ def test_aggregates_equal_counts_and_shares_recomputed_from_the_fact_table(wareh
     fact = (
         table(warehouse, "marts.fct_labelled_posts")
         .filter(pl.col("is_stigma_related"))
-        .with_columns(pl.col("self_disclosed_gender").fill_null("not disclosed"))
+        .with_columns(pl.col("self_disclosed_gender", "self_disclosed_age_band").fill_null("not disclosed"))
     )
     expected = pl.concat(
         [
@@ -207,7 +209,9 @@ def test_adjusted_shares_sit_next_to_the_raw_shares_of_the_same_groups(warehouse
     assert joined.height == by_platform.height
     assert (joined["n_posts"] == joined["n_posts_adjusted"]).all()
     assert ((joined["share"] - joined["share_adjusted"]).abs() < 1e-9).all()
-    assert set(adjusted["grouping"]) == {"platform", "platform_kind", "region", "self_disclosed_gender", "language"}
+    assert set(adjusted["grouping"]) == {
+        "platform", "platform_kind", "region", "self_disclosed_gender", "self_disclosed_age_band", "language"
+    }  # fmt: skip
 
 
 def test_adjusted_shares_match_an_independent_constrained_solve_of_the_error_rates(warehouse):
@@ -245,6 +249,34 @@ def test_adjusted_shares_match_an_independent_constrained_solve_of_the_error_rat
     assert checked == adjusted.select("grouping", "group_value", "dimension").unique().height
     # The error rates are not the identity, so an adjusted share that copied the raw one would fail above.
     assert (adjusted["adjusted_share"] - adjusted["share"]).abs().max() > 0.01
+
+
+def test_stigma_source_is_labelled_on_stigma_related_posts_and_counted_in_the_marts(warehouse):
+    fact = table(warehouse, "marts.fct_labelled_posts").filter(pl.col("relevance").is_not_null())
+    source = load_taxonomy().dimension("stigma_source")
+    related = fact.filter(pl.col("is_stigma_related"))
+    # Gated on relevance like the domain: every stigma-related post has a source, no other post has one.
+    assert related["stigma_source"].null_count() == 0 and related.height > 20
+    assert fact.filter(~pl.col("is_stigma_related"))["stigma_source"].null_count() == fact.height - related.height
+    assert set(related["stigma_source"]) <= set(source.class_names) and related["stigma_source"].n_unique() >= 3
+    assert related["stigma_source_confidence"].is_between(0, 1).all()
+    by_platform = table(warehouse, "marts.agg_stigma_source_by_platform")
+    assert by_platform.group_by("platform").agg(pl.col("n_posts").sum())["n_posts"].sum() == related.height
+    by_age = table(warehouse, "marts.agg_stigma_source_by_age_band")
+    assert set(by_age["self_disclosed_age_band"]) <= {"13-17", "18-24", "25-34", "35+", "not disclosed"}
+
+
+def test_quoted_figure_is_adjusted_where_annotated_real_posts_measure_every_class(warehouse):
+    adjusted = table(warehouse, "marts.agg_adjusted_label_shares")
+    relevance = adjusted.filter(pl.col("dimension") == "relevance")
+    # The shipped gold set (real Reddit posts, hundreds per relevance class) measures relevance's error rates.
+    assert (relevance["quoted_figure"] == "adjusted").all()
+    assert (relevance["quoted_share"] == relevance["adjusted_share"]).all()
+    assert relevance["quote_note"].str.contains("shipped set of real Reddit posts").all()
+    # A handful of annotated posts of school and religion_culture cannot establish the source's rates.
+    source = adjusted.filter(pl.col("dimension") == "stigma_source")
+    assert (source["quoted_figure"] == "raw").all() and (source["quoted_share"] == source["share"]).all()
+    assert source["quote_note"].str.contains("religion_culture, school").all()
 
 
 def test_labels_agree_with_the_sample_answer_key(warehouse, answer_key):

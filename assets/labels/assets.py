@@ -7,6 +7,7 @@ from dagster_duckdb import DuckDBResource
 from dagster_ray import RayResource
 
 from stigma_insights.assets.labels.annotations import annotation_counts, ensure_store, import_annotations
+from stigma_insights.assets.labels.embedding_cache import seed_from_starter_vectors
 from stigma_insights.assets.labels.store import POST_LABELS_TABLE, label_new_posts
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.resources import WAREHOUSE_POOL, ProjectFiles
@@ -22,7 +23,7 @@ ANNOTATIONS = dg.AssetKey(["labels", "annotations"])
     pool=WAREHOUSE_POOL,
     description="People's labels on posts (labels.annotations): the starter set of annotated real posts in "
     "data/annotations/ plus what researchers import with `stigma-insights annotate import`. The engines train "
-    "on them and are measured by them.",
+    "on them and are measured by them. The starter texts' shipped vectors seed the embedding cache.",
 )
 def annotations(
     context: dg.AssetExecutionContext, duckdb: DuckDBResource, project_files: ProjectFiles
@@ -36,12 +37,15 @@ def annotations(
                 f"Starter annotations {path.name}: {summary.added} added, {summary.changed} changed,"
                 f" {summary.unchanged} already there"
             )
+        seeded = seed_from_starter_vectors(conn, Path(project_files.starter_annotations_folder) / "vectors")
+        context.log.info(f"Starter vectors: {seeded} added to the embedding cache")
         counts = annotation_counts(conn)
         (rows,) = conn.execute("select count(*) from labels.annotations").fetchone()
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": rows,
             "annotated_posts_by_dimension_and_sampling": dg.MetadataValue.json(counts),
+            "starter_vectors_added": seeded,
         }
     )
 

@@ -2,17 +2,24 @@
 
 The model part of the key names the model, the backend and the pooling (embedding_model_id), so a
 change of backend never mixes vectors. A nightly run embeds only the texts it has not seen.
+
+Starter vectors: the vectors of the starter annotations' texts (data/annotations/vectors/, one Parquet
+file per model, written by `stigma-insights annotate export-vectors`) seed a new warehouse's cache, so
+a first run does not spend minutes embedding 1,587 long training posts (E5 reads about 3 a second here).
+A file whose model id is not the one in use is never read by a lookup: the key keeps models apart.
 """
 
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
 from stigma_insights.assets.labels.embedding import EMBEDDING_DIM, embed, embedding_model_id
+from stigma_insights.lake import sql_string
 from stigma_insights.registered import registered
 
 CACHE_TABLE = "labels.embedding_cache"
@@ -103,3 +110,41 @@ def cache_vectors_of(conn: duckdb.DuckDBPyConnection, relation: str) -> tuple[in
             where not {cached} group by embedding_model_id, text_sha256"""
     ).fetchall()
     return stored, hits
+
+
+def seed_from_starter_vectors(conn: duckdb.DuckDBPyConnection, folder: Path) -> int:
+    """Add the vectors of `folder`'s Parquet files (model_id, text_sha256, embedding) that the cache lacks;
+    returns how many were added."""
+    conn.execute(CACHE_DDL)
+    files = sorted(str(path) for path in Path(folder).glob("*.parquet"))
+    if not files:
+        return 0
+    [(added,)] = conn.execute(
+        f"""insert into {CACHE_TABLE} (model_id, text_sha256, embedding)
+            select model_id, text_sha256, any_value(embedding) from read_parquet(?) f
+            where not exists (select 1 from {CACHE_TABLE} c
+                              where c.model_id = f.model_id and c.text_sha256 = f.text_sha256)
+            group by model_id, text_sha256""",
+        [files],
+    ).fetchall()
+    return added
+
+
+def export_starter_vectors(conn: duckdb.DuckDBPyConnection, texts: list[str], folder: Path) -> dict[str, int]:
+    """Write the cached vectors of `texts`, one Parquet file per model (named by a hash of its id); returns
+    the vectors written per model."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    wanted = pa.table({"text_sha256": sorted({text_sha256(text) for text in texts})})
+    with registered(conn, "wanted_hashes", wanted):
+        models = [m for (m,) in conn.execute(f"select distinct model_id from {CACHE_TABLE} order by 1").fetchall()]
+        for model_id in models:
+            path = folder / f"{hashlib.sha256(model_id.encode()).hexdigest()[:12]}.parquet"
+            relation = f"""select model_id, text_sha256, any_value(embedding) as embedding from {CACHE_TABLE}
+                           semi join wanted_hashes using (text_sha256) where model_id = {sql_string(model_id)}
+                           group by all order by text_sha256"""
+            [(count,)] = conn.execute(f"select count(*) from ({relation})").fetchall()
+            if count:
+                conn.execute(f"copy ({relation}) to {sql_string(str(path))} (format parquet, compression zstd)")
+                written[model_id] = count
+    return written

@@ -33,7 +33,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from stigma_insights.assets.labels.embedding import embed
-from stigma_insights.assets.labels.prevalence import misclassification_rates
+from stigma_insights.assets.labels.prevalence import error_rates, misclassification_rates
 
 BLEND_STEP = 0.2  # blend weights are searched on a simplex grid of this step
 VALIDATION_SHARE = 0.1
@@ -121,9 +121,9 @@ class Calibration:
 
     @property
     def hard_rates(self) -> np.ndarray:
-        """Share of held-out items of each true class labelled as each class (rows sum to 1)."""
-        totals = self.hard_counts.sum(axis=1, keepdims=True)
-        return np.where(totals > 0, self.hard_counts / np.maximum(totals, 1), np.eye(len(totals)))
+        """Share of held-out items of each true class labelled as each class (rows sum to 1), with the
+        prior that adjusted shares use (prevalence.error_rates)."""
+        return error_rates(self.hard_counts)
 
 
 class LabelEngine:

@@ -4,7 +4,8 @@ Cross-validation never scores a row with an engine that saw it: the K test folds
 labelled file, each fold's engine trains on the other folds (plus, optionally, the taxonomy's
 texts, as the pipeline does) and chooses its blend, temperature and error rates on inner folds of
 that training data only. Shares are estimated on each test fold as the marts do (classify-and-count,
-and adjusted by the training data's cross-fitted error rates) and compared with the fold's truth.
+and adjusted by the training data's cross-fitted error rates, with the interval the marts quote) and
+compared with the fold's truth: how far off, and how often the quoted 95% interval holds it.
 """
 
 import time
@@ -20,7 +21,11 @@ from stigma_insights.assets.labels.datasets import LabelledTexts
 from stigma_insights.assets.labels.embedding import embed, embed_truncated, embedding_model_id
 from stigma_insights.assets.labels.engine import LabelEngine, sparse_model
 from stigma_insights.assets.labels.labeller import TrainingSet
-from stigma_insights.assets.labels.prevalence import adjusted_shares, classify_and_count
+from stigma_insights.assets.labels.prevalence import (
+    adjusted_share_interval,
+    adjusted_shares,
+    classify_and_count,
+)
 from stigma_insights.assets.labels.progress import Progress
 
 
@@ -36,6 +41,8 @@ class FoldResult:
     share_true: np.ndarray  # per engine class
     share_counted: np.ndarray
     share_adjusted: np.ndarray
+    share_adjusted_low: np.ndarray  # the adjusted share's 95% interval, as the marts quote it
+    share_adjusted_high: np.ndarray
     baselines: dict[str, np.ndarray]  # baseline name -> predicted labels
 
 
@@ -54,9 +61,13 @@ def _run_fold(
     engine.fit(train.texts, train.labels, train_embeddings, scored=np.asarray(train.scored))
     decisions = engine.predict(test_texts, test_embeddings)
     known = np.searchsorted(classes, engine.classes_)
-    counted = classify_and_count(np.searchsorted(classes, decisions.best), len(classes))
-    adjusted = np.zeros(len(classes))
+    predicted = np.searchsorted(classes, decisions.best)
+    counted = classify_and_count(predicted, len(classes))
+    adjusted, low, high = np.zeros(len(classes)), np.zeros(len(classes)), np.zeros(len(classes))
     adjusted[known] = adjusted_shares(counted[known], engine.calibration.hard_rates)
+    low[known], high[known] = adjusted_share_interval(
+        np.bincount(predicted, minlength=len(classes))[known], engine.calibration.hard_counts
+    )
     baseline_labels = np.asarray(train.labels)
     return FoldResult(
         true=test_labels,
@@ -65,6 +76,8 @@ def _run_fold(
         share_true=np.array([(test_labels == c).mean() for c in classes]),
         share_counted=counted,
         share_adjusted=adjusted,
+        share_adjusted_low=low,
+        share_adjusted_high=high,
         baselines={
             "tfidf_lr": sparse_model().fit(train.texts, baseline_labels).predict(test_texts),
             "embedding_lr": LogisticRegression(max_iter=3000)
@@ -96,8 +109,11 @@ def _report(
     labels = list(classes)
     precision, recall, f1, support = precision_recall_fscore_support(true, predicted, labels=labels, zero_division=0)
     share = {
-        name: np.array([getattr(f, name) for f in folds]) for name in ("share_true", "share_counted", "share_adjusted")
+        name: np.array([getattr(f, name) for f in folds])
+        for name in ("share_true", "share_counted", "share_adjusted", "share_adjusted_low", "share_adjusted_high")
     }
+    truth = share["share_true"]
+    covered = (share["share_adjusted_low"] <= truth) & (truth <= share["share_adjusted_high"])
     error_before = np.abs(share["share_counted"] - share["share_true"]).mean(axis=0)
     error_after = np.abs(share["share_adjusted"] - share["share_true"]).mean(axis=0)
     accepted = ~uncertain
@@ -132,6 +148,12 @@ def _report(
             "after": float(error_after.mean()),
             "max_before": float(error_before.max()),
             "max_after": float(error_after.max()),
+        },
+        # How often the adjusted share's 95% interval held the test fold's true share, per class.
+        "quoted_interval": {
+            "coverage": {str(c): float(covered[:, i].mean()) for i, c in enumerate(classes)},
+            "coverage_all": float(covered.mean()),
+            "mean_width": float((share["share_adjusted_high"] - share["share_adjusted_low"]).mean()),
         },
         "uncertain": {
             "threshold": calibration.uncertain_below,
@@ -184,11 +206,13 @@ def cross_validate(
     seed: int = 0,
     embed_texts: Callable[[list[str]], np.ndarray] = embed,
     words: bool = True,
+    repeats: int = 1,
 ) -> dict:
     """K-fold cross-validation on `data` (stratified; test folds never overlap); each fold's engine
     also trains on `extra` (e.g. the taxonomy's texts), which is never scored. `embed_texts`: the
     engine's embedding model (MiniLM; the baseline keeps MiniLM's first window); `words`: with the
-    word members (cues, TF-IDF)."""
+    word members (cues, TF-IDF); `repeats`: the K folds cut `repeats` times (seeds seed, seed + 1, ...),
+    for steadier figures and more test folds to measure the quoted interval's coverage on."""
     started = time.perf_counter()
     labels = np.asarray(data.labels)
     values, counts = np.unique(labels, return_counts=True)
@@ -201,8 +225,13 @@ def cross_validate(
     engine = LabelEngine(cues=cues, words=words)
     classes = np.unique(np.concatenate([labels, extra.labels if extra else []]))
     results = []
-    progress = Progress(f"cross-validation on {len(labels)} texts", folds, "folds", every_s=0)
-    for train_index, test_index in StratifiedKFold(folds, shuffle=True, random_state=seed).split(labels, stratify):
+    progress = Progress(f"cross-validation on {len(labels)} texts", folds * repeats, "folds", every_s=0)
+    splits = [
+        split
+        for repeat in range(repeats)
+        for split in StratifiedKFold(folds, shuffle=True, random_state=seed + repeat).split(labels, stratify)
+    ]
+    for train_index, test_index in splits:
         fold_train = TrainingSet(
             [data.texts[i] for i in train_index], labels[train_index].tolist(), [True] * len(train_index), ""
         )
@@ -222,11 +251,18 @@ def cross_validate(
             )
         )
         progress.advance()
-    train_description = f"{folds}-fold cross-validation" + (
-        f", each fold also trained on {extra.description}" if extra else ""
+    train_description = (
+        f"{folds}-fold cross-validation"
+        + (f" x {repeats}" if repeats > 1 else "")
+        + (f", each fold also trained on {extra.description}" if extra else "")
     )
     test_description = f"{data.source} ({len(labels)} texts, {data.dropped_rows} rows without text or label skipped)"
-    return _report(engine, classes, results, train_description, test_description, started)
+    report = _report(engine, classes, results, train_description, test_description, started)
+    # Each row's held-out label (from the first cut of the folds), in the file's row order.
+    first_cut = np.concatenate([test for _, test in splits[:folds]])
+    predicted = np.empty(len(labels), dtype=object)
+    predicted[first_cut] = np.concatenate([r.predicted for r in results[:folds]])
+    return report | {"out_of_fold_predictions": [str(p) for p in predicted]}
 
 
 def format_report(report: dict) -> str:
@@ -268,6 +304,12 @@ def format_report(report: dict) -> str:
     lines.append(
         f"share error per class: mean {mean['before']:.3f} (max {mean['max_before']:.3f}) before"
         f" adjustment, {mean['after']:.3f} (max {mean['max_after']:.3f}) after"
+    )
+    quoted = report["quoted_interval"]
+    coverage = ", ".join(f"{label} {value:.2f}" for label, value in quoted["coverage"].items())
+    lines.append(
+        f"adjusted share's 95% interval held the true share in {quoted['coverage_all']:.0%} of class-folds"
+        f" ({coverage}); mean width {quoted['mean_width']:.3f}"
     )
     lines.append(f"time: {report['seconds']:.0f} s")
     return "\n".join(lines)

@@ -39,28 +39,44 @@ def adjusted_shares(observed: np.ndarray, rates: np.ndarray) -> np.ndarray:
     return shares / total if total > 0 else observed
 
 
+# Pseudo-annotations per class, each labelled right, added to the measured confusion counts: rates measured
+# on few annotations are pulled toward "no error", so the adjusted share shrinks toward the raw one where
+# its evidence is thin, and moves away from it only as far as the annotations support.
+RATE_PRIOR = 1.0
+# Off the diagonal a Dirichlet needs some mass; this little keeps an unseen error possible but unlikely.
+UNSEEN_ERROR_PRIOR = 1e-2
+
+
+def error_rates(rate_counts: np.ndarray, prior: float = RATE_PRIOR) -> np.ndarray:
+    """The rates adjusted shares use: row-normalised confusion counts (rows true, columns labelled) with
+    `prior` correctly labelled pseudo-items per class (a class never annotated is assumed recognised)."""
+    smoothed = np.asarray(rate_counts, dtype=float) + prior * np.eye(len(rate_counts))
+    return smoothed / smoothed.sum(axis=1, keepdims=True)
+
+
 def adjusted_share_interval(
-    counts: np.ndarray, rate_counts: np.ndarray, replicates: int = 400, level: float = 0.95, seed: int = 0
+    counts: np.ndarray,
+    rate_counts: np.ndarray,
+    replicates: int = 400,
+    level: float = 0.95,
+    seed: int = 0,
+    prior: float = RATE_PRIOR,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bootstrap interval of the adjusted shares of a group.
+    """Equal-tailed interval of the adjusted shares of a group, from the posterior of both inputs.
 
     `counts`: the group's posts per labelled class; `rate_counts[i, j]`: annotated held-out items of
-    true class i labelled j (the error rates' evidence). Each replicate resamples both, so the interval
-    carries the uncertainty of the group's size and of the error rates measured on few annotations.
+    true class i labelled j (the error rates' evidence). Each replicate draws the group's labelled shares
+    (Dirichlet on its counts, Jeffreys prior) and every row of error rates (Dirichlet on its counts and the
+    `prior` above), then adjusts: the interval carries the group's sampling error and the uncertainty of
+    rates measured on few annotations, and follows the estimate's shrinkage toward raw.
     """
     rng = np.random.default_rng(seed)
+    counts = np.asarray(counts, dtype=float)
+    rate_counts = np.asarray(rate_counts, dtype=float)
     n_classes = len(counts)
-    n = counts.sum()
-    totals = rate_counts.sum(axis=1)
-    estimates = np.empty((replicates, n_classes))
-    for replicate in range(replicates):
-        observed = rng.multinomial(n, counts / n) / n
-        rates = np.array(
-            [
-                rng.multinomial(total, row / total) / total if total > 0 else np.eye(n_classes)[i]
-                for i, (total, row) in enumerate(zip(totals, rate_counts, strict=True))
-            ]
-        )
-        estimates[replicate] = adjusted_shares(observed, rates)
+    observed = rng.dirichlet(counts + 0.5, size=replicates)
+    row_prior = prior * np.eye(n_classes) + UNSEEN_ERROR_PRIOR * (1 - np.eye(n_classes))
+    rates = np.stack([rng.dirichlet(row + row_prior[i], size=replicates) for i, row in enumerate(rate_counts)], axis=1)
+    estimates = np.array([adjusted_shares(observed[r], rates[r]) for r in range(replicates)])
     tail = (1 - level) / 2
     return np.quantile(estimates, tail, axis=0), np.quantile(estimates, 1 - tail, axis=0)

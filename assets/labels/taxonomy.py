@@ -19,6 +19,7 @@ class LabelClass:
     description: str
     examples: tuple[str, ...]
     cues: tuple[str, ...] = ()  # regular expressions, matched case-insensitively
+    rolls_up_to: str | None = None  # the class of the dimension's `rolls_up_to` dimension it belongs to
 
     @property
     def training_texts(self) -> tuple[str, ...]:
@@ -32,6 +33,7 @@ class Dimension:
     classes: tuple[LabelClass, ...]
     # Labelled only where another dimension has one of these labels, e.g. {"relevance": "relevant"}.
     applies_when: tuple[tuple[str, str], ...] = ()
+    rolls_up_to: str | None = None  # a coarser dimension each class belongs to a class of (source -> domain)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -73,6 +75,7 @@ def load_taxonomy(path: Path = DEFAULT_TAXONOMY_PATH) -> Taxonomy:
                 description=str(class_spec.get("description", "")).strip(),
                 examples=tuple(str(e) for e in class_spec.get("examples") or ()),
                 cues=tuple(str(c) for c in class_spec.get("cues") or ()),
+                rolls_up_to=class_spec.get("rolls_up_to"),
             )
             for class_name, class_spec in (spec.get("classes") or {}).items()
         )
@@ -92,6 +95,7 @@ def load_taxonomy(path: Path = DEFAULT_TAXONOMY_PATH) -> Taxonomy:
                 description=str(spec.get("description", "")),
                 classes=classes,
                 applies_when=tuple((applies_when.get(name) or {}).items()),
+                rolls_up_to=spec.get("rolls_up_to"),
             )
         )
     names = {d.name: d for d in dimensions}
@@ -101,4 +105,12 @@ def load_taxonomy(path: Path = DEFAULT_TAXONOMY_PATH) -> Taxonomy:
         for other, label in dimension.applies_when:
             if other not in names or label not in names[other].class_names:
                 raise TaxonomyError(f"{path}: applies_when of {dimension.name!r} names unknown {other}={label}")
+        if dimension.rolls_up_to:
+            coarse = names.get(dimension.rolls_up_to)
+            wrong = [c.name for c in dimension.classes if coarse is None or c.rolls_up_to not in coarse.class_names]
+            if wrong:
+                raise TaxonomyError(
+                    f"{path}: {dimension.name} rolls up to {dimension.rolls_up_to!r}, but classes {wrong} name no"
+                    " class of it"
+                )
     return Taxonomy(version=str(document["version"]), dimensions=tuple(dimensions), source=str(path))

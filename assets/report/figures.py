@@ -171,7 +171,7 @@ def _quoted_figures_note(figures: ReportFigures) -> str:
     if adjusted == 0:
         return (
             "Every figure quoted here is the raw share (classify and count): the error-adjusted shares need more"
-            " randomly drawn annotated posts before they are established (see the raw-versus-adjusted chart)."
+            " annotated real posts of every class before they are established (see the raw-versus-adjusted chart)."
         )
     return f"{adjusted} of {len(figures.shares)} quoted figures are adjusted for the classifier's error rates."
 

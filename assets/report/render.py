@@ -157,8 +157,8 @@ def sections(figures: ReportFigures) -> list[Section]:
             "raw-versus-adjusted",
             "Raw versus error-adjusted shares",
             "Raw: classify and count. Adjusted: corrected for the classifier's error rates measured on annotated"
-            " posts (bootstrap interval). The quoted figure is the adjusted share only where enough randomly drawn"
-            " annotations back it.",
+            " posts (its interval carries the uncertainty of those rates too). The quoted figure is the adjusted"
+            " share only where enough annotated real posts of every class measure the rates.",
             raw_versus_adjusted_chart(adjusted),
             adjusted_table(adjusted),
         ),

@@ -75,8 +75,10 @@ select
     latest.created_at,
     scrub_text(latest.text) as text,
     latest.status,
-    {{ self_disclosed_gender('latest.text') }} as self_disclosed_gender,
-    {{ self_disclosed_age('latest.text') }} as self_disclosed_age,
+    -- on the text as written (before scrubbing): only what the writer states about themself
+    self_disclosed_gender(latest.text) as self_disclosed_gender,
+    self_disclosed_age(latest.text) as self_disclosed_age,
+    age_band(self_disclosed_age(latest.text)) as self_disclosed_age_band,
     coalesce(subreddit_country.country_code, tiktok_country.country_code) as country_code,
     countries.country,
     case

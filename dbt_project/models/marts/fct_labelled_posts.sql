@@ -20,6 +20,7 @@ select
     posts.status,
     posts.self_disclosed_gender,
     posts.self_disclosed_age,
+    posts.self_disclosed_age_band,
     posts.country_code,
     posts.country,
     posts.region,

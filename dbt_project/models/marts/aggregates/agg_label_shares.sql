@@ -7,12 +7,16 @@
     'platform_kind': ['platform', 'kind'],
     'region': ['region'],
     'self_disclosed_gender': ['self_disclosed_gender'],
+    'self_disclosed_age_band': ['self_disclosed_age_band'],
     'language': ['language'],
 } %}
-{%- set group_columns = ['platform', 'kind', 'region', 'self_disclosed_gender', 'language'] %}
+{%- set group_columns = ['platform', 'kind', 'region', 'self_disclosed_gender', 'self_disclosed_age_band', 'language'] %}
 
 with posts as (
-    select * replace (coalesce(self_disclosed_gender, 'not disclosed') as self_disclosed_gender)
+    select * replace (
+        coalesce(self_disclosed_gender, 'not disclosed') as self_disclosed_gender,
+        coalesce(self_disclosed_age_band, 'not disclosed') as self_disclosed_age_band
+    )
     from {{ ref('fct_labelled_posts') }}
 ),
 
