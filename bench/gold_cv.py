@@ -91,6 +91,7 @@ def main() -> None:
             "share_error_adjusted": report["mean_prevalence_error"]["after"],
             "quoted_interval_coverage": report["quoted_interval"]["coverage"],
             "quoted_interval_mean_width": report["quoted_interval"]["mean_width"],
+            "raw_wilson_interval_coverage": report["quoted_interval"]["raw_wilson_coverage"],
             "seconds": round(time.perf_counter() - started, 1),
         }
         if name == "intent":

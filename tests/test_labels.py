@@ -9,6 +9,7 @@ from stigma_insights.assets.labels.engine import LabelEngine
 from stigma_insights.assets.labels.labeller import label_texts
 from stigma_insights.assets.labels.taxonomy import TaxonomyError, load_taxonomy
 from stigma_insights.orchestration.cli import main
+from stigma_insights.settings import MULTILINGUAL_ENV
 
 
 def test_shipped_taxonomy_has_its_four_dimensions():
@@ -154,3 +155,40 @@ def test_taxonomy_check_reports_each_dimension(capsys):
     out = capsys.readouterr().out
     for name in ("relevance", "stigma_domain", "intent"):
         assert f"{name}: cross-validated macro-F1" in out
+
+
+def test_evaluate_routes_texts_not_in_english_to_the_multilingual_model_as_the_pipeline_does(tmp_path, monkeypatch):
+    stigma = [
+        "Mis padres dicen que la depresión es una vergüenza y que no debo ir al psicólogo",
+        "En mi familia nadie habla de la ansiedad, dicen que es debilidad",
+        "My parents say depression is shameful and I must not see a therapist",
+        "Nobody in my family talks about anxiety, they call it weakness",
+    ]
+    other = [
+        "La mejor pizza de la ciudad está en la plaza mayor, abre a las ocho",
+        "Mañana vamos a la playa con los primos si no llueve",
+        "The best pizza in town is on the main square, it opens at eight",
+        "Tomorrow we are going to the beach with the cousins if it does not rain",
+    ]
+    for split, repeats in (("train", 5), ("test", 1)):
+        rows = ["text,label"] + [
+            f'"{t} ({split} {i})",{label}'
+            for label, texts in (("stigma", stigma), ("other", other))
+            for t in texts
+            for i in range(repeats)
+        ]
+        (tmp_path / f"{split}.csv").write_text("\n".join(rows) + "\n")
+    args = ["--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv")]
+    report_path = tmp_path / "report.json"
+    command = ["evaluate", *args, "--text-col", "text", "--label-col", "label", "--json", str(report_path)]
+
+    assert main(command) == 0
+
+    report = json.loads(report_path.read_text())
+    assert report["routed_to_multilingual"]["texts"] == 4  # the Spanish test texts, as the labels asset routes
+    assert report["routed_to_multilingual"]["model"].startswith("intfloat/multilingual-e5-small")
+    assert sum(map(sum, report["confusion_matrix"]["rows_true_columns_predicted"])) == 8
+    assert report["accuracy"] >= 0.75
+    monkeypatch.setenv(MULTILINGUAL_ENV, "off")  # routing off: every text to MiniLM, as in the pipeline
+    assert main(command) == 0
+    assert json.loads(report_path.read_text())["routed_to_multilingual"]["texts"] == 0

@@ -11,9 +11,11 @@ a classifier giving class probabilities:
 
 Everything that would otherwise be a hand-set knob is chosen on held-out predictions (5-fold
 out-of-fold, or a 10% validation split when fine-tuning): the members' blend weights, a temperature
-that calibrates the probabilities, the confidence under which the engine answers `uncertain`, and
-the confusion rates that adjust class shares. Only the `scored` rows count for those choices: real
-annotated posts, when the training set mixes them with the taxonomy's short written examples.
+that calibrates the probabilities, per-class decision offsets (added to the log-probabilities before
+the most probable class is taken: balanced class weights alone do not give the best macro-F1), the
+confidence under which the engine answers `uncertain`, and the confusion rates that adjust class
+shares. Only the `scored` rows count for those choices: real annotated posts, when the training set
+mixes them with the taxonomy's short written examples.
 """
 
 import itertools
@@ -36,6 +38,10 @@ from stigma_insights.assets.labels.embedding import embed
 from stigma_insights.assets.labels.prevalence import error_rates, misclassification_rates
 
 BLEND_STEP = 0.2  # blend weights are searched on a simplex grid of this step
+# Decision offsets (log-probability) are searched on this grid, class by class, for classes with at least
+# OFFSET_MIN_ITEMS scored held-out items (fewer cannot tell a better offset from chance).
+OFFSET_GRID = np.round(np.arange(-2.0, 2.0001, 0.1), 1)
+OFFSET_MIN_ITEMS = 10
 VALIDATION_SHARE = 0.1
 # Total weight of the unscored (taxonomy) rows relative to the scored ones; see LabelEngine.fit.
 TAXONOMY_WEIGHT = 1.0
@@ -95,6 +101,11 @@ def _softmax_with_temperature(probabilities: np.ndarray, temperature: float) -> 
     return weights / weights.sum(axis=1, keepdims=True)
 
 
+def decisions(probabilities: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """The class of each row: the most probable once the per-class decision offsets are added."""
+    return (np.log(np.clip(probabilities, 1e-12, 1.0)) + offsets).argmax(axis=1)
+
+
 def blend_grid(members: tuple[str, ...]) -> list[dict[str, float]]:
     """Every weighting of the members on a simplex grid (weights >= 0, summing to 1)."""
     steps = round(1 / BLEND_STEP)
@@ -112,6 +123,7 @@ class Calibration:
     fine_tuned: bool
     weights: dict[str, float]  # blend weight per member
     temperature: float
+    decision_offsets: np.ndarray  # per class, added to the log-probabilities before the argmax
     uncertain_below: float
     held_out_macro_f1: float  # the blend, on the scored rows
     member_macro_f1: dict[str, float]  # each member alone, on the scored rows
@@ -258,23 +270,45 @@ class LabelEngine:
         blended = blend(measuring, weights)
         temperature = self._fit_temperature(blended, y)
         calibrated = _softmax_with_temperature(blended, temperature)
+        # Chosen on the folds that chose the blend, measured (like everything below) on the others.
+        offsets = self._decision_offsets(_softmax_with_temperature(blend(choosing, weights), temperature), y)
+        decided = decisions(calibrated, offsets)
         n_classes = len(self.classes_)
         return Calibration(
             fine_tuned=fine_tuned,
             weights=weights,
             temperature=temperature,
-            uncertain_below=self._uncertainty_threshold(calibrated, y),
-            held_out_macro_f1=self._macro_f1(y, blended),
+            decision_offsets=offsets,
+            uncertain_below=self._uncertainty_threshold(calibrated, decided, y),
+            held_out_macro_f1=self._macro_f1(y, calibrated, offsets),
             member_macro_f1={m: self._macro_f1(y, p) for m, p in measuring.items()},
             scored=len(y),
             rates=misclassification_rates(y, calibrated),
-            hard_counts=confusion_matrix(y, calibrated.argmax(axis=1), labels=np.arange(n_classes)),
+            hard_counts=confusion_matrix(y, decided, labels=np.arange(n_classes)),
         )
 
     @staticmethod
-    def _macro_f1(y: np.ndarray, probabilities: np.ndarray) -> float:
+    def _macro_f1(y: np.ndarray, probabilities: np.ndarray, offsets: np.ndarray | None = None) -> float:
         """Over the classes present in `y`: a class never seen held out cannot be scored."""
-        return f1_score(y, probabilities.argmax(axis=1), labels=np.unique(y), average="macro", zero_division=0)
+        predicted = probabilities.argmax(axis=1) if offsets is None else decisions(probabilities, offsets)
+        return f1_score(y, predicted, labels=np.unique(y), average="macro", zero_division=0)
+
+    def _decision_offsets(self, probabilities: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Per-class log-probability offsets that maximise held-out macro-F1, found class by class on a grid
+        (two passes); among equal scores the smallest offset, so a class keeps 0 unless it gains."""
+        offsets = np.zeros(probabilities.shape[1])
+        tunable = np.flatnonzero(np.bincount(y, minlength=len(offsets)) >= OFFSET_MIN_ITEMS)
+        if len(tunable) < 2:
+            return offsets
+        for _ in range(2):
+            for label in tunable:
+                trials = []
+                for value in OFFSET_GRID:
+                    trial = offsets.copy()
+                    trial[label] = value
+                    trials.append((self._macro_f1(y, probabilities, trial), -abs(value), value))
+                offsets[label] = max(trials)[2]
+        return offsets
 
     @staticmethod
     def _fit_temperature(probabilities: np.ndarray, y: np.ndarray) -> float:
@@ -285,10 +319,10 @@ class LabelEngine:
         return float(minimize_scalar(negative_log_likelihood, bounds=(0.05, 10.0), method="bounded").x)
 
     @staticmethod
-    def _uncertainty_threshold(probabilities: np.ndarray, y: np.ndarray) -> float:
-        """The confidence under which out-of-fold predictions are more often wrong than right."""
-        confidence = probabilities.max(axis=1)
-        correct = (probabilities.argmax(axis=1) == y).astype(float)
+    def _uncertainty_threshold(probabilities: np.ndarray, decided: np.ndarray, y: np.ndarray) -> float:
+        """The confidence under which out-of-fold decisions are more often wrong than right."""
+        confidence = probabilities[np.arange(len(y)), decided]
+        correct = (decided == y).astype(float)
         isotonic = IsotonicRegression(out_of_bounds="clip").fit(confidence, correct)
         grid = np.linspace(0, 1, 201)
         reliable = grid[isotonic.predict(grid) >= 0.5]
@@ -308,8 +342,9 @@ class LabelEngine:
         return _softmax_with_temperature(probabilities, self.calibration.temperature)
 
     def decide(self, probabilities: np.ndarray) -> "Decisions":
-        """The most probable class of each row, its probability, and whether it is below the threshold."""
-        best = probabilities.argmax(axis=1)
+        """The class of each row (the most probable, with the decision offsets), its probability, and whether
+        it is below the threshold."""
+        best = decisions(probabilities, self.calibration.decision_offsets)
         confidence = probabilities[np.arange(len(best)), best]
         return Decisions(self.classes_[best], confidence, confidence < self.calibration.uncertain_below)
 

@@ -6,6 +6,9 @@ texts, as the pipeline does) and chooses its blend, temperature and error rates 
 that training data only. Shares are estimated on each test fold as the marts do (classify-and-count,
 and adjusted by the training data's cross-fitted error rates, with the interval the marts quote) and
 compared with the fold's truth: how far off, and how often the quoted 95% interval holds it.
+
+Texts are routed by language as the labels asset routes posts: those not in English (when routing is
+on) are labelled by an engine on the multilingual model's vectors alone, trained on the same texts.
 """
 
 import time
@@ -19,18 +22,49 @@ from sklearn.model_selection import StratifiedKFold
 
 from stigma_insights.assets.labels.datasets import LabelledTexts
 from stigma_insights.assets.labels.embedding import embed, embed_truncated, embedding_model_id
-from stigma_insights.assets.labels.engine import LabelEngine, sparse_model
+from stigma_insights.assets.labels.engine import Decisions, LabelEngine, sparse_model
 from stigma_insights.assets.labels.labeller import TrainingSet
+from stigma_insights.assets.labels.language import detect_languages
+from stigma_insights.assets.labels.multilingual import embed_multilingual, multilingual_model_id
 from stigma_insights.assets.labels.prevalence import (
     adjusted_share_interval,
     adjusted_shares,
     classify_and_count,
 )
 from stigma_insights.assets.labels.progress import Progress
+from stigma_insights.assets.labels.routes import routes_to_multilingual
+from stigma_insights.settings import embedding_settings
 
 
 def training_set_from_file(data: LabelledTexts) -> TrainingSet:
     return TrainingSet(data.texts, data.labels, [True] * len(data.texts), f"{data.source} ({len(data.texts)} texts)")
+
+
+@dataclass(frozen=True)
+class TextVectors:
+    """What an evaluation knows of its texts, row by row: the engine's vectors (None: the engine embeds or
+    fine-tunes itself), MiniLM's first window (the embedding baseline), and, where some texts route to the
+    multilingual model, which ones and that model's vectors."""
+
+    engine: np.ndarray | None
+    truncated: np.ndarray
+    routed: np.ndarray | None = None
+    multilingual: np.ndarray | None = None
+
+    def __getitem__(self, index: np.ndarray) -> "TextVectors":
+        return TextVectors(
+            *(None if v is None else v[index] for v in (self.engine, self.truncated, self.routed, self.multilingual))
+        )
+
+    @classmethod
+    def of(cls, texts: list[str], engine: np.ndarray | None) -> "TextVectors":
+        """With the routing of the labels asset: multilingual vectors only where some text needs them."""
+        routed = None
+        if embedding_settings().multilingual != "off":
+            routed = np.array([routes_to_multilingual(language.code) for language in detect_languages(texts)])
+        if routed is None or not routed.any():
+            return cls(engine, embed_truncated(texts))
+        return cls(engine, embed_truncated(texts), routed, embed_multilingual(texts))
 
 
 @dataclass(frozen=True)
@@ -52,14 +86,28 @@ def _run_fold(
     train: TrainingSet,
     test_texts: list[str],
     test_labels: np.ndarray,
-    train_embeddings: np.ndarray | None,  # None: the engine embeds (or fine-tunes on) the texts itself
-    test_embeddings: np.ndarray | None,
-    train_truncated: np.ndarray,
-    test_truncated: np.ndarray,
+    train_vectors: TextVectors,
+    test_vectors: TextVectors,
 ) -> FoldResult:
     """`classes`: every class of the evaluation, in order (a fold's training data may lack one)."""
-    engine.fit(train.texts, train.labels, train_embeddings, scored=np.asarray(train.scored))
-    decisions = engine.predict(test_texts, test_embeddings)
+    engine.fit(train.texts, train.labels, train_vectors.engine, scored=np.asarray(train.scored))
+    decisions = engine.predict(test_texts, test_vectors.engine)
+    routed = test_vectors.routed
+    if routed is not None and routed.any():
+        # As the pipeline labels: the multilingual route's engine, on its vectors alone, for those texts.
+        multilingual = LabelEngine(words=False, folds=engine.folds, seed=engine.seed).fit(
+            train.texts, train.labels, train_vectors.multilingual, scored=np.asarray(train.scored)
+        )
+        theirs = multilingual.predict(
+            list(np.asarray(test_texts, dtype=object)[routed]), test_vectors.multilingual[routed]
+        )
+        best, confidence, uncertain = (
+            decisions.best.astype(object),
+            decisions.confidence.copy(),
+            decisions.uncertain.copy(),
+        )
+        best[routed], confidence[routed], uncertain[routed] = theirs.best, theirs.confidence, theirs.uncertain
+        decisions = Decisions(best, confidence, uncertain)
     known = np.searchsorted(classes, engine.classes_)
     predicted = np.searchsorted(classes, decisions.best)
     counted = classify_and_count(predicted, len(classes))
@@ -81,10 +129,23 @@ def _run_fold(
         baselines={
             "tfidf_lr": sparse_model().fit(train.texts, baseline_labels).predict(test_texts),
             "embedding_lr": LogisticRegression(max_iter=3000)
-            .fit(train_truncated, baseline_labels)
-            .predict(test_truncated),
+            .fit(train_vectors.truncated, baseline_labels)
+            .predict(test_vectors.truncated),
         },
     )
+
+
+def wilson_interval(share: np.ndarray, n: np.ndarray, z: float = 1.959964) -> tuple[np.ndarray, np.ndarray]:
+    """The 95% Wilson interval of a share of n items (the marts' SQL formula)."""
+    centre = (share + z**2 / (2 * n)) / (1 + z**2 / n)
+    half_width = z * np.sqrt(share * (1 - share) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return np.maximum(0, centre - half_width), np.minimum(1, centre + half_width)
+
+
+def routing(scored: TextVectors) -> dict:
+    """How many of the scored texts the multilingual model labelled, as the pipeline would route them."""
+    routed = 0 if scored.routed is None else int(scored.routed.sum())
+    return {"routed_to_multilingual": {"texts": routed, "model": multilingual_model_id() if routed else None}}
 
 
 def _scores(true: np.ndarray, predicted: np.ndarray) -> dict:
@@ -114,6 +175,10 @@ def _report(
     }
     truth = share["share_true"]
     covered = (share["share_adjusted_low"] <= truth) & (truth <= share["share_adjusted_high"])
+    # The raw share's Wilson interval, for comparison: it carries sampling error only, not the engine's.
+    fold_sizes = np.array([[len(f.true)] for f in folds])
+    raw_low, raw_high = wilson_interval(share["share_counted"], fold_sizes)
+    raw_covered = (raw_low <= truth) & (truth <= raw_high)
     error_before = np.abs(share["share_counted"] - share["share_true"]).mean(axis=0)
     error_after = np.abs(share["share_adjusted"] - share["share_true"]).mean(axis=0)
     accepted = ~uncertain
@@ -154,6 +219,7 @@ def _report(
             "coverage": {str(c): float(covered[:, i].mean()) for i, c in enumerate(classes)},
             "coverage_all": float(covered.mean()),
             "mean_width": float((share["share_adjusted_high"] - share["share_adjusted_low"]).mean()),
+            "raw_wilson_coverage": {str(c): float(raw_covered[:, i].mean()) for i, c in enumerate(classes)},
         },
         "uncertain": {
             "threshold": calibration.uncertain_below,
@@ -181,21 +247,18 @@ def evaluate(train: TrainingSet, test: LabelledTexts, cues: tuple[str, ...] = ()
     engine = LabelEngine(cues=cues, fine_tune=fine_tune)
     test_labels = np.asarray(test.labels)
     classes = np.unique(np.concatenate([train.labels, test_labels]))
-    fold = _run_fold(
-        engine,
-        classes,
-        train,
-        test.texts,
-        test_labels,
+    test_vectors = TextVectors.of(test.texts, None if fine_tune else embed(test.texts, progress=True))
+    train_vectors = TextVectors(
         None if fine_tune else embed(train.texts, progress=True),
-        None if fine_tune else embed(test.texts, progress=True),
         embed_truncated(train.texts),
-        embed_truncated(test.texts),
+        multilingual=None if test_vectors.routed is None else embed_multilingual(train.texts),
     )
+    fold = _run_fold(engine, classes, train, test.texts, test_labels, train_vectors, test_vectors)
     test_description = (
         f"{test.source} ({len(test.texts)} texts, {test.dropped_rows} rows without text or label skipped)"
     )
-    return _report(engine, classes, [fold], train.description, test_description, started)
+    report = _report(engine, classes, [fold], train.description, test_description, started)
+    return report | routing(test_vectors)
 
 
 def cross_validate(
@@ -219,8 +282,9 @@ def cross_validate(
     # A class rarer than the folds cannot be in every test fold: it is scored where it falls.
     stratify = np.where(np.isin(labels, values[counts >= folds]), labels, "__rare__")
     all_texts = data.texts + (extra.texts if extra else [])
-    embeddings = embed(all_texts, progress=True) if embed_texts is embed else embed_texts(all_texts)
-    truncated = embed_truncated(all_texts)
+    vectors = TextVectors.of(
+        all_texts, embed(all_texts, progress=True) if embed_texts is embed else embed_texts(all_texts)
+    )
     extra_index = np.arange(len(data.texts), len(all_texts))
     engine = LabelEngine(cues=cues, words=words)
     classes = np.unique(np.concatenate([labels, extra.labels if extra else []]))
@@ -244,10 +308,8 @@ def cross_validate(
                 train,
                 [data.texts[i] for i in test_index],
                 labels[test_index],
-                embeddings[train_index],
-                embeddings[test_index],
-                truncated[train_index],
-                truncated[test_index],
+                vectors[train_index],
+                vectors[test_index],
             )
         )
         progress.advance()
@@ -257,7 +319,9 @@ def cross_validate(
         + (f", each fold also trained on {extra.description}" if extra else "")
     )
     test_description = f"{data.source} ({len(labels)} texts, {data.dropped_rows} rows without text or label skipped)"
-    report = _report(engine, classes, results, train_description, test_description, started)
+    report = _report(engine, classes, results, train_description, test_description, started) | routing(
+        vectors[np.arange(len(labels))]
+    )
     # Each row's held-out label (from the first cut of the folds), in the file's row order.
     first_cut = np.concatenate([test for _, test in splits[:folds]])
     predicted = np.empty(len(labels), dtype=object)
@@ -268,8 +332,10 @@ def cross_validate(
 def format_report(report: dict) -> str:
     engine = report["engine"]
     weights = ", ".join(f"{m} {w:.1f}" for m, w in engine["weights"].items())
+    routed = report["routed_to_multilingual"]
     lines = [
-        f"model: {report['model']}",
+        f"model: {report['model']}"
+        + (f" ({routed['texts']} texts not in English labelled by {routed['model']})" if routed["texts"] else ""),
         f"train: {report['train']}",
         f"test:  {report['test']}",
         f"engine        macro-F1 {report['macro_f1']:.3f}  accuracy {report['accuracy']:.3f}"
@@ -307,9 +373,10 @@ def format_report(report: dict) -> str:
     )
     quoted = report["quoted_interval"]
     coverage = ", ".join(f"{label} {value:.2f}" for label, value in quoted["coverage"].items())
+    raw_coverage = ", ".join(f"{label} {value:.2f}" for label, value in quoted["raw_wilson_coverage"].items())
     lines.append(
         f"adjusted share's 95% interval held the true share in {quoted['coverage_all']:.0%} of class-folds"
-        f" ({coverage}); mean width {quoted['mean_width']:.3f}"
+        f" ({coverage}); mean width {quoted['mean_width']:.3f}; the raw share's Wilson interval: {raw_coverage}"
     )
     lines.append(f"time: {report['seconds']:.0f} s")
     return "\n".join(lines)
