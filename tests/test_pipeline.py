@@ -594,7 +594,7 @@ def test_the_accounting_check_fails_when_the_ledger_and_the_raw_table_disagree(
 def test_every_query_of_the_analyst_guide_answers_on_the_published_copy(session_settings, sample_run):
     guide = (REPO_ROOT / "docs" / "analyst_guide.md").read_text()
     queries = re.findall(r"```sql\n(.*?)```", guide, flags=re.DOTALL)
-    assert len(queries) == 9
+    assert len(queries) == 10
     with duckdb.connect(str(session_settings.published), read_only=True) as copy:
         for query in queries:
             assert copy.execute(query).fetchall(), query

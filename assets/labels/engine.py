@@ -43,8 +43,11 @@ BLEND_STEP = 0.2  # blend weights are searched on a simplex grid of this step
 OFFSET_GRID = np.round(np.arange(-2.0, 2.0001, 0.1), 1)
 OFFSET_MIN_ITEMS = 10
 VALIDATION_SHARE = 0.1
-# Total weight of the unscored (taxonomy) rows relative to the scored ones; see LabelEngine.fit.
-TAXONOMY_WEIGHT = 1.0
+# The unscored (taxonomy) rows together weigh as much as the scored ones, up to this many: past it the
+# annotated real posts outweigh them (see LabelEngine.fit). On the gold set's 1,587 posts, relevance
+# macro-F1 0.757 with the taxonomy weighing all of them, 0.778 weighing 400; on the 331 relevant posts
+# (domain, intent) weighing all 331 scored best.
+TAXONOMY_WEIGHT_MAX_POSTS = 400
 
 
 def dense_model() -> LogisticRegression:
@@ -187,9 +190,10 @@ class LabelEngine:
             raise ValueError("training data needs at least two classes")
         scored = np.ones(len(y), dtype=bool) if scored is None else np.asarray(scored, dtype=bool)
         # The unscored rows (the taxonomy's short written texts) stand for the short posts and comments
-        # that annotated long posts under-represent: together they weigh TAXONOMY_WEIGHT of the scored rows.
+        # that annotated long posts under-represent: together they weigh as much as the scored rows, up to
+        # TAXONOMY_WEIGHT_MAX_POSTS of them.
         weights = (
-            np.where(scored, 1.0, TAXONOMY_WEIGHT * scored.sum() / max((~scored).sum(), 1))
+            np.where(scored, 1.0, min(scored.sum(), TAXONOMY_WEIGHT_MAX_POSTS) / max((~scored).sum(), 1))
             if (~scored).any()
             else np.ones(len(y))
         )

@@ -21,7 +21,7 @@ from stigma_insights.assets.labels.taxonomy import Dimension, Taxonomy
 from stigma_insights.atomic_file import write_atomically
 
 # Bump when the engine's recipe changes: artifacts trained by an older recipe are not reused.
-ENGINE_RECIPE = "blend-minilm-cues-tfidf-weighted-taxonomy-decision-offsets-3"
+ENGINE_RECIPE = "blend-minilm-cues-tfidf-taxonomy-up-to-400-decision-offsets-4"
 
 
 @dataclass(frozen=True)
