@@ -177,7 +177,7 @@ def test_starter_set_seeds_the_store_as_external_training_examples(sample_copy):
     )
     relevance = annotated_texts(sample_copy, "relevance")
 
-    assert counts == {"relevance": 300, "stigma_domain": 76, "intent": 76}
+    assert counts == {"relevance": 1587, "stigma_domain": 331, "intent": 331, "stigma_source": 331}
     assert sorted(relevance.labels) == sorted(gold["relevance"])
     assert all(relevance.representative)
 

@@ -88,7 +88,7 @@ def test_uncertain_below_the_confidence_where_held_out_predictions_turn_mostly_w
     predicted_class_first = np.column_stack([confidence, 1 - confidence])
     probabilities = np.where(right[:, None], predicted_class_first, predicted_class_first[:, ::-1])
 
-    threshold = LabelEngine._uncertainty_threshold(probabilities, y)
+    threshold = LabelEngine._uncertainty_threshold(probabilities, probabilities.argmax(axis=1), y)
 
     assert 0.55 <= threshold <= 0.65
 
@@ -192,3 +192,20 @@ def test_evaluate_routes_texts_not_in_english_to_the_multilingual_model_as_the_p
     monkeypatch.setenv(MULTILINGUAL_ENV, "off")  # routing off: every text to MiniLM, as in the pipeline
     assert main(command) == 0
     assert json.loads(report_path.read_text())["routed_to_multilingual"]["texts"] == 0
+
+
+def test_decision_offsets_are_chosen_on_held_out_predictions_and_move_the_decisions():
+    """A rare class the probabilities under-rate: an offset for it raises held-out macro-F1."""
+    rng = np.random.default_rng(0)
+    y = (rng.uniform(size=600) < 0.2).astype(int)
+    score = np.clip(0.15 + 0.3 * y + rng.normal(0, 0.12, size=600), 0.01, 0.99)  # class 1 rarely above 0.5
+    probabilities = np.column_stack([1 - score, score])
+    engine = LabelEngine()
+    engine.classes_ = np.array(["common", "rare"])
+
+    offsets = engine._decision_offsets(probabilities, y)
+
+    assert offsets[1] - offsets[0] >= 0.3  # the rare class needs less probability to be chosen
+    assert LabelEngine._macro_f1(y, probabilities, offsets) > LabelEngine._macro_f1(y, probabilities) + 0.05
+    # Too few held-out items of a class to tell a better offset from chance: no offsets.
+    assert not engine._decision_offsets(probabilities[:40], y[:40] * (np.arange(40) < 5)).any()

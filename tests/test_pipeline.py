@@ -215,8 +215,9 @@ def test_adjusted_shares_sit_next_to_the_raw_shares_of_the_same_groups(warehouse
 
 
 def test_adjusted_shares_match_an_independent_constrained_solve_of_the_error_rates(warehouse):
-    """adjusted = argmin ||R^T p - raw|| over the simplex, with R the row-normalised confusion counts,
-    solved here by SLSQP (scipy) rather than the model's weighted NNLS."""
+    """adjusted = argmin ||R^T p - raw|| over the simplex, with R the confusion counts plus one correctly
+    labelled pseudo-item per class, row-normalised; solved here by SLSQP (scipy) rather than the model's
+    weighted NNLS."""
     from scipy.optimize import minimize
 
     adjusted = table(warehouse, "marts.agg_adjusted_label_shares")
@@ -230,7 +231,8 @@ def test_adjusted_shares_match_an_independent_constrained_solve_of_the_error_rat
         )
         classes = evidence["true_label"].to_list()
         counts = evidence.select(classes).to_numpy().astype(float)
-        confusion = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+        counts += np.eye(len(classes))
+        confusion = counts / counts.sum(axis=1, keepdims=True)
         group = group.sort(pl.col("label").replace_strict({c: i for i, c in enumerate(classes)}))
         raw = group["share"].to_numpy()
         solved = minimize(
@@ -293,8 +295,8 @@ def test_labels_agree_with_the_sample_answer_key(warehouse, answer_key):
     domain = sum(by_key[k][2] == truth[k]["stigma_domain"] for k in relevant) / len(relevant)
     intent = sum(by_key[k][3] == truth[k]["intent"] for k in relevant) / len(relevant)
     # A smoke test: these texts were written with their answer key. Measured with the engines trained
-    # on the taxonomy plus the 300 annotated real (long) Reddit posts of the starter set, int8 backend:
-    # 0.85 / 0.99 / 0.88 (taxonomy alone, before: 0.99 / 0.94 / 0.80). Real-post figures: README.
+    # on the taxonomy plus the 1,587 annotated real (long) Reddit posts of the starter set, int8 backend:
+    # 0.787 / 0.985 / 0.846 (taxonomy alone, before: 0.99 / 0.94 / 0.80). Real-post figures: README.
     assert relevance >= 0.75 and domain >= 0.85 and intent >= 0.6
     assert {row[4] for row in rows} == {load_taxonomy().version}
     # model|backend|pooling|engine:<training set id>|language:<detector>: one engine per route, MiniLM's
@@ -550,7 +552,7 @@ def test_the_published_copy_describes_every_table_and_column(session_settings, s
             "select table_name, column_name from duckdb_columns()"
             " where schema_name = 'marts' and coalesce(comment, '') = ''"
         ).fetchall()
-    assert len(tables) == 11 and all(comment for _, comment in tables)
+    assert len(tables) == 13 and all(comment for _, comment in tables)
     assert undocumented == []
 
 
