@@ -52,9 +52,10 @@ class TextVectors:
     multilingual: np.ndarray | None = None
 
     def __getitem__(self, index: np.ndarray) -> "TextVectors":
-        return TextVectors(
-            *(None if v is None else v[index] for v in (self.engine, self.truncated, self.routed, self.multilingual))
-        )
+        def rows(values: np.ndarray | None) -> np.ndarray | None:
+            return None if values is None else values[index]
+
+        return TextVectors(rows(self.engine), self.truncated[index], rows(self.routed), rows(self.multilingual))
 
     @classmethod
     def of(cls, texts: list[str], engine: np.ndarray | None) -> "TextVectors":
@@ -92,15 +93,13 @@ def _run_fold(
     """`classes`: every class of the evaluation, in order (a fold's training data may lack one)."""
     engine.fit(train.texts, train.labels, train_vectors.engine, scored=np.asarray(train.scored))
     decisions = engine.predict(test_texts, test_vectors.engine)
-    routed = test_vectors.routed
-    if routed is not None and routed.any():
+    routed, multilingual_vectors = test_vectors.routed, test_vectors.multilingual
+    if routed is not None and multilingual_vectors is not None and routed.any():
         # As the pipeline labels: the multilingual route's engine, on its vectors alone, for those texts.
         multilingual = LabelEngine(words=False, folds=engine.folds, seed=engine.seed).fit(
             train.texts, train.labels, train_vectors.multilingual, scored=np.asarray(train.scored)
         )
-        theirs = multilingual.predict(
-            list(np.asarray(test_texts, dtype=object)[routed]), test_vectors.multilingual[routed]
-        )
+        theirs = multilingual.predict(list(np.asarray(test_texts, dtype=object)[routed]), multilingual_vectors[routed])
         best, confidence, uncertain = (
             decisions.best.astype(object),
             decisions.confidence.copy(),
