@@ -190,3 +190,18 @@ def test_only_the_settings_module_names_the_platform_environment_variables():
         )
 
     assert {name for name, path in modules().items() if names_a_variable(path)} == {"stigma_insights.settings"}
+
+
+def test_no_dbt_description_is_cut_at_a_comma_by_a_yaml_flow_mapping():
+    """`{name: community, description: Subreddit, or the hashtags}` reads as description "Subreddit" and a
+    stray key: the UI, dbt docs and the published file's comments would carry the cut text. Every column
+    entry may hold only dbt's keys."""
+    import yaml
+
+    dbt_keys = {"name", "description", "data_type", "data_tests", "constraints", "quote", "meta", "config"}
+    stray = []
+    for path in sorted((REPO_ROOT / "dbt_project").glob("models/**/*.yml")):
+        for model in (yaml.safe_load(path.read_text()) or {}).get("models", []):
+            for column in model.get("columns", []):
+                stray += [f"{path.name}: {model['name']}.{column['name']}: {key!r}" for key in set(column) - dbt_keys]
+    assert stray == []
