@@ -85,8 +85,16 @@ def collect(args: argparse.Namespace) -> int:
         args.source
     ]()
     if missing := api.missing():
+        where = {
+            "reddit": "a script app's id and secret from https://www.reddit.com/prefs/apps, and a User-Agent"
+            " naming your app and your Reddit username",
+            "tiktok": "the Research API client key and secret of your approved project at"
+            " https://developers.tiktok.com/products/research-api/",
+        }.get(args.source, "")
         print(
-            f"{missing[0]} is not set: the {args.source} collector needs it (nothing was fetched).",
+            f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set: the {args.source} collector"
+            f" needs {'it' if len(missing) == 1 else 'them'} (nothing was fetched)."
+            + (f" Set {where}." if where else ""),
             file=sys.stderr,
         )
         return 2

@@ -157,15 +157,20 @@ def test_reddit_pages_listings_fetches_comments_and_next_time_only_what_is_new(
         assert TOKEN not in str(conn.execute("select * from collect.state").fetchall())
 
 
-def test_missing_credentials_name_the_variable_and_write_nothing(monkeypatch, tmp_path, capsys):
+def test_missing_credentials_name_every_variable_and_where_to_get_them_and_write_nothing(monkeypatch, tmp_path, capsys):
     monkeypatch.delenv(TIKTOK_CLIENT_KEY_ENV, raising=False)
-    monkeypatch.setenv(TIKTOK_CLIENT_SECRET_ENV, SECRET)
+    monkeypatch.delenv(TIKTOK_CLIENT_SECRET_ENV, raising=False)
+    where = ["--landing", str(tmp_path / "landing"), "--warehouse", str(tmp_path / "w.duckdb")]
 
-    assert (
-        main(["collect", "tiktok", "--landing", str(tmp_path / "landing"), "--warehouse", str(tmp_path / "w.duckdb")])
-        == 2
-    )
-    assert TIKTOK_CLIENT_KEY_ENV in capsys.readouterr().err
+    assert main(["collect", "tiktok", *where]) == 2
+    error = capsys.readouterr().err
+    # Both at once, not one per try, and where a newcomer gets them.
+    assert TIKTOK_CLIENT_KEY_ENV in error and TIKTOK_CLIENT_SECRET_ENV in error and "are not set" in error
+    assert "developers.tiktok.com" in error
+    monkeypatch.setenv(TIKTOK_CLIENT_SECRET_ENV, SECRET)
+    assert main(["collect", "tiktok", *where]) == 2
+    error = capsys.readouterr().err
+    assert TIKTOK_CLIENT_KEY_ENV in error and TIKTOK_CLIENT_SECRET_ENV not in error and "is not set" in error
     assert not list(tmp_path.iterdir())
 
 

@@ -132,6 +132,20 @@ def test_self_disclosed_gender_and_age_come_from_the_text(warehouse, answer_key)
     assert found == expected
 
 
+def test_tiktok_hashtags_from_both_sources_make_one_community(warehouse):
+    rows = warehouse.execute(
+        "select source_format, community from intermediate.int_posts_deduplicated"
+        " where platform = 'tiktok' and kind = 'post' and community is not null"
+    ).fetchall()
+    by_source: dict[str, set[str]] = {}
+    for source_format, community in rows:
+        by_source.setdefault(source_format, set()).add(community)
+        tags = community.split(",")
+        assert tags == sorted(set(tags)) and all(t == t.lower() and t.strip('"# ') == t for t in tags), community
+    # The sample's Research API and Zeeschuimer captures share topics: they group as one community.
+    assert by_source["tiktok_research"] & by_source["zeeschuimer"]
+
+
 def test_subreddits_per_region_match_the_seeds(warehouse, answer_key):
     seeds = REPO_ROOT / "dbt_project" / "seeds"
     regions = {r["country_code"]: r["region"] for r in csv.DictReader((seeds / "countries.csv").open())}

@@ -83,3 +83,15 @@
     {%- endif %}
     {%- endfor %}
 {%- endmacro %}
+
+{#
+  A TikTok video's hashtags as one normalised list: lowercase, without '#', empty ones dropped,
+  distinct and sorted, so the Research API and Zeeschuimer give one topic the same `community`
+  (they list tags in different orders; Zeeschuimer's come from JSON paths). NULL when there are none.
+#}
+{% macro hashtag_list(expression) -%}
+    nullif(list_sort(list_distinct(list_filter(
+        list_transform({{ expression }}, tag -> lower(trim(tag, '# '))),
+        tag -> coalesce(tag, '') <> ''
+    ))), []::varchar[])
+{%- endmacro %}

@@ -7,11 +7,9 @@ select
     end as author_handle,
     record->>'$.data.desc' as description,
     upper(record->>'$.data.locationCreated') as region_code,
-    list_distinct(list_filter(
-        cast(record->'$.data.textExtra[*].hashtagName' as varchar[])
-            || cast(record->'$.data.challenges[*].title' as varchar[]),
-        tag -> coalesce(tag, '') <> ''
-    )) as hashtags,
+    -- ->> on a wildcard path gives the values as text (-> kept their JSON quotes: "therapy")
+    {{ hashtag_list("(record->>'$.data.textExtra[*].hashtagName') || (record->>'$.data.challenges[*].title')") }}
+        as hashtags,
     {{ epoch_to_timestamp("record->>'$.data.createTime'") }} as created_at,
     try_cast(record->>'$.data.stats.diggCount' as bigint) as like_count,
     try_cast(record->>'$.data.stats.playCount' as bigint) as view_count,
