@@ -9,6 +9,7 @@ batches; the next run carries on where it stopped. With `STIGMA_INSIGHTS_LABELS_
 Ray actors' (`ray_engine`) and the whole job commits at once.
 """
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -175,6 +176,7 @@ def _label_here(
     returns the posts each route's model labelled."""
     labelled_by_route: dict[str, int] = {}
     [(to_label,)] = conn.execute("select count(*) from posts_to_label").fetchall()
+    started = time.perf_counter()
     for start in range(0, to_label, batch_size):
         batch = conn.execute(
             "select post_key, text, text_sha256, country_code from posts_to_label where position > ? and position <= ?"
@@ -188,7 +190,11 @@ def _label_here(
         for model, count in labels["model_name"].value_counts().iter_rows():
             labelled_by_route[model] = labelled_by_route.get(model, 0) + count
         crash_point(LABELS_BATCH_COMMITTED)
-        log(f"  labelled {min(start + batch_size, to_label)} of {to_label}")
+        done, elapsed = min(start + batch_size, to_label), time.perf_counter() - started
+        log(
+            f"  labelled {done} of {to_label} ({done / elapsed:.0f} posts/s,"
+            f" about {(to_label - done) * elapsed / done:.0f} s to go)"
+        )
     return labelled_by_route
 
 
