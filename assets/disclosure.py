@@ -25,7 +25,7 @@ _NUMBER_WORDS = {word: 10 + i for i, word in enumerate(_TEENS)} | {
     for i, unit in [(-1, ""), *enumerate(_UNITS)]
     for sep in ([""] if not unit else [" ", "-", ""])
 }
-_NUMBER = r"(\d{2}|" + "|".join(sorted(map(re.escape, _NUMBER_WORDS), key=len, reverse=True)) + ")"
+_NUMBER = r"(?P<age>\d{2}|" + "|".join(sorted(map(re.escape, _NUMBER_WORDS), key=len, reverse=True)) + ")"
 
 _I_AM = r"(?:\bi\s*['’]?\s*a?m|\bim)"  # I'm, I am, Im, i m
 _YEARS_OLD = r"(?:years?|yrs?)[\s-]*old|y\s*/\s*o\b|y\.o\.|\byo\b"
@@ -36,26 +36,31 @@ _NOT_AGE_AFTER = (
     r"percent|points?|people|of\b|out of|x\b|:|\.\d|,\d|/\d))"
 )
 _SOFTENERS = r"(?:(?:only|just|now|currently|still|already|a|an|literally|barely|finally)\s+)*"
-_ALMOST = r"(almost|nearly|about to turn|soon to be)?\s*"
+_ALMOST = r"(?P<almost>almost|nearly|about to turn|soon to be)?\s*"
+# "(25M)", "[19F]", "(20 m)", "I (24F)", "(F19)", "me (NB, 22)": a tag at a line start or after I / me, which
+# says the age and the gender at once (an age-first tag may read ftm / mtf, which says neither gender).
+_TAG_START = r"(?:^|\n|\bi\s*|\bme\s*)"
+_TAGS = [
+    _TAG_START + r"[\(\[]\s*(?P<age>\d{2})\s*,?\s*/?\s*(?P<gender>f|m|nb|ftm|mtf)\s*[\)\]]",
+    _TAG_START + r"[\(\[]\s*(?P<gender>f|m|nb)\s*,?\s*/?\s*(?P<age>\d{2})\s*[\)\]]",
+]
 
-# Each pattern's groups: (an optional "almost", the age). The first pattern that matches wins.
+# Each pattern names the age (group `age`) and may say "almost" (group `almost`). The first that matches wins.
 _AGE_PATTERNS = [
-    # "(25M)", "[19F]", "(20 m)", "I (24F)", "(F19)": a tag at a line start or after I / me
-    r"(?:^|\n|\bi\s*|\bme\s*)[\(\[]\s*()(\d{2})\s*,?\s*/?\s*(?:f|m|nb|ftm|mtf)\s*[\)\]]",
-    r"(?:^|\n|\bi\s*|\bme\s*)[\(\[]\s*(?:f|m|nb)\s*,?\s*/?\s*()(\d{2})\s*[\)\]]",
+    *_TAGS,
     # "I'm 16 F", "I'm 19 and in college", "I am only 22", "I'm almost 18", "I'm a 23 year old woman"
     _I_AM + r"\s+" + _SOFTENERS + _ALMOST + _NUMBER + r"(?:\s*\([^)]{0,20}\))?\s*(?:-|\s)*(?:" + _YEARS_OLD + r")",
     _I_AM + r"\s+" + _SOFTENERS + _ALMOST + _NUMBER + r"\b" + _NOT_AGE_AFTER,
     # "as a 30 year old", "being a 19-year-old"
     r"\b(?:as|being)\s+an?\s+" + _ALMOST + _NUMBER + r"[\s-]*(?:" + _YEARS_OLD + r")",
     # "I just turned 20", "turned 17 this month" (with no one else named before it)
-    r"\bi\s+(?:just\s+|recently\s+|finally\s+)?()turned\s+(\d{2})\b" + _NOT_AGE_AFTER,
+    r"\bi\s+(?:just\s+|recently\s+|finally\s+)?turned\s+(?P<age>\d{2})\b" + _NOT_AGE_AFTER,
     # "as I reach the age of 25"
-    r"\bi\s*(?:['’]?m|am)?\s+(?:reach\w*|turn\w*|at)\s+the\s+age\s+of\s+()(\d{2})\b",
+    r"\bi\s*(?:['’]?m|am)?\s+(?:reach\w*|turn\w*|at)\s+the\s+age\s+of\s+(?P<age>\d{2})\b",
     # "(28 now)", "26 now and I try", "I am 20 years old now"
-    r"(?:^|\n|[\(.,;]\s*)()(\d{2})\s+now\b",
+    r"(?:^|\n|[\(.,;]\s*)(?P<age>\d{2})\s+now\b",
     # "26, the only son", "19, female": a line or the text opening with the age and a comma
-    r"^\s*()(\d{2})\s*,\s+(?:the|a|an|male|female|m|f|from|and|i)\b",
+    r"^\s*(?P<age>\d{2})\s*,\s+(?:the|a|an|male|female|m|f|from|and|i)\b",
 ]
 _AGE = [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in _AGE_PATTERNS]
 
@@ -65,7 +70,7 @@ _FEMALE_WORDS = (
     r"crazy cat lady"
 )
 _NONBINARY_WORDS = r"non[\s-]?binary|enby|genderqueer|genderfluid|agender"
-_GENDER_WORD = rf"({_NONBINARY_WORDS}|{_FEMALE_WORDS}|{_MALE_WORDS})"
+_GENDER_WORD = rf"(?P<gender>{_NONBINARY_WORDS}|{_FEMALE_WORDS}|{_MALE_WORDS})"
 # Up to four describing words between "I'm a" and the noun ("23 year old unemployed"); a function word
 # ends the description ("I'm a failure compared to my sister" says nothing of the writer's gender).
 _FILLER = (
@@ -78,15 +83,14 @@ _NOT_ABOUT_ME_BEFORE = re.compile(
     r"(?:\bas\s+[\w'’]+\s*|\bas\s+if\s*|\bas\s+though\s*|(?<!feel )(?<!felt )(?<!feels )\blike\s*)$", re.IGNORECASE
 )
 
-# Each gender pattern's last group is the word or tag that says the gender.
+# Each gender pattern names the word or tag that says the gender (group `gender`).
 _GENDER_PATTERNS = [
-    r"(?:^|\n|\bi\s*|\bme\s*)[\(\[]\s*\d{2}\s*,?\s*/?\s*(f|m|nb)\s*[\)\]]",
-    r"(?:^|\n|\bi\s*|\bme\s*)[\(\[]\s*(f|m|nb)\s*,?\s*/?\s*\d{2}\s*[\)\]]",
+    *_TAGS,
     # "I'm 16 F", "I am 20 years old male", "I'm 19, female"
     _I_AM
     + r"\s+\d{2}\s*(?:\([^)]{0,20}\)\s*)?(?:(?:"
     + _YEARS_OLD
-    + r")\s*)?,?\s*(f|m|nb|male|female|guy|girl|woman|man|boy)\b",
+    + r")\s*)?,?\s*(?P<gender>f|m|nb|male|female|guy|girl|woman|man|boy)\b",
     # "I'm a 23 year old unemployed woman", "I'm a trans dude", "I am a proud man", "I'm the owners son"
     _I_AM
     + r"\s+(?:also\s+|just\s+|only\s+|still\s+)?(?:a|an|the|their|his|her|your)\s+"
@@ -94,11 +98,13 @@ _GENDER_PATTERNS = [
     + _GENDER_WORD
     + r"\b(?!['’]s|\s+(?:friend|who\s+(?:i|you|my)))",
     # "I'm male", "I'm nonbinary", "I'm trans male"
-    _I_AM + r"\s+(?:also\s+)?((?:trans\s*)?(?:male|female)|" + _NONBINARY_WORDS + r")\b",
+    _I_AM + r"\s+(?:also\s+)?(?P<gender>(?:trans\s*)?(?:male|female)|" + _NONBINARY_WORDS + r")\b",
     # "as a man", "as a 30-year-old woman", "being a woman", "less of a man", "my fellow girls"
-    r"\b(?:as|being|less of)\s+an?\s+" + _FILLER + r"(guy|man|male|boy|dude|woman|girl|female|lady|mom|mum|mother|dad|"
+    r"\b(?:as|being|less of)\s+an?\s+"
+    + _FILLER
+    + r"(?P<gender>guy|man|male|boy|dude|woman|girl|female|lady|mom|mum|mother|dad|"
     r"father|" + _NONBINARY_WORDS + r")\b(?!['’]s)",
-    r"\bmy\s+fellow\s+(girls|women|ladies|guys|men|dudes|boys)\b",
+    r"\bmy\s+fellow\s+(?P<gender>girls|women|ladies|guys|men|dudes|boys)\b",
 ]
 _GENDER = [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in _GENDER_PATTERNS]
 _GENDER_OF_WORD = [
@@ -122,11 +128,10 @@ def self_disclosed_age(text: str | None) -> int | None:
         return None
     for pattern in _AGE:
         for match in pattern.finditer(text):
-            almost, number = match.group(match.re.groups - 1), match.group(match.re.groups)
-            age = _age_value(number)
+            age = _age_value(match["age"])
             if age is None or not YOUNGEST <= age <= OLDEST:
                 continue
-            return age - 1 if almost and almost.lower() in ("almost", "nearly", "about to turn", "soon to be") else age
+            return age - 1 if match.groupdict().get("almost") else age
     return None
 
 
@@ -138,7 +143,7 @@ def self_disclosed_gender(text: str | None) -> str | None:
         for match in pattern.finditer(text):
             if _NOT_ABOUT_ME_BEFORE.search(text, max(0, match.start() - 20), match.start()):
                 continue
-            word = re.sub(r"\s+", " ", match.group(match.re.groups).strip())
+            word = re.sub(r"\s+", " ", match["gender"].strip())
             for word_pattern, gender in _GENDER_OF_WORD:
                 if word_pattern.match(word) or word_pattern.match(word.replace(" ", "")):
                     return gender

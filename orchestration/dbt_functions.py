@@ -33,10 +33,9 @@ class Plugin(BasePlugin):
         )
         conn.create_function("scrub_text", scrub_texts, ["VARCHAR"], "VARCHAR", type="arrow")
         # These answer NULL where nothing is disclosed: DuckDB must be told ("special" null handling).
-        for name, function, argument_type in (
-            ("self_disclosed_age", self_disclosed_ages, "VARCHAR"),
-            ("self_disclosed_gender", self_disclosed_genders, "VARCHAR"),
-            ("age_band", age_bands, "INTEGER"),
+        for name, function, argument_type, result_type in (
+            ("self_disclosed_age", self_disclosed_ages, "VARCHAR", "INTEGER"),
+            ("self_disclosed_gender", self_disclosed_genders, "VARCHAR", "VARCHAR"),
+            ("age_band", age_bands, "INTEGER", "VARCHAR"),
         ):
-            result_type = "INTEGER" if name == "self_disclosed_age" else "VARCHAR"
             conn.create_function(name, function, [argument_type], result_type, type="arrow", null_handling="special")
