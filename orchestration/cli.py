@@ -196,6 +196,31 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def empathy(args: argparse.Namespace) -> int:
+    """Train the reply-empathy engines on EPITOME and write the shipped artifact, or cross-validate them."""
+    import json
+    from pathlib import Path
+
+    from stigma_insights.assets.labels.embedding import embed, embedding_model_id
+    from stigma_insights.assets.labels.empathy import SHIPPED_ENGINES, EmpathyEngines, read_epitome
+
+    pairs = read_epitome(args.epitome)
+    if args.action == "train":
+        out = Path(args.out or SHIPPED_ENGINES)
+        print(f"Training the empathy engines on {pairs.description} (six engines: a few minutes)")
+        EmpathyEngines.train(pairs, lambda texts: embed(texts, progress=True), embedding_model_id()).save(out)
+        print(f"Written: {out}")
+        return 0
+    from stigma_insights.assets.labels.evaluation import cross_validate_empathy
+
+    report = cross_validate_empathy(pairs, embed(pairs.replies, progress=True), embed(pairs.parents), args.cv)
+    print(json.dumps(report, indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2))
+        print(f"JSON report: {args.json}")
+    return 0
+
+
 def taxonomy_check(args: argparse.Namespace) -> int:
     """Cross-validate the taxonomy's own examples: how well each dimension's classes separate."""
     from stigma_insights.assets.labels.labeller import train_engines, training_sets
@@ -392,6 +417,21 @@ def main(argv: list[str] | None = None) -> int:
         " run), so new warehouses start with them",
     )
     annotate_parser.set_defaults(handler=annotate)
+
+    empathy_parser = commands.add_parser("empathy", help="train or cross-validate the reply-empathy engines")
+    empathy_actions = empathy_parser.add_subparsers(dest="action", required=True)
+    for action, text in (
+        ("train", "train on an EPITOME file and write the engines (default: the shipped artifact)"),
+        ("evaluate", "cross-validate on an EPITOME file, grouped by post, against TF-IDF+LR and embedding+LR"),
+    ):
+        action_parser = empathy_actions.add_parser(action, help=text)
+        action_parser.add_argument(
+            "--epitome", required=True, help="EPITOME CSV, e.g. ../shared/data/epitome/epitome_dev.csv"
+        )
+    empathy_actions.choices["train"].add_argument("--out", help="artifact to write (default: the shipped one)")
+    empathy_actions.choices["evaluate"].add_argument("--cv", type=int, default=5, metavar="K", help="folds (default 5)")
+    empathy_actions.choices["evaluate"].add_argument("--json", help="also write the report as JSON here")
+    empathy_parser.set_defaults(handler=empathy)
 
     taxonomy_parser = commands.add_parser("taxonomy-check", help="cross-validate the taxonomy's examples")
     taxonomy_parser.add_argument("--taxonomy", help="taxonomy YAML (default: the shipped one)")

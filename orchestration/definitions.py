@@ -11,7 +11,7 @@ from dagster_dbt.dbt_project import using_dagster_dev
 from stigma_insights.assets.collect.assets import backfill_jobs, collection_assets
 from stigma_insights.assets.collect.config import load_collection
 from stigma_insights.assets.ingest.assets import raw_assets
-from stigma_insights.assets.labels.assets import annotations, labels
+from stigma_insights.assets.labels.assets import annotations, labels, reply_empathy
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.assets.maintenance.assets import build_warehouse_storage
 from stigma_insights.assets.publish.assets import build_analyst_marts
@@ -38,7 +38,7 @@ def refresh_run_config(full_refresh: bool) -> dict:
     return {
         "ops": {
             **{step: {"config": {"full_refresh": full_refresh}} for step in DBT_STEP_SELECTIONS},
-            "labels": {"config": {"relabel_all": full_refresh}},
+            **{asset.op.name: {"config": {"relabel_all": full_refresh}} for asset in (labels, reply_empathy)},
         }
     }
 
@@ -73,6 +73,7 @@ def build_definitions(settings: Settings, project: DbtProject | None = None) -> 
             steps.clean_and_unify,
             annotations,
             labels,
+            reply_empathy,
             themes,
             steps.labelled_fact,
             steps.aggregates,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from stigma_insights.assets.labels.annotations import LABELLABLE_POSTS
+from stigma_insights.assets.labels.empathy import LEVELS, MECHANISMS
 from stigma_insights.assets.labels.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
@@ -67,7 +68,8 @@ def _great_expectations():
 
 
 def labelled_posts_suite(taxonomy: Taxonomy) -> "gx.ExpectationSuite":
-    """Each labelled post's own values: labels in the taxonomy, confidences in [0, 1], text where labelled."""
+    """Each labelled post's own values: labels in the taxonomy (and empathy levels), confidences in [0, 1],
+    text where labelled."""
     gx = _great_expectations()
     expectations = gx.expectations
     suite = gx.ExpectationSuite(name="fct_labelled_posts")
@@ -78,6 +80,15 @@ def labelled_posts_suite(taxonomy: Taxonomy) -> "gx.ExpectationSuite":
         )
         suite.add_expectation(
             expectations.ExpectColumnValuesToBeBetween(column=f"{dimension.name}_confidence", min_value=0, max_value=1)
+        )
+    for mechanism in MECHANISMS:  # how replies receive what they answer: the same checks as the taxonomy's
+        suite.add_expectation(
+            expectations.ExpectColumnValuesToBeInSet(column=f"empathy_{mechanism}", value_set=list(LEVELS))
+        )
+        suite.add_expectation(
+            expectations.ExpectColumnValuesToBeBetween(
+                column=f"empathy_{mechanism}_confidence", min_value=0, max_value=1
+            )
         )
     first = taxonomy.dimensions[0].name
     suite.add_expectation(

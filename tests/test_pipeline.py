@@ -19,6 +19,7 @@ import pytest
 import zstandard
 
 from stigma_insights.assets.labels.embedding import embedding_model_id
+from stigma_insights.assets.labels.empathy import MECHANISMS
 from stigma_insights.assets.labels.multilingual import multilingual_model_id
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.assets.publish.analyst_copy import PUBLICATION_TABLE
@@ -282,6 +283,53 @@ def test_stigma_source_is_labelled_on_stigma_related_posts_and_counted_in_the_ma
     assert set(by_age["self_disclosed_age_band"]) <= {"13-17", "18-24", "25-34", "35+", "not disclosed"}
 
 
+def test_replies_are_read_with_what_they_answer_and_counted_in_agg_reception(warehouse):
+    """Every labellable comment gets empathy levels, read with its parent comment or thread post, or alone
+    where that is missing (the sample's x3rp03 answers a post never collected); posts get none."""
+    fact = table(warehouse, "marts.fct_labelled_posts")
+    levels = [f"empathy_{m}" for m in MECHANISMS]
+    posts = fact.filter(pl.col("kind") == "post")
+    assert posts.select(["empathy_context", *levels]).null_count().row(0) == (posts.height,) * (len(levels) + 1)
+    replies = fact.filter((pl.col("kind") == "comment") & pl.col("relevance").is_not_null())
+    assert replies["empathy_context"].null_count() == 0
+    for column in levels:
+        assert set(replies[column]) <= {"none", "weak", "strong"}
+    context = dict(zip(fact["post_key"], fact["empathy_context"], strict=True))
+    assert context[public_post_key("reddit:comment:x3rp03")] == "reply_only"
+    assert context[public_post_key("reddit:comment:x3rp01")] == "pair"
+    x3rp01 = fact.filter(pl.col("post_key") == public_post_key("reddit:comment:x3rp01")).row(0, named=True)
+    assert x3rp01["parent_comment_key"] == public_post_key("reddit:comment:x3bh87")
+    # In the study by its thread: it answers a stigma-related comment, whatever its own words.
+    parent = fact.filter(pl.col("post_key") == x3rp01["parent_comment_key"]).row(0, named=True)
+    assert parent["is_stigma_related"] and x3rp01["stigma_scope"] == (
+        "own_text" if x3rp01["is_stigma_related"] else "thread"
+    )
+    assert set(fact.filter(pl.col("is_stigma_related"))["stigma_scope"]) == {"own_text"}
+
+    reception = table(warehouse, "marts.agg_reception")
+    assert reception.select("platform", "parent_stigma_domain", "parent_intent", "mechanism").is_unique().all()
+    answered = (
+        replies.filter(pl.col("empathy_context") == "pair")
+        .join(
+            fact.select(
+                pl.col("post_key").alias("parent_key"), pl.col("is_stigma_related").alias("parent_is_stigma_related")
+            ),
+            left_on=pl.coalesce("parent_comment_key", "thread_key"),
+            right_on="parent_key",
+        )
+        .filter(pl.col("parent_is_stigma_related"))
+    )
+    for mechanism in MECHANISMS:
+        rows = reception.filter(pl.col("mechanism") == mechanism)
+        assert rows["n_replies"].sum() == answered.height > 50
+        empathic = answered[f"empathy_{mechanism}"].is_in(["weak", "strong"]).sum()
+        assert rows["n_empathic_replies"].sum() == empathic
+    assert (reception["empathic_share_ci_low"] <= reception["empathic_share"]).all()
+    assert (reception["empathic_share"] <= reception["empathic_share_ci_high"]).all()
+    assert (reception["n_answered_with_empathic_reply"] <= reception["n_answered"]).all()
+    assert (reception["is_small_group"] == (reception["n_replies"] < 30)).all()
+
+
 def test_quoted_figure_is_adjusted_where_annotated_real_posts_measure_every_class(warehouse):
     adjusted = table(warehouse, "marts.agg_adjusted_label_shares")
     relevance = adjusted.filter(pl.col("dimension") == "relevance")
@@ -454,7 +502,7 @@ def test_the_fact_check_validates_the_rows_written_since_its_last_pass_and_the_w
 
     first, first_metadata, _ = fact_check()  # a new instance: no pass on record, the whole table
     assert first.passed and first_metadata["validated_since"] == "the whole table"
-    assert first_metadata["rows_validated"] == first_metadata["rows"] == 330
+    assert first_metadata["rows_validated"] == first_metadata["rows"] == 333
 
     with duckdb.connect(str(copy)) as conn:
         conn.execute(
@@ -463,7 +511,7 @@ def test_the_fact_check_validates_the_rows_written_since_its_last_pass_and_the_w
         )
     second, second_metadata, _ = fact_check()
     assert second.passed and second_metadata["validated_since"] == first_metadata["validated_through"]
-    assert second_metadata["rows_validated"] == 3 and second_metadata["rows"] == 330
+    assert second_metadata["rows_validated"] == 3 and second_metadata["rows"] == 333
 
     with duckdb.connect(str(copy)) as conn:  # a relabelling that leaves 40 posts without labels
         conn.execute(

@@ -8,6 +8,8 @@ from dagster_ray import RayResource
 
 from stigma_insights.assets.labels.annotations import annotation_counts, ensure_store, import_annotations
 from stigma_insights.assets.labels.embedding_cache import seed_from_starter_vectors
+from stigma_insights.assets.labels.empathy import MECHANISMS, SHIPPED_ENGINES
+from stigma_insights.assets.labels.reception import REPLY_EMPATHY_TABLE, label_new_replies
 from stigma_insights.assets.labels.store import POST_LABELS_TABLE, label_new_posts
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.resources import WAREHOUSE_POOL, ProjectFiles
@@ -15,6 +17,7 @@ from stigma_insights.settings import embedding_settings
 
 POSTS = dg.AssetKey(["intermediate", "int_posts_deduplicated"])
 ANNOTATIONS = dg.AssetKey(["labels", "annotations"])
+POST_LABELS = dg.AssetKey(["labels", "post_labels"])
 
 
 @dg.asset(
@@ -133,3 +136,40 @@ def labels(
     )
     yield dg.MaterializeResult(asset_key=["labels", "label_error_rates"], metadata=provenance)
     yield dg.MaterializeResult(asset_key=["labels", "label_classes"], metadata=provenance)
+
+
+@dg.asset(
+    key=["labels", "reply_empathy"],
+    deps=[POSTS, POST_LABELS],
+    group_name="labels",
+    pool=WAREHOUSE_POOL,
+    description="How each reply receives what it answers: EPITOME's empathy mechanisms (emotional reactions, "
+    "interpretations, explorations), none / weak / strong, read with the parent post or comment (or alone "
+    "when it is missing), by engines trained on EPITOME and shipped as JSON (assets/labels/empathy.py). "
+    "Incremental: only replies whose text, parent or engines changed.",
+)
+def reply_empathy(
+    context: dg.AssetExecutionContext, config: LabelsConfig, duckdb: DuckDBResource
+) -> dg.MaterializeResult:
+    with duckdb.get_connection() as conn:
+        summary = label_new_replies(conn, SHIPPED_ENGINES, relabel_all=config.relabel_all, log=context.log.info)
+        levels = {
+            mechanism: dict(
+                conn.execute(
+                    f"select empathy_{mechanism}, count(*) from {REPLY_EMPATHY_TABLE}"
+                    f" where empathy_{mechanism} is not null group by all order by 1"
+                ).fetchall()
+            )
+            for mechanism in MECHANISMS
+        }
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": sum(summary.by_context.values()),
+            "labelled_this_run": summary.labelled,
+            "kept_from_earlier_runs": summary.kept,
+            "removed_stale": summary.removed,
+            "replies_by_context": dg.MetadataValue.json(summary.by_context),
+            "levels": dg.MetadataValue.json(levels),
+            "engines_sha256": summary.engines_sha256,
+        }
+    )

@@ -90,9 +90,9 @@ def cue_model(patterns: tuple[str, ...]):
     )
 
 
-def sparse_model():
+def sparse_model(min_df: int = 1):
     return make_pipeline(
-        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=min_df),
         LogisticRegression(C=16.0, max_iter=3000, class_weight="balanced"),
     )
 
@@ -150,11 +150,15 @@ class LabelEngine:
         folds: int = 5,
         seed: int = 0,
         words: bool = True,
+        min_df: int = 1,
     ):
         self.cues = tuple(cues)  # the dimension's cue patterns; none: no cue member
         # False: the embedding member alone, for texts in languages the English word members never saw
         # (they would read every such text as one without cues or known words).
         self.words = words
+        # The TF-IDF member's vocabulary: terms in at least `min_df` training texts (a shipped engine keeps
+        # no rare word that could point back at one text).
+        self.min_df = min_df
         self.fine_tune = fine_tune  # fine-tune MiniLM (costly: for big labelled files) or use it frozen
         self.fine_tune_config = fine_tune_config
         self.folds = folds
@@ -170,7 +174,7 @@ class LabelEngine:
 
     def _member_models(self) -> dict:
         """The word members (cue patterns, TF-IDF) beside the embedding one."""
-        models = {"tfidf": sparse_model()} if self.words else {}
+        models = {"tfidf": sparse_model(self.min_df)} if self.words else {}
         if self.cues and self.words:
             models["cues"] = cue_model(self.cues)
         return models

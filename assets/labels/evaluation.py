@@ -18,10 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from stigma_insights.assets.labels.datasets import LabelledTexts
 from stigma_insights.assets.labels.embedding import embed, embed_truncated, embedding_model_id
+from stigma_insights.assets.labels.empathy import EMPATHY_CUES, LEVELS, MECHANISMS, MIN_REPLIES_PER_TERM, ReplyPairs
+from stigma_insights.assets.labels.empathy import features as empathy_features
 from stigma_insights.assets.labels.engine import Decisions, LabelEngine, sparse_model
 from stigma_insights.assets.labels.labeller import TrainingSet
 from stigma_insights.assets.labels.language import detect_languages
@@ -379,3 +381,45 @@ def format_report(report: dict) -> str:
     )
     lines.append(f"time: {report['seconds']:.0f} s")
     return "\n".join(lines)
+
+
+def cross_validate_empathy(
+    pairs: ReplyPairs, reply_vectors: np.ndarray, parent_vectors: np.ndarray, folds: int = 5, seed: int = 0
+) -> dict:
+    """Per mechanism of EPITOME, K-fold cross-validation grouped by the post replied to (no post's replies
+    on both sides): macro-F1 over the three levels of the empathy engines, read with the parent ("pair")
+    and alone ("reply_only"), and of TF-IDF+LR and embedding+LR on the reply, on the same folds."""
+    texts = np.asarray(pairs.replies, dtype=object)
+    report: dict = {"pairs": len(texts), "folds": folds, "grouped_by": "post replied to", "mechanisms": {}}
+    progress = Progress(f"empathy cross-validation on {len(texts)} replies", folds * len(MECHANISMS), "folds")
+    for mechanism in MECHANISMS:
+        levels = np.asarray(pairs.levels[mechanism])
+        predicted = {
+            name: np.empty(len(levels), dtype=object) for name in ("pair", "reply_only", "tfidf_lr", "embedding_lr")
+        }
+        splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+        for train, test in splitter.split(reply_vectors, levels, pairs.threads):
+            for context, parents in (("pair", parent_vectors), ("reply_only", None)):
+                inputs = empathy_features(reply_vectors, parents)
+                engine = LabelEngine(cues=EMPATHY_CUES, min_df=MIN_REPLIES_PER_TERM, seed=seed)
+                engine.fit(list(texts[train]), list(levels[train]), inputs[train])
+                predicted[context][test] = engine.predict(list(texts[test]), inputs[test]).best
+            predicted["tfidf_lr"][test] = sparse_model().fit(texts[train], levels[train]).predict(texts[test])
+            predicted["embedding_lr"][test] = (
+                LogisticRegression(max_iter=3000).fit(reply_vectors[train], levels[train]).predict(reply_vectors[test])
+            )
+            progress.advance(1)
+        report["mechanisms"][mechanism] = {
+            name: {
+                "macro_f1": round(float(f1_score(levels, guess.astype(str), labels=list(LEVELS), average="macro")), 4),
+                "per_level_f1": dict(
+                    zip(
+                        LEVELS,
+                        np.round(f1_score(levels, guess.astype(str), labels=list(LEVELS), average=None), 3).tolist(),
+                        strict=True,
+                    )
+                ),
+            }
+            for name, guess in predicted.items()
+        }
+    return report

@@ -7,7 +7,6 @@ changed training set relabels every post (from cached embeddings).
 """
 
 import hashlib
-import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 from stigma_insights.assets.labels.annotations import AnnotatedTexts
 from stigma_insights.assets.labels.embedding import embed
 from stigma_insights.assets.labels.engine import LabelEngine
+from stigma_insights.assets.labels.engine_artifact import dump_engines, load_engines
 from stigma_insights.assets.labels.taxonomy import Dimension, Taxonomy
 from stigma_insights.atomic_file import write_atomically
 
@@ -111,13 +111,13 @@ def load_or_train_engines(
     """The engines trained on `embed_texts` vectors (the model `model_id` names), their training set id,
     and whether they came from a kept artifact."""
     identity = training_set_id(taxonomy, sets, model_id, words)
-    path = artifact_folder / f"engines-{identity}.pkl"
-    if path.exists():
-        with path.open("rb") as handle:
-            return pickle.load(handle), identity, True
+    path = artifact_folder / f"engines-{identity}.json"
+    if path.exists():  # JSON, read into trusted estimator types only: loading runs no code (engine_artifact)
+        engines, _ = load_engines(path.read_bytes(), f"{path} (delete it to train the engines again)")
+        return engines, identity, True
     engines = train_engines(taxonomy, sets, embed_texts, words)
     artifact_folder.mkdir(parents=True, exist_ok=True)
-    write_atomically(path, pickle.dumps(engines))  # a half-written artifact is never loaded
+    write_atomically(path, dump_engines(engines))  # a half-written artifact is never loaded
     return engines, identity, False
 
 

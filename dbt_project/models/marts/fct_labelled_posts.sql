@@ -32,6 +32,19 @@ select
     labels.{{ dimension.name }}_is_uncertain,
     {%- endfor %}
     coalesce(labels.relevance = 'relevant', false) as is_stigma_related,
+    -- A reply belongs to the study through its thread: in scope by its own words, or by answering a
+    -- stigma-related post or comment (or sitting under a stigma-related post).
+    case
+        when labels.relevance = 'relevant' then 'own_text'
+        when posts.kind = 'comment' and (parent_labels.relevance = 'relevant' or thread_labels.relevance = 'relevant')
+            then 'thread'
+    end as stigma_scope,
+    empathy.context as empathy_context,
+    {%- for mechanism in var('empathy_mechanisms') %}
+    empathy.empathy_{{ mechanism }},
+    empathy.empathy_{{ mechanism }}_confidence,
+    empathy.empathy_{{ mechanism }}_is_uncertain,
+    {%- endfor %}
     themes.theme_id,
     themes.assigned_at as theme_assigned_at,
     labels.model_name,
@@ -45,9 +58,18 @@ left join {{ source('labels', 'post_labels') }} as labels
     on posts.post_key = labels.post_key
 left join {{ source('labels', 'post_themes') }} as themes
     on posts.post_key = themes.post_key
+left join {{ source('labels', 'reply_empathy') }} as empathy
+    on posts.post_key = empathy.post_key
+left join {{ source('labels', 'post_labels') }} as parent_labels
+    on parent_labels.post_key = coalesce(posts.parent_comment_key, posts.thread_key)
+left join {{ source('labels', 'post_labels') }} as thread_labels
+    on thread_labels.post_key = posts.thread_key
 {% if is_incremental() %}
 where posts.refreshed_at > (select coalesce(max(post_refreshed_at), '-infinity'::timestamptz) from {{ this }})
     or labels.labelled_at > (select coalesce(max(labelled_at), '-infinity'::timestamptz) from {{ this }})
+    -- a reply whose empathy or whose parent's or thread's labels were written since the last run
+    or greatest(empathy.labelled_at, parent_labels.labelled_at, thread_labels.labelled_at)
+        > (select coalesce(max(fact_written_at), '-infinity'::timestamptz) from {{ this }})
     {%- if 'theme_assigned_at' in adapter.get_columns_in_relation(this) | map(attribute='name') %}
     or themes.assigned_at > (select coalesce(max(theme_assigned_at), '-infinity'::timestamptz) from {{ this }})
     {%- else %}
