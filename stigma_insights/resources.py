@@ -38,6 +38,9 @@ class ProjectFiles(dg.ConfigurableResource):
     """Where the assets read landed files and starter annotations, keep engines, publish the marts and the report."""
 
     landing_folder: str
+    # The warehouse's DuckDB file; on a DuckLake, the path the project's side files are still named after
+    # (the collectors' state beside it: `<stem>_collect/`), as the DuckDB resource then holds no file.
+    warehouse_file: str
     starter_annotations_folder: str
     engines_folder: str
     published_file: str
@@ -174,6 +177,7 @@ def build_resources(settings: Settings, dbt_project) -> dict[str, dg.Configurabl
         "dbt": dbt_cli(settings, dbt_project),
         "project_files": ProjectFiles(
             landing_folder=str(settings.landing),
+            warehouse_file=str(settings.warehouse),
             starter_annotations_folder=str(settings.starter_annotations),
             engines_folder=str(settings.engines_folder),
             published_file=str(settings.published),

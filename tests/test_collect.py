@@ -706,6 +706,26 @@ def test_history_days_are_partitions_in_their_api_pool_and_a_spent_quota_fails_t
     assert len(httpserver.log) == asked  # a closed day, read to its end, is never asked again
 
 
+def test_on_a_lake_the_collectors_keep_their_state_beside_the_warehouse_file(httpserver, tmp_path, monkeypatch):
+    """The DuckDB resource of a DuckLake warehouse has no file (its database is `:memory:`): the state
+    must still land in `<warehouse>_collect/`, not in a `:memory:_collect` folder of the working directory."""
+    import dataclasses
+
+    from stigma_insights.settings import LakeSettings
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(ARCTIC_SHIFT_URL_ENV, httpserver.url_for("").rstrip("/"))
+    httpserver.expect_request(re.compile("^/api/(posts|comments)/search$")).respond_with_json({"data": []})
+    lake = LakeSettings(f"ducklake:{tmp_path / 'catalog.ducklake'}", str(tmp_path / "lake_files"))
+    settings = dataclasses.replace(
+        settings_for(tmp_path / "data" / "warehouse.duckdb", landing=tmp_path / "landing"), lake=lake
+    )
+
+    assert run_job(settings, "backfill_reddit_dump", partition_key="2026-10-03").success
+    assert collect_state_file(settings.warehouse, "arctic-shift").exists()
+    assert not list(tmp_path.glob("*memory*"))
+
+
 def test_a_collector_killed_mid_run_resumes_at_its_page_and_leaves_no_half_file(httpserver, reddit_env, tmp_path):
     """SIGKILL while page 2 is in flight: page 1 and its state survive, nothing half-written is landed,
     and the next run asks for page 2, not page 1."""

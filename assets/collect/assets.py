@@ -61,9 +61,7 @@ def _summary_metadata(summary: Summary, client: ApiClient, collection: Collectio
 def _collector(context: dg.AssetExecutionContext, source: str, collection: Collection, **window):
     api: CollectorApi = getattr(context.resources, RESOURCE_OF_SOURCE[source])
     files: ProjectFiles = context.resources.project_files
-    return build_collector(
-        source, api, collection, Path(context.resources.duckdb.database), Path(files.landing_folder), **window
-    )
+    return build_collector(source, api, collection, Path(files.warehouse_file), Path(files.landing_folder), **window)
 
 
 def _collection_asset(source: str) -> dg.AssetsDefinition:

@@ -80,7 +80,6 @@ def label_new_replies(
     engines_sha256 = file_sha256(engines_path)
     conn.execute(REPLY_EMPATHY_DDL)
     conn.execute(f"create or replace temp table replies_now as {REPLIES_SQL}")
-    conn.begin()
     removed = conn.execute(
         f"""delete from {REPLY_EMPATHY_TABLE} as done
             where ? or not exists (
@@ -89,12 +88,11 @@ def label_new_replies(
                   and now.parent_sha256 is not distinct from done.parent_sha256
                   and done.engines_sha256 = ?)""",
         [relabel_all, engines_sha256],
-    ).fetchone()[0]
-    conn.commit()
+    ).fetchall()[0][0]
     todo = conn.execute(
         f"select * from replies_now anti join {REPLY_EMPATHY_TABLE} using (post_key) order by post_key"
     ).pl()
-    kept = conn.execute(f"select count(*) from {REPLY_EMPATHY_TABLE}").fetchone()[0]
+    kept = conn.execute(f"select count(*) from {REPLY_EMPATHY_TABLE}").fetchall()[0][0]
     if len(todo):
         engines = EmpathyEngines.load(engines_path)
         cache = EmbeddingCache(conn)
