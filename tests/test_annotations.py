@@ -25,7 +25,7 @@ from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.orchestration.cli import main
 from stigma_insights.settings import WAREHOUSE_ENV
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, public_post_key
 
 GOLD = REPO_ROOT / "data" / "annotations" / "reddit_stigma_dev.csv"
 
@@ -66,9 +66,13 @@ def test_export_then_import_round_trip_and_reimport_is_a_no_op(sample_copy, tmp_
             " where status = 'available' and trim(coalesce(text, '')) <> ''"
         ).fetchall()
     }
-    assert set(exported["post_key"]) <= labellable
+    # Annotators get the analysts' pseudonymous keys, never a platform id.
+    assert set(exported["post_key"]) <= {public_post_key(k) for k in labellable}
     # The uncertain half is the engine's least confident posts.
-    confidence = dict(sample_copy.execute("select post_key, relevance_confidence from labels.post_labels").fetchall())
+    confidence = {
+        public_post_key(k): c
+        for k, c in sample_copy.execute("select post_key, relevance_confidence from labels.post_labels").fetchall()
+    }
     uncertain = exported.loc[exported["sampling"] == "uncertain", "post_key"]
     assert max(confidence[k] for k in uncertain) <= sorted(confidence.values())[5]
 
@@ -83,6 +87,13 @@ def test_export_then_import_round_trip_and_reimport_is_a_no_op(sample_copy, tmp_
     assert (first.added, first.changed, first.unchanged) == (6 * 3 + 6, 0, 0)
     assert stored == (24, 12)
     assert (again.added, again.changed, again.unchanged) == (0, 0, 24)
+    # Stored under the warehouse's keys, where the engines and error rates look them up.
+    assert {
+        public_post_key(k)
+        for (k,) in sample_copy.execute(
+            f"select distinct post_key from {ANNOTATIONS_TABLE} where annotator = 'ana'"
+        ).fetchall()
+    } == set(exported["post_key"])
     # Annotated posts are not exported again.
     assert not set(export_for_annotation(sample_copy, taxonomy, n=500, strategy="random")["post_key"]) & set(
         exported["post_key"]

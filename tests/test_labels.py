@@ -5,8 +5,9 @@ import json
 import numpy as np
 import pytest
 
+from stigma_insights.assets.labels import engine as engine_module
 from stigma_insights.assets.labels.engine import LabelEngine
-from stigma_insights.assets.labels.labeller import label_texts
+from stigma_insights.assets.labels.labeller import label_texts, training_set_id, training_sets
 from stigma_insights.assets.labels.taxonomy import TaxonomyError, load_taxonomy
 from stigma_insights.orchestration.cli import main
 from stigma_insights.settings import MULTILINGUAL_ENV
@@ -209,3 +210,16 @@ def test_decision_offsets_are_chosen_on_held_out_predictions_and_move_the_decisi
     assert LabelEngine._macro_f1(y, probabilities, offsets) > LabelEngine._macro_f1(y, probabilities) + 0.05
     # Too few held-out items of a class to tell a better offset from chance: no offsets.
     assert not engine._decision_offsets(probabilities[:40], y[:40] * (np.arange(40) < 5)).any()
+
+
+def test_the_engines_id_follows_their_code_and_settings_with_nothing_to_bump_by_hand(monkeypatch):
+    """An artifact of engines trained by other code or settings is never reused: the id changes by itself."""
+    taxonomy = load_taxonomy()
+    sets = training_sets(taxonomy)
+    before = training_set_id(taxonomy, sets, "model")
+    assert training_set_id(taxonomy, sets, "model") == before
+    monkeypatch.setattr(engine_module, "TAXONOMY_WEIGHT_MAX_POSTS", engine_module.TAXONOMY_WEIGHT_MAX_POSTS + 1)
+    assert training_set_id(taxonomy, sets, "model") != before
+    monkeypatch.undo()
+    assert training_set_id(taxonomy, sets, "model") == before
+    assert training_set_id(taxonomy, sets, "another model") != before

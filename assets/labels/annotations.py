@@ -23,7 +23,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from stigma_insights.assets.labels.datasets import read_table
 from stigma_insights.assets.labels.taxonomy import Taxonomy
-from stigma_insights.assets.privacy import scrub_texts
+from stigma_insights.assets.privacy import pseudonym_key, pseudonymise_post_key, scrub_texts
 from stigma_insights.registered import registered
 
 ANNOTATIONS_TABLE = "labels.annotations"
@@ -95,6 +95,9 @@ def export_for_annotation(
         [list(uncertain.get("post_key", [])), seed, n - len(uncertain)],
     ).df()
     frame = pd.concat([uncertain, random], ignore_index=True)
+    # Annotators see the analysts' keyed pseudonym, never the platform id (it opens the post and its author).
+    key = pseudonym_key()
+    frame["post_key"] = [pseudonymise_post_key(post_key, key) for post_key in frame["post_key"]]
     for dimension in taxonomy.dimension_names:
         frame[dimension] = ""
     frame["annotator"] = ""
@@ -179,6 +182,9 @@ def _validated_rows(conn, taxonomy: Taxonomy, frame: pd.DataFrame, annotator: st
     if not annotator and "annotator" not in frame.columns:
         return [], ["no annotator: give --annotator NAME or an `annotator` column"], 0
     frame = frame.fillna("").astype(str).apply(lambda column: column.str.strip())
+    if not external:  # exported files carry pseudonymous keys; engineers may give the warehouse's own
+        real_keys = _real_post_keys(conn)
+        frame["post_key"] = [real_keys.get(k, k) for k in frame["post_key"]]
     texts = {} if external else _warehouse_texts(conn, frame["post_key"].tolist())
     if external:
         frame["text"] = scrub_texts(pa.array(frame["text"], pa.string())).to_pylist()
@@ -222,6 +228,13 @@ def _validated_rows(conn, taxonomy: Taxonomy, frame: pd.DataFrame, annotator: st
         rows += [(post_key, name, label, who, sampling, text) for name, label in labels.items()]
     unique_rows = list(dict.fromkeys(rows))  # the same row twice in one file is one annotation
     return unique_rows, problems, blank
+
+
+def _real_post_keys(conn) -> dict[str, str]:
+    """The warehouse key of each labellable post's pseudonym (as `annotate export` writes them)."""
+    key = pseudonym_key()
+    keys = conn.execute(f"select post_key from intermediate.int_posts_deduplicated where {LABELLABLE_POSTS}").fetchall()
+    return {str(pseudonymise_post_key(post_key, key)): post_key for (post_key,) in keys}
 
 
 def _warehouse_texts(conn, post_keys: list[str]) -> dict[str, str]:

@@ -7,12 +7,15 @@ changed training set relabels every post (from cached embeddings).
 """
 
 import hashlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from stigma_insights.assets.labels import engine as engine_module
+from stigma_insights.assets.labels import engine_artifact as engine_artifact_module
 from stigma_insights.assets.labels.annotations import AnnotatedTexts
 from stigma_insights.assets.labels.embedding import embed
 from stigma_insights.assets.labels.engine import LabelEngine
@@ -20,8 +23,17 @@ from stigma_insights.assets.labels.engine_artifact import dump_engines, load_eng
 from stigma_insights.assets.labels.taxonomy import Dimension, Taxonomy
 from stigma_insights.atomic_file import write_atomically
 
-# Bump when the engine's recipe changes: artifacts trained by an older recipe are not reused.
-ENGINE_RECIPE = "blend-minilm-cues-tfidf-taxonomy-up-to-400-decision-offsets-4"
+
+def engine_recipe() -> str:
+    """What the engines are, derived, never bumped by hand: the source of the modules that train and
+    write them and the engine module's settings (its upper-case constants, as they are at run time).
+    Any edit there makes a new training set id, so an artifact of older code is never reused."""
+    digest = hashlib.sha256()
+    for module in (engine_module, engine_artifact_module):
+        digest.update(Path(inspect.getfile(module)).read_bytes())
+    settings = {name: value for name, value in vars(engine_module).items() if name.isupper()}
+    digest.update(repr(sorted(settings.items())).encode())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -74,7 +86,7 @@ def training_sets(taxonomy: Taxonomy, annotations: dict[str, AnnotatedTexts] | N
 def training_set_id(taxonomy: Taxonomy, sets: dict[str, TrainingSet], model_id: str, words: bool = True) -> str:
     """The engines' identity: recipe, members, taxonomy, every training text and label, and the embedding
     model (engines trained on one model's vectors never classify another's)."""
-    recipe = ENGINE_RECIPE if words else f"{ENGINE_RECIPE}-embedding-only"
+    recipe = engine_recipe() if words else f"{engine_recipe()}-embedding-only"
     digest = hashlib.sha256(f"{recipe}\0{model_id}\0{taxonomy.version}\0{taxonomy.dimension_names}".encode())
     for dimension in taxonomy.dimensions:
         digest.update(repr(dimension.cues).encode())
