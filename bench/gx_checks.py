@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def build(path: Path, rows: int) -> None:
+    from stigma_insights.assets.labels.empathy import LEVELS, MECHANISMS
     from stigma_insights.assets.labels.taxonomy import load_taxonomy
 
     from generate_landing import shared_real_texts
@@ -37,6 +38,9 @@ def build(path: Path, rows: int) -> None:
     for dimension in load_taxonomy().dimensions:
         columns[dimension.name] = rng.choice(dimension.class_names, size=rows)
         columns[f"{dimension.name}_confidence"] = rng.random(rows)
+    for mechanism in MECHANISMS:
+        columns[f"empathy_{mechanism}"] = rng.choice(LEVELS, size=rows)
+        columns[f"empathy_{mechanism}_confidence"] = rng.random(rows)
 
     with duckdb.connect(str(path)) as conn:
         conn.register("posts", pa.table(columns))

@@ -71,7 +71,7 @@ def run_on_the_lake_and_compare(
     assert not settings.warehouse.exists()
     assert_same_marts(published_marts(settings.published), published_marts(session_settings.published), tolerance)
     with warehouse_connection(settings, read_only=True) as conn:
-        assert conn.execute("select count(*) from marts.fct_labelled_posts").fetchone() == (330,)
+        assert conn.execute("select count(*) from marts.fct_labelled_posts").fetchone() == (333,)
         assert conn.execute("select current_database()").fetchone() == ("lake",)
     return settings, result
 
@@ -130,7 +130,7 @@ def test_the_sample_pipeline_on_a_postgres_catalog_with_s3_data_and_labels_on_ra
     lake = LakeSettings(postgres_catalog, "s3://lake/files/")
     _, result = run_on_the_lake_and_compare(lake, session_settings, tmp_path, tolerance=1e-6)
     labelled = result.asset_materializations_for_node("labels")[0].metadata["labelled_this_run_by_model"].value
-    assert sum(labelled.values()) == 315 and len(labelled) == 2
+    assert sum(labelled.values()) == 318 and len(labelled) == 2
     stored = [item["Key"] for item in s3_stand_in.list_objects_v2(Bucket="lake", Prefix="files/marts/")["Contents"]]
     assert stored and all(key.endswith(".parquet") for key in stored)
     [(filesystem, folder)] = staged_in  # the posts and label files went through S3, and were removed after

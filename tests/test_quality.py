@@ -3,6 +3,7 @@
 import duckdb
 import pandas as pd
 
+from stigma_insights.assets.labels.empathy import MECHANISMS
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.quality import checks
 from stigma_insights.quality.suites import labelled_posts_suite, validate
@@ -14,6 +15,9 @@ def labelled_posts(rows: int) -> pd.DataFrame:
     for dimension in taxonomy.dimensions:
         frame[dimension.name] = dimension.class_names[0]
         frame[f"{dimension.name}_confidence"] = 0.5
+    for mechanism in MECHANISMS:
+        frame[f"empathy_{mechanism}"] = "weak"
+        frame[f"empathy_{mechanism}_confidence"] = 0.5
     return frame
 
 
@@ -24,6 +28,7 @@ def test_a_table_validated_in_parts_gives_the_outcome_of_validating_it_whole(mon
     posts.loc[[10, 2_100, 4_500], "stigma_domain"] = "banana"  # one bad row in each part
     posts.loc[3_000, "intent_confidence"] = 1.7
     posts.loc[4_999, "text"] = ""
+    posts.loc[1_000, "empathy_explorations"] = "kind"  # not an EPITOME level
     conn = duckdb.connect()
     conn.register("posts", posts)
 
@@ -45,7 +50,8 @@ def test_a_table_validated_in_parts_gives_the_outcome_of_validating_it_whole(mon
         "post-4500",
     ]
     assert failing["text", "expect_column_value_lengths_to_be_between"]["unexpected_count"] == 1
-    assert len(failing) == 3
+    assert failing["empathy_explorations", "expect_column_values_to_be_in_set"]["failing_keys"] == ["post-1000"]
+    assert len(failing) == 4
 
     empty = list(checks.frames_of(conn.execute("select * from posts where false")))
     assert [len(part) for part in empty] == [0]
