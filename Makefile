@@ -12,7 +12,7 @@ INSTANCE := DAGSTER_HOME=$(CURDIR)/dagster_home
 run: $(VENV)/.installed
 	$(INSTANCE) $(BIN)/stigma-insights run
 
-# Everything CI runs: lint, types, then the whole test suite (about 17 minutes on a fresh clone here).
+# Everything CI runs: lint, types, then the whole test suite (about 15 minutes on a fresh clone here).
 test: lint browser $(VENV)/.installed
 	$(BIN)/pytest
 
