@@ -83,6 +83,11 @@ def features(reply_vectors: np.ndarray, parent_vectors: np.ndarray | None) -> np
     return np.hstack([reply_vectors, reply_vectors * parent_vectors])
 
 
+def empathy_engine(seed: int = 0) -> LabelEngine:
+    """An untrained engine for one mechanism and context, as the shipped ones are built."""
+    return LabelEngine(cues=EMPATHY_CUES, min_df=MIN_REPLIES_PER_TERM, seed=seed)
+
+
 @dataclass(frozen=True)
 class ReplyEmpathy:
     context: list[str]  # per reply: "pair" or "reply_only"
@@ -102,7 +107,7 @@ class EmpathyEngines:
         replies, parents = embed_texts(pairs.replies), embed_texts(pairs.parents)
         engines = {
             context: {
-                mechanism: LabelEngine(cues=EMPATHY_CUES, min_df=MIN_REPLIES_PER_TERM).fit(
+                mechanism: empathy_engine().fit(
                     pairs.replies,
                     pairs.levels[mechanism],
                     features(replies, parents if context == "pair" else None),

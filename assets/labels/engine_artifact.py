@@ -89,13 +89,9 @@ def _estimator_from_dict(saved: dict):
         raise ArtifactError(f"estimator type {saved['type']!r} is not trusted")
     params = {k: tuple(v) if isinstance(v, list) else _restored(v) for k, v in saved["params"].items()}
     estimator = kind(**params)
-    for attribute in fitted:
-        value = _restored(saved["fitted"][attribute])
-        if attribute == "idf_":  # its setter needs the vocabulary in place first
-            continue
-        setattr(estimator, attribute, value)
-    if "idf_" in fitted:
-        estimator.idf_ = _restored(saved["fitted"]["idf_"])
+    # idf_ last: TfidfVectorizer's setter for it needs the vocabulary in place first.
+    for attribute in sorted(fitted, key=lambda name: name == "idf_"):
+        setattr(estimator, attribute, _restored(saved["fitted"][attribute]))
     return estimator
 
 

@@ -22,7 +22,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from stigma_insights.assets.labels.datasets import LabelledTexts
 from stigma_insights.assets.labels.embedding import embed, embed_truncated, embedding_model_id
-from stigma_insights.assets.labels.empathy import EMPATHY_CUES, LEVELS, MECHANISMS, MIN_REPLIES_PER_TERM, ReplyPairs
+from stigma_insights.assets.labels.empathy import LEVELS, MECHANISMS, ReplyPairs, empathy_engine
 from stigma_insights.assets.labels.empathy import features as empathy_features
 from stigma_insights.assets.labels.engine import Decisions, LabelEngine, sparse_model
 from stigma_insights.assets.labels.labeller import TrainingSet
@@ -401,7 +401,7 @@ def cross_validate_empathy(
         for train, test in splitter.split(reply_vectors, levels, pairs.threads):
             for context, parents in (("pair", parent_vectors), ("reply_only", None)):
                 inputs = empathy_features(reply_vectors, parents)
-                engine = LabelEngine(cues=EMPATHY_CUES, min_df=MIN_REPLIES_PER_TERM, seed=seed)
+                engine = empathy_engine(seed)
                 engine.fit(list(texts[train]), list(levels[train]), inputs[train])
                 predicted[context][test] = engine.predict(list(texts[test]), inputs[test]).best
             predicted["tfidf_lr"][test] = sparse_model().fit(texts[train], levels[train]).predict(texts[test])
