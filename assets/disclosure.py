@@ -36,7 +36,17 @@ _NOT_AGE_AFTER = (
     r"percent|points?|people|of\b|out of|x\b|:|\.\d|,\d|/\d))"
 )
 _SOFTENERS = r"(?:(?:only|just|now|currently|still|already|a|an|literally|barely|finally)\s+)*"
-_ALMOST = r"(?P<almost>almost|nearly|about to turn|soon to be)?\s*"
+# "almost 18", "nearly-20", "soon 18", "turning 28", "approaching 28": a year short of the number, as the
+# guide reads "almost 18".
+_ALMOST = r"(?:(?P<almost>almost|nearly|about to turn|soon to be|soon|turning|approaching)[\s-]*)?"
+_AGE_YEARS_OLD = _ALMOST + _NUMBER + r"[\s-]*(?:" + _YEARS_OLD + r")"  # "almost 19 years old", "30-year-old"
+_MALE_WORDS = r"guy|man|male|boy|dude|bloke|lad|gentleman|dad|father|husband|son|brother|trans\s*(?:man|male|guy)"
+_FEMALE_WORDS = (
+    r"girl|woman|female|lady|gal|mom|mum|mother|wife|daughter|sister|trans\s*(?:woman|female|girl)|"
+    r"crazy cat lady"
+)
+_NONBINARY_WORDS = r"non[\s-]?binary|enby|genderqueer|genderfluid|agender"
+_GENDER_WORD = rf"(?P<gender>{_NONBINARY_WORDS}|{_FEMALE_WORDS}|{_MALE_WORDS})"
 # "(25M)", "[19F]", "(20 m)", "I (24F)", "(F19)", "me (NB, 22)": a tag at a line start or after I / me, which
 # says the age and the gender at once (an age-first tag may read ftm / mtf, which says neither gender).
 _TAG_START = r"(?:^|\n|\bi\s*|\bme\s*)"
@@ -52,9 +62,25 @@ _AGE_PATTERNS = [
     _I_AM + r"\s+" + _SOFTENERS + _ALMOST + _NUMBER + r"(?:\s*\([^)]{0,20}\))?\s*(?:-|\s)*(?:" + _YEARS_OLD + r")",
     _I_AM + r"\s+" + _SOFTENERS + _ALMOST + _NUMBER + r"\b" + _NOT_AGE_AFTER,
     # "as a 30 year old", "being a 19-year-old"
-    r"\b(?:as|being)\s+an?\s+" + _ALMOST + _NUMBER + r"[\s-]*(?:" + _YEARS_OLD + r")",
-    # "I just turned 20", "turned 17 this month" (with no one else named before it)
-    r"\bi\s+(?:just\s+|recently\s+|finally\s+)?turned\s+(?P<age>\d{2})\b" + _NOT_AGE_AFTER,
+    r"\b(?:as|being)\s+an?\s+" + _AGE_YEARS_OLD,
+    # "I'm a dude, almost 19 years old", "I'm a teenage boy, soon 18 years old"
+    _I_AM + r"\s+an?\s+(?:[\w'’-]+\s+){0,2}?" + _GENDER_WORD + r"\s*,\s*" + _AGE_YEARS_OLD,
+    # "I just turned 20", "I have recently turned fourteen", "(turned 17 this month)", "I'm a girl who turned
+    # 18 in november" (with no one else named before it)
+    r"(?:\bi\s+(?:['’]?ve\s+|have\s+)?|\(|"
+    + _I_AM
+    + r"\s+an?\s+(?:[\w'’-]+\s+){0,3}?who\s+)(?:just\s+|recently\s+|finally\s+)?turned\s+"
+    + _NUMBER
+    + r"\b"
+    + _NOT_AGE_AFTER,
+    # "despite me turning 18 in 2 months", "before I turn 20": a year short
+    r"\b(?:me|(?:before|until|till)\s+i)\s+(?P<almost>turning|turn)\s+" + _NUMBER + r"\b" + _NOT_AGE_AFTER,
+    # "(only 17 years old)": a bare aside on the writer's own youth
+    r"\(\s*(?:only|just)\s+" + _AGE_YEARS_OLD + r"\s*\)",
+    # "all my 30 years of living", "I live a solid twenty four years on this planet"
+    r"\b(?:my|i\s+(?:can\s+)?(?:live|lived|have\s+lived)\s+(?:a\s+solid\s+|for\s+|all\s+)?)\s*"
+    + _NUMBER
+    + r"\s+years\s+(?:of\s+(?:life|living|existence|being alive)|on\s+(?:this|the)\s+(?:planet|earth))",
     # "as I reach the age of 25"
     r"\bi\s*(?:['’]?m|am)?\s+(?:reach\w*|turn\w*|at)\s+the\s+age\s+of\s+(?P<age>\d{2})\b",
     # "(28 now)", "26 now and I try", "I am 20 years old now"
@@ -64,19 +90,14 @@ _AGE_PATTERNS = [
 ]
 _AGE = [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in _AGE_PATTERNS]
 
-_MALE_WORDS = r"guy|man|male|boy|dude|bloke|lad|gentleman|dad|father|husband|son|brother|trans\s*(?:man|male|guy)"
-_FEMALE_WORDS = (
-    r"girl|woman|female|lady|gal|mom|mum|mother|wife|daughter|sister|trans\s*(?:woman|female|girl)|"
-    r"crazy cat lady"
-)
-_NONBINARY_WORDS = r"non[\s-]?binary|enby|genderqueer|genderfluid|agender"
-_GENDER_WORD = rf"(?P<gender>{_NONBINARY_WORDS}|{_FEMALE_WORDS}|{_MALE_WORDS})"
 # Up to four describing words between "I'm a" and the noun ("23 year old unemployed"); a function word
 # ends the description ("I'm a failure compared to my sister" says nothing of the writer's gender).
 _FILLER = (
     r"(?:(?!(?:to|my|your|his|her|their|our|of|for|with|and|or|but|the|who|that|which|in|on|at|from|like|as|than)\b)"
-    r"[\w'’,-]+\s+){0,4}?"
+    r"[\w'’,/-]+(?:\s*\([^)]{0,25}\))?\s+){0,4}?"
 )
+# "I was a", "I used to be a", "I've always been a" say as much of the writer's gender as "I'm a".
+_I_AM_OR_WAS = r"(?:" + _I_AM + r"|\bi\s*(?:was|used\s+to\s+be|(?:['’]ve|\s+have)\s+(?:always\s+)?been))"
 # A comparison or a supposition is no disclosure: "as hurt as a mother", "as if I am a lonely guy",
 # "like I'm the little brother of".
 _NOT_ABOUT_ME_BEFORE = re.compile(
@@ -91,9 +112,10 @@ _GENDER_PATTERNS = [
     + r"\s+\d{2}\s*(?:\([^)]{0,20}\)\s*)?(?:(?:"
     + _YEARS_OLD
     + r")\s*)?,?\s*(?P<gender>f|m|nb|male|female|guy|girl|woman|man|boy)\b",
-    # "I'm a 23 year old unemployed woman", "I'm a trans dude", "I am a proud man", "I'm the owners son"
-    _I_AM
-    + r"\s+(?:also\s+|just\s+|only\s+|still\s+)?(?:a|an|the|their|his|her|your)\s+"
+    # "I'm a 23 year old unemployed woman", "I'm a trans dude", "I am a proud man", "I'm the owners son",
+    # "I used to be a very optimistic guy", "I'm just some dumb guy"
+    _I_AM_OR_WAS
+    + r"\s+(?:also\s+|just\s+|only\s+|still\s+)?(?:a|an|the|their|his|her|your|some)\s+"
     + _FILLER
     + _GENDER_WORD
     + r"\b(?!['’]s|\s+(?:friend|who\s+(?:i|you|my)))",
@@ -105,6 +127,12 @@ _GENDER_PATTERNS = [
     + r"(?P<gender>guy|man|male|boy|dude|woman|girl|female|lady|mom|mum|mother|dad|"
     r"father|" + _NONBINARY_WORDS + r")\b(?!['’]s)",
     r"\bmy\s+fellow\s+(?P<gender>girls|women|ladies|guys|men|dudes|boys)\b",
+    # The writer's place among the children: "being the worst son ever", "mould me into the model son",
+    # "26, the only son of a proud family" (never after "my": "my only son" is the writer's child)
+    r"(?:^\s*\d{2}\s*,\s*|\b(?:being|be|into|me)\s+|"
+    + _I_AM_OR_WAS
+    + r"\s+)(?:the|their|a|his|her)\s+(?:only|worst|model|perfect|good|golden|eldest|oldest|youngest|middle|"
+    r"favou?rite|disappointing)\s+(?P<gender>son|daughter)\b",
 ]
 _GENDER = [re.compile(p, re.IGNORECASE | re.MULTILINE) for p in _GENDER_PATTERNS]
 _GENDER_OF_WORD = [

@@ -33,6 +33,20 @@ from stigma_insights.assets.disclosure import age_band, self_disclosed_age, self
         ("I feel like less of a man because of this", None, "male"),
         ("to my fellow girls out there: it gets better", None, "female"),
         ("I'm nonbinary and my family won't use my name", None, "nonbinary"),
+        ("I'm a dude, almost 19 years old, and I live with my parents", 18, "male"),
+        ("I'm a teenage boy, soon 18 years old", 17, "male"),
+        ("I'm approaching 28 and I've hit my lowest point", 27, None),
+        ("they booked me in despite me turning 18 in 2 months", 17, None),
+        ("I plan on it before I turn 20.", 19, None),
+        ("I have recently turned fourteen and noticed", 14, None),
+        ("Basically, I'm a girl who turned 18 in november", 18, "female"),
+        ("going through shit (only 17 years old) and", 17, None),
+        ("Of all my 30 years of living this was the worst", 30, None),
+        ("I used to be a very optimistic guy", None, "male"),
+        ("I'm just some dumb guy on the internet", None, "male"),
+        ("I can't stop being the worst son ever", None, "male"),
+        ("They tried to mould me into the model son", None, "male"),
+        ("26, the only son of a proud family", 26, "male"),
     ],
 )
 def test_statements_about_oneself(text, age, gender):
@@ -52,12 +66,15 @@ def test_statements_about_oneself(text, age, gender):
         "as hurt as a mother pleading for her child",  # a comparison
         "I feel as if I am a lonely guy in a wasteland",  # a supposition
         "I created this as a way to help my mom",
+        "my friend who turned 18 last week says",  # someone else turning an age
+        "my only son is the worst son ever to my ex",  # the writer's child
+        "I was 26 with almost no money",  # the past: no age now
         "",
     ],
 )
 def test_traps_disclose_nothing(text):
     assert self_disclosed_gender(text) is None
-    if "20s" in text or "son" in text or "52F" in text or "mg" in text:
+    if any(word in text for word in ("20s", "son", "52F", "mg", "turned", "was 26")):
         assert self_disclosed_age(text) is None
 
 
