@@ -3,8 +3,12 @@
 import argparse
 import sys
 from datetime import date
+from typing import TYPE_CHECKING
 
 from stigma_insights.settings import COLLECTION_ENV, LANDING_ENV, PUBLISHED_ENV, WAREHOUSE_ENV, Settings
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 def prepare(args: argparse.Namespace) -> int:
@@ -48,6 +52,9 @@ def run(args: argparse.Namespace) -> int:
                 },
             )
         )
+    if was_interrupted(result):
+        print("Run interrupted: the step it stopped in and everything downstream kept their last version.")
+        return INTERRUPTED
     checks = result.get_asset_check_evaluations()
     print(f"Checks: {sum(c.passed for c in checks)} passed, {sum(not c.passed for c in checks)} failed")
     for check in checks:
@@ -70,6 +77,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"Run failed (steps: {', '.join(failed) or 'see log'}); downstream tables kept their last version.")
         return 1
     return 0
+
+
+INTERRUPTED = 130  # the shell's exit status for a process stopped by Ctrl-C (128 + SIGINT)
+
+
+def was_interrupted(result: "dg.ExecuteInProcessResult") -> bool:
+    """True when Ctrl-C (or a termination) stopped the run: Dagster turns it into a step failure of its own class."""
+    return any(
+        event.event_type_value == "STEP_FAILURE"
+        and event.step_failure_data.error is not None
+        and event.step_failure_data.error.cls_name in ("DagsterExecutionInterruptedError", "KeyboardInterrupt")
+        for event in result.all_events
+    )
 
 
 def collect(args: argparse.Namespace) -> int:
@@ -137,7 +157,7 @@ def report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from stigma_insights.assets.report.figures import read_figures
-    from stigma_insights.assets.report.render import write_report
+    from stigma_insights.assets.report.render import write_findings_csv, write_report
 
     settings = Settings.from_env(warehouse=args.warehouse, published=args.published)
     try:
@@ -146,6 +166,8 @@ def report(args: argparse.Namespace) -> int:
         print(error, file=sys.stderr)
         return 2
     print(f"Insight report: {write_report(figures, Path(args.out) if args.out else settings.report)}")
+    if args.findings_csv:
+        print(f"Findings: {write_findings_csv(figures, Path(args.findings_csv))}")
     return 0
 
 
@@ -348,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
 
     report_parser = commands.add_parser("report", help="build the insight report (HTML) from the published copy")
     report_parser.add_argument("--out", help="HTML file to write (default: beside the published copy)")
+    report_parser.add_argument(
+        "--findings-csv", help="also write the findings ('What the data says') as CSV, one row per figure"
+    )
     report_parser.add_argument(
         "--published", help=f"published DuckDB file (default: ${PUBLISHED_ENV} or beside the warehouse)"
     )

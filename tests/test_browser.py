@@ -15,6 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from stigma_insights.assets.report.figures import count_text, read_figures
+from stigma_insights.assets.report.findings import findings
 from stigma_insights.settings import DAGSTER_HOME_ENV, PROJECT_DIR_ENV, PUBLISHED_ENV, WAREHOUSE_ENV
 
 from conftest import REPO_ROOT
@@ -63,7 +65,7 @@ def test_the_report_shows_the_charts_and_the_numbers_of_the_marts(browser, sampl
 
     browser.get(session_settings.report.as_uri())
 
-    charts = browser.find_elements(By.CSS_SELECTOR, "section .chart svg")
+    charts = browser.find_elements(By.CSS_SELECTOR, "section > .chart svg")
     assert len(charts) == 6 and all(chart.size["width"] > 300 and chart.size["height"] > 80 for chart in charts)
     with duckdb.connect(str(session_settings.published), read_only=True) as conn:
         domain = conn.execute(
@@ -77,7 +79,7 @@ def test_the_report_shows_the_charts_and_the_numbers_of_the_marts(browser, sampl
         [(checks_passed,)] = conn.execute("select checks_passed from marts.publication").fetchall()
     # The figures under the main chart are the mart's, row for row, as a reader sees them.
     assert table_rows(browser, "stigma-domain-by-platform") == [
-        [platform, label, f"{share:.1%}", f"{low:.1%} - {high:.1%}", str(n), str(of), ""]
+        [platform, label, f"{share:.1%}", f"{low:.1%} - {high:.1%}", count_text(n), count_text(of), ""]
         for platform, label, share, low, high, n, of in domain
     ]
     # One bar per figure in the main chart, each labelled with its figure (what a screen reader says).
@@ -93,6 +95,12 @@ def test_the_report_shows_the_charts_and_the_numbers_of_the_marts(browser, sampl
     for platform, share in comments_seeking_help:
         assert f"Of the stigma-related {platform} comments, {share:.0%} ask for help" in summary
     assert browser.find_element(By.ID, "checks").text.startswith(f"{checks_passed} passed, 0 failed")
+    # What the data says: a sentence per finding of the study, as the published marts give it, first on the page.
+    findings_section = browser.find_element(By.ID, "what-the-data-says")
+    assert browser.find_element(By.CSS_SELECTOR, "body > section").get_attribute("id") == "what-the-data-says"
+    said = [p.text for p in findings_section.find_elements(By.CSS_SELECTOR, "p.finding-sentence")]
+    assert said == [finding.sentence for finding in findings(read_figures(session_settings.published))]
+    assert any("too few" in sentence for sentence in said) and any("95% CI" in sentence for sentence in said)
     # Self-contained: the page fetched nothing besides itself.
     assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
 

@@ -306,8 +306,14 @@ def test_replies_are_read_with_what_they_answer_and_counted_in_agg_reception(war
     )
     assert set(fact.filter(pl.col("is_stigma_related"))["stigma_scope"]) == {"own_text"}
 
-    reception = table(warehouse, "marts.agg_reception")
-    assert reception.select("platform", "parent_stigma_domain", "parent_intent", "mechanism").is_unique().all()
+    everything = table(warehouse, "marts.agg_reception")
+    assert everything.select("platform", "parent_stigma_domain", "parent_intent", "mechanism").is_unique().all()
+    reception = everything.filter(pl.col("parent_stigma_domain") != "all")
+    # The 'all' rows pool the domains: their counts are the sums of the per-domain rows.
+    keys = ["platform", "parent_intent", "mechanism"]
+    pooled = everything.filter(pl.col("parent_stigma_domain") == "all").select(*keys, "n_replies", "n_empathic_replies")
+    summed = reception.group_by(keys).agg(pl.col("n_replies", "n_empathic_replies").sum())
+    assert pooled.sort(keys).equals(summed.sort(keys).select(pooled.columns))
     answered = (
         replies.filter(pl.col("empathy_context") == "pair")
         .join(
@@ -624,8 +630,38 @@ def test_the_published_copy_describes_every_table_and_column(session_settings, s
             "select table_name, column_name from duckdb_columns()"
             " where schema_name = 'marts' and coalesce(comment, '') = ''"
         ).fetchall()
-    assert len(tables) == 14 and all(comment for _, comment in tables)
+    assert len(tables) == 15 and all(comment for _, comment in tables)
     assert undocumented == []
+
+
+def test_the_published_copy_withholds_counts_small_enough_to_point_at_a_person(warehouse, session_settings):
+    """Every count of posts or replies in an aggregate is 0 or at least 10 in the published copy; the
+    warehouse keeps the exact figure, and the row says what was withheld."""
+    with duckdb.connect(str(session_settings.published), read_only=True) as copy:
+        aggregates = [
+            t for (t,) in copy.execute("select table_name from duckdb_tables() where table_name like 'agg%'").fetchall()
+        ]
+        withheld_rows = 0
+        for name in aggregates:
+            columns = [
+                c
+                for (c,) in copy.execute(
+                    "select column_name from duckdb_columns() where table_name = ?"
+                    " and column_name like 'n\\_%' escape '\\'",
+                    [name],
+                ).fetchall()
+            ]
+            published = copy.execute(f"select {', '.join(columns)}, has_withheld_counts from marts.{name}").fetchall()
+            exact = warehouse.execute(f"select {', '.join(columns)} from marts.{name}").fetchall()
+            assert sorted(map(repr, (row[:-1] for row in published))) == sorted(
+                repr(
+                    tuple(None if c != "n_subreddits" and 0 < v < 10 else v for c, v in zip(columns, row, strict=True))
+                )
+                for row in exact
+            ), name
+            assert all(row[-1] == (None in row[:-1]) for row in published), name
+            withheld_rows += sum(row[-1] for row in published)
+    assert withheld_rows > 0  # the sample has small groups: the rule is exercised
 
 
 @pytest.mark.parametrize(

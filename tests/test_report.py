@@ -11,6 +11,7 @@ import pytest
 
 from stigma_insights.assets.publish.analyst_copy import PUBLICATION_TABLE
 from stigma_insights.assets.report.figures import ReportFigures, read_figures, summary_sentences
+from stigma_insights.assets.report.findings import findings
 from stigma_insights.assets.report.render import sections
 from stigma_insights.instance import open_instance
 from stigma_insights.orchestration.cli import main
@@ -73,12 +74,21 @@ def test_the_report_command_builds_the_report_from_the_published_file_alone(samp
     shutil.copy(session_settings.published, published)
     out = tmp_path / "report.html"
 
-    assert main(["report", "--published", str(published), "--out", str(out)]) == 0
+    csv = tmp_path / "findings.csv"
+
+    assert main(["report", "--published", str(published), "--out", str(out), "--findings-csv", str(csv)]) == 0
 
     page = html.unescape(out.read_text(encoding="utf-8"))
-    assert all(f'id="{section.key}"' in page for section in sections(read_figures(published)))
+    figures = read_figures(published)
+    assert all(f'id="{section.key}"' in page for section in sections(figures))
+    assert all(f'id="finding-{finding.key}"' in page for finding in findings(figures))
+    charted = [finding for finding in findings(figures) if len(finding.figures)]
+    cited = pd.read_csv(csv)
+    assert list(cited.drop_duplicates("finding").sentence) == [finding.sentence for finding in findings(figures)]
+    assert len(cited) == sum(max(len(finding.figures), 1) for finding in findings(figures))
+    assert (cited.n.dropna() >= 10).all()  # a count the published copy withholds stays out of the CSV too
     assert (
-        page.count("<svg") == len(sections(read_figures(published))) == 6
+        page.count("<svg") == len(sections(figures)) + len(charted) == 6 + len(charted)
         and "<script" not in page
         and "http" not in page.split("</svg>")[-1]
     )

@@ -14,6 +14,13 @@ from stigma_insights.lake import sql_string
 
 ANALYST_SCHEMA = "marts"
 PUBLICATION_TABLE = "publication"  # one row: when and by which run the copy was made, with its checks
+# In the aggregates, a count of posts or replies below this is withheld (null) in the published copy: a
+# group that small could point at one person. Counts of communities (n_subreddits) are not of people.
+MIN_PUBLISHED_COUNT = 10
+AGGREGATE_PREFIX = "agg_"
+NOT_PEOPLE_COUNTS = {"n_subreddits"}
+WITHHELD_FLAG = "has_withheld_counts"
+WITHHELD_NOTE = f" Withheld (null) in the published copy where below {MIN_PUBLISHED_COUNT}."
 
 
 @dataclass(frozen=True)
@@ -51,9 +58,13 @@ def publish_marts(conn: duckdb.DuckDBPyConnection, target: Path, publication: Pu
     conn.execute(f"attach '{staging}' as published")
     try:
         conn.execute(f"create schema published.{ANALYST_SCHEMA}")
+        withheld = {table: _people_counts(conn, table) for table in tables if table.startswith(AGGREGATE_PREFIX)}
         for table in tables:
-            conn.execute(f"create table published.{ANALYST_SCHEMA}.{table} as select * from {ANALYST_SCHEMA}.{table}")
-        _copy_comments(conn, tables)
+            conn.execute(
+                f"create table published.{ANALYST_SCHEMA}.{table} as"
+                f" select {_withholding_select(withheld.get(table, []))} from {ANALYST_SCHEMA}.{table}"
+            )
+        _copy_comments(conn, tables, withheld)
         _write_publication(conn, publication)
         tables.append(PUBLICATION_TABLE)
         counts = {
@@ -66,8 +77,32 @@ def publish_marts(conn: duckdb.DuckDBPyConnection, target: Path, publication: Pu
     return counts
 
 
-def _copy_comments(conn: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
-    """The dbt descriptions (persisted as comments) go with the tables: analysts read them in duckdb_columns()."""
+def _people_counts(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    """The integer `n_*` columns of an aggregate that count posts or replies (people's writing)."""
+    return [
+        column
+        for (column,) in conn.execute(
+            "select column_name from duckdb_columns() where schema_name = ? and table_name = ?"
+            " and database_name = current_database() and column_name like 'n\\_%' escape '\\'"
+            " and data_type in ('BIGINT', 'INTEGER', 'HUGEINT') order by column_index",
+            [ANALYST_SCHEMA, table],
+        ).fetchall()
+        if column not in NOT_PEOPLE_COUNTS
+    ]
+
+
+def _withholding_select(counts: list[str]) -> str:
+    """Every column, with each count below MIN_PUBLISHED_COUNT (but not 0) nulled and a flag saying so."""
+    if not counts:
+        return "*"
+    small = [f"{c} between 1 and {MIN_PUBLISHED_COUNT - 1}" for c in counts]
+    nulled = ", ".join(f"case when {test} then null else {c} end as {c}" for c, test in zip(counts, small, strict=True))
+    return f"* replace ({nulled}), coalesce({' or '.join(small)}, false) as {WITHHELD_FLAG}"
+
+
+def _copy_comments(conn: duckdb.DuckDBPyConnection, tables: list[str], withheld: dict[str, list[str]]) -> None:
+    """The dbt descriptions (persisted as comments) go with the tables: analysts read them in duckdb_columns().
+    Withheld counts say so in their comment, and the flag has its own."""
     target = f"published.{ANALYST_SCHEMA}"
     for table, comment in conn.execute(
         "select table_name, comment from duckdb_tables() where schema_name = ? and database_name = current_database()"
@@ -81,7 +116,12 @@ def _copy_comments(conn: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
         [ANALYST_SCHEMA],
     ).fetchall():
         if table in tables:
-            conn.execute(f'comment on column {target}.{table}."{column}" is {sql_string(comment)}')
+            note = WITHHELD_NOTE if column in withheld.get(table, []) else ""
+            conn.execute(f'comment on column {target}.{table}."{column}" is {sql_string(comment + note)}')
+    for table, counts in withheld.items():
+        if counts:
+            flag_comment = f"True where a count of this row ({', '.join(counts)}) is withheld:{WITHHELD_NOTE}"
+            conn.execute(f"comment on column {target}.{table}.{WITHHELD_FLAG} is {sql_string(flag_comment)}")
 
 
 def _write_publication(conn: duckdb.DuckDBPyConnection, publication: Publication) -> None:

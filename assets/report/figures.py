@@ -4,14 +4,14 @@ The report is built from the same file analysts open, so every number in it can 
 with SQL on that file; it quotes counts and shares, never post text.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
-from stigma_insights.assets.publish.analyst_copy import ANALYST_SCHEMA, PUBLICATION_TABLE
+from stigma_insights.assets.publish.analyst_copy import ANALYST_SCHEMA, MIN_PUBLISHED_COUNT, PUBLICATION_TABLE
 
 # The dimensions of the seed study's questions, and the labels the summary speaks of.
 RELEVANCE, DOMAIN, INTENT = "relevance", "stigma_domain", "intent"
@@ -26,6 +26,12 @@ class ReportFigures:
     model_names: list[str]
     taxonomy_versions: list[str]
     publication: dict | None  # when and by which run the copy was published, with its check counts
+    # per dimension and platform: labels given (n_labels) and flagged uncertain (n_uncertain), from the fact
+    uncertain: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["dimension", "platform", "n_labels", "n_uncertain"])
+    )
+    gender_by_platform: pd.DataFrame = field(default_factory=pd.DataFrame)  # marts.agg_disclosed_gender_by_platform
+    reception: pd.DataFrame = field(default_factory=pd.DataFrame)  # marts.agg_reception
 
     def slice(self, grouping: str, dimension: str) -> pd.DataFrame:
         rows = self.shares[(self.shares.grouping == grouping) & (self.shares.dimension == dimension)]
@@ -62,13 +68,26 @@ def read_figures(published: Path) -> ReportFigures:
         publication = (
             conn.sql(f"select * from {marts}.{PUBLICATION_TABLE}").df().iloc[0].to_dict() if has_publication else None
         )
+        shares = conn.sql(f"select * from {marts}.agg_adjusted_label_shares").df()
+        uncertain = conn.sql(
+            " union all ".join(
+                f"select '{dimension}' as dimension, platform, count(*) as n_labels,"
+                f" count(*) filter (where {dimension}_is_uncertain) as n_uncertain"
+                f" from {marts}.fct_labelled_posts where {dimension} is not null group by platform"
+                for dimension in sorted(shares.dimension.unique())
+            )
+            + " order by all"
+        ).df()
         return ReportFigures(
-            shares=conn.sql(f"select * from {marts}.agg_adjusted_label_shares").df(),
+            shares=shares,
             subreddits_by_region=conn.sql(f"select * from {marts}.agg_subreddits_by_region order by region").df(),
             sources=sources,
             model_names=sorted({model for model, _ in versions}),
             taxonomy_versions=sorted({version for _, version in versions}),
             publication=publication,
+            uncertain=uncertain,
+            gender_by_platform=conn.sql(f"select * from {marts}.agg_disclosed_gender_by_platform").df(),
+            reception=conn.sql(f"select * from {marts}.agg_reception").df(),
         )
 
 
@@ -76,8 +95,25 @@ def percent(value: float) -> str:
     return f"{value:.0%}"
 
 
+def count_text(n: object) -> str:
+    """A count as the report shows it: below MIN_PUBLISHED_COUNT (withheld, null, in the published copy) it
+    reads '<10', so no figure of the report points at a handful of people."""
+    if pd.isna(n) or int(n) < MIN_PUBLISHED_COUNT:  # type: ignore[call-overload]
+        return f"<{MIN_PUBLISHED_COUNT}"
+    return f"{int(n):,}"  # type: ignore[call-overload]
+
+
+def base_text(n: object) -> str:
+    """A figure's base as the text gives it: 'n=127', or 'n<10' where the count is withheld."""
+    count = count_text(n)
+    return f"n{count}" if count.startswith("<") else f"n={count}"
+
+
 def interval(row: pd.Series, prefix: str = "quoted") -> str:
-    low, high = row[f"{prefix}_ci_low"], row[f"{prefix}_ci_high"]
+    return interval_text(row[f"{prefix}_ci_low"], row[f"{prefix}_ci_high"])
+
+
+def interval_text(low: float, high: float) -> str:
     return "no interval" if pd.isna(low) else f"95% CI {percent(low)}-{percent(high)}"
 
 
@@ -104,15 +140,15 @@ def summary_sentences(figures: ReportFigures) -> list[str]:
     sources = figures.sources
     first, last = sources.first_created_at.min(), sources.last_created_at.max()
     sentences = [
-        f"This report covers {sources.n_items.sum():,} posts and comments"
-        f" ({', '.join(f'{r.platform} {r.kind}s: {r.n_items:,}' for r in sources.itertuples())})"
+        f"This report covers {count_text(sources.n_items.sum())} posts and comments"
+        f" ({', '.join(f'{r.platform} {r.kind}s: {count_text(r.n_items)}' for r in sources.itertuples())})"
         f" created between {_day(first)} and {_day(last)}."
     ]
     for platform in figures.platforms:
         relevant = figures.quoted("platform", platform, RELEVANCE, RELEVANT)
         sentences.append(
             f"On {platform}, {percent(relevant.quoted_share)} of labelled items are about mental-health stigma"
-            f" ({interval(relevant)}, n={relevant.n_group:,})."
+            f" ({interval(relevant)}, {base_text(relevant.n_group)})."
         )
         sentences.append(_leading_domain(figures, platform))
         comments = figures.slice("platform_kind", INTENT)
@@ -121,25 +157,25 @@ def summary_sentences(figures: ReportFigures) -> list[str]:
             row = comments.iloc[0]
             sentences.append(
                 f"Of the stigma-related {platform} comments, {percent(row.quoted_share)} ask for help"
-                f" ({interval(row)}, n={row.n_group:,})."
+                f" ({interval(row)}, {base_text(row.n_group)})."
             )
         awareness = figures.quoted("platform", platform, INTENT, AWARENESS)
         advice = figures.quoted("platform", platform, INTENT, ADVICE)
         sentences.append(
-            f"On {platform}, {percent(awareness.quoted_share)} of stigma-related items raise awareness and"
-            f" {percent(advice.quoted_share)} give actionable advice."
+            f"On {platform}, {percent(awareness.quoted_share)} of stigma-related items raise awareness"
+            f" ({interval(awareness)}) and {percent(advice.quoted_share)} give actionable advice ({interval(advice)})."
         )
     sentences.append(_quoted_figures_note(figures))
-    uncertain = uncertain_labels(figures)
+    uncertain = figures.uncertain
     sentences.append(
-        f"{uncertain.n_uncertain.sum():,} of {uncertain.n_labels.sum():,} labels"
+        f"{count_text(uncertain.n_uncertain.sum())} of {count_text(uncertain.n_labels.sum())} labels"
         f" ({percent(uncertain.n_uncertain.sum() / max(uncertain.n_labels.sum(), 1))}) were flagged uncertain."
     )
     small = small_groups(figures)
     if len(small):
         sentences.append(
             f"{len(small)} groups are small and drawn faded: read them with care"
-            f" ({', '.join(f'{r.group_value} (n={r.n_group})' for r in small.itertuples())})."
+            f" ({', '.join(f'{r.group_value} ({base_text(r.n_group)})' for r in small.itertuples())})."
         )
     return sentences
 
@@ -156,7 +192,7 @@ def _leading_domain(figures: ReportFigures, platform: str) -> str:
     clear = top.quoted_ci_low > second.quoted_ci_high
     return (
         f"The stigma most described on {platform} is {top.label}: {percent(top.quoted_share)} of stigma-related"
-        f" items ({interval(top)}, n={top.n_group:,}); "
+        f" items ({interval(top)}, {base_text(top.n_group)}); "
         + (
             f"clearly ahead of {second.label} ({percent(second.quoted_share)})."
             if clear
@@ -174,15 +210,6 @@ def _quoted_figures_note(figures: ReportFigures) -> str:
             " annotated real posts of every class before they are established (see the raw-versus-adjusted chart)."
         )
     return f"{adjusted} of {len(figures.shares)} quoted figures are adjusted for the classifier's error rates."
-
-
-def uncertain_labels(figures: ReportFigures) -> pd.DataFrame:
-    """Per dimension and platform: labels given and labels flagged uncertain."""
-    rows = figures.shares[figures.shares.grouping == "platform"]
-    table = rows.groupby(["dimension", "group_value"], as_index=False)[["n_posts", "n_uncertain"]].sum()
-    table = table.rename(columns={"group_value": "platform", "n_posts": "n_labels"})
-    table["share_uncertain"] = table.n_uncertain / table.n_labels.where(table.n_labels > 0)
-    return table
 
 
 def small_groups(figures: ReportFigures) -> pd.DataFrame:

@@ -19,10 +19,11 @@ from stigma_insights.assets.report.figures import (
     DOMAIN,
     INTENT,
     ReportFigures,
+    count_text,
     small_groups,
     summary_sentences,
-    uncertain_labels,
 )
+from stigma_insights.assets.report.findings import Finding, findings, findings_table, shown_n
 from stigma_insights.atomic_file import write_atomically
 
 TEMPLATE = "insight_report.html.j2"
@@ -51,8 +52,9 @@ def share_chart(rows: pd.DataFrame, columns: int = 4) -> alt.FacetChart:
         value=rows.share,
         low=rows.share_ci_low,
         high=rows.share_ci_high,
-        group=rows.group_value + " (n=" + rows.n_group.astype(str) + ")",
-    )[["group", "label", "value", "low", "high", "n_posts", "is_small_group"]]
+        group=rows.group_value + " (n=" + rows.n_group.map(count_text) + ")",
+        items=rows.n_posts.map(count_text),
+    )[["group", "label", "value", "low", "high", "items", "is_small_group"]]
     base = alt.Chart().encode(y=alt.Y("label:N", title=None))
     bars = base.mark_bar().encode(
         x=SHARE_AXIS,
@@ -63,7 +65,7 @@ def share_chart(rows: pd.DataFrame, columns: int = 4) -> alt.FacetChart:
             alt.Tooltip("value:Q", format=".1%"),
             alt.Tooltip("low:Q", format=".1%"),
             alt.Tooltip("high:Q", format=".1%"),
-            "n_posts",
+            "items",
         ],
     )
     error_bars = base.mark_errorbar(ticks=True).encode(x=INTERVAL_AXIS, x2="high:Q")
@@ -100,8 +102,8 @@ def figure_table(rows: pd.DataFrame) -> pd.DataFrame:
             "95% interval": [
                 f"{low:.1%} - {high:.1%}" for low, high in zip(rows.share_ci_low, rows.share_ci_high, strict=True)
             ],
-            "items": rows.n_posts,
-            "of": rows.n_group,
+            "items": rows.n_posts.map(count_text),
+            "of": rows.n_group.map(count_text),
             "small group": rows.is_small_group.map({True: "yes", False: ""}),
         }
     )
@@ -179,6 +181,42 @@ def adjusted_table(rows: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def finding_chart(finding: Finding) -> alt.TopLevelMixin:
+    """A finding's figures as bars with their 95% intervals (where a figure has one), one row per figure."""
+    data = finding.figures.assign(
+        row=finding.figures.group + ": " + finding.figures.label,
+        value=finding.figures.share.astype(float),
+        low=finding.figures.ci_low.astype(float),
+        high=finding.figures.ci_high.astype(float),
+        items=shown_n(finding.figures),
+    )[["row", "value", "low", "high", "items", "figure"]]
+    base = alt.Chart(data).encode(y=alt.Y("row:N", title=None, sort=None))
+    bars = base.mark_bar().encode(
+        x=SHARE_AXIS,
+        color=alt.Color("figure:N", title="figure"),
+        tooltip=["row", alt.Tooltip("value:Q", format=".1%"), "items", "figure"],
+    )
+    error_bars = base.mark_errorbar(ticks=True).encode(x=INTERVAL_AXIS, x2="high:Q")
+    return alt.layer(bars, error_bars).properties(width=PAGE_WIDTH - 320)
+
+
+def finding_table(finding: Finding) -> pd.DataFrame:
+    rows = finding.figures
+    return pd.DataFrame(
+        {
+            "group": rows.group,
+            "label": rows.label,
+            "share": rows.share.map("{:.1%}".format),
+            "95% interval": [
+                "" if pd.isna(low) else f"{low:.1%} - {high:.1%}"
+                for low, high in zip(rows.ci_low, rows.ci_high, strict=True)
+            ],
+            "n": shown_n(rows),
+            "figure": rows.figure,
+        }
+    )
+
+
 def svg(chart: alt.TopLevelMixin) -> str:
     return vl_convert.vegalite_to_svg(chart.to_dict())
 
@@ -198,14 +236,27 @@ def render_html(figures: ReportFigures, built_at: datetime | None = None) -> str
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent), autoescape=True, keep_trailing_newline=True
     )
-    uncertain = uncertain_labels(figures)
+    uncertain = figures.uncertain
     return environment.get_template(TEMPLATE).render(
+        findings=[
+            (finding, svg(finding_chart(finding)) if len(finding.figures) else "", finding_table(finding))
+            for finding in findings(figures)
+        ],
         summary=summary_sentences(figures),
         sections=[(section, svg(section.chart)) for section in sections(figures)],
-        uncertain=uncertain.assign(share_uncertain=uncertain.share_uncertain.map("{:.1%}".format)),
-        small_groups=small_groups(figures),
-        subreddits_by_region=figures.subreddits_by_region,
-        sources=figures.sources,
+        uncertain=uncertain.assign(
+            labels=uncertain.n_labels.map(count_text),
+            uncertain=uncertain.n_uncertain.map(count_text),
+            share_uncertain=(uncertain.n_uncertain / uncertain.n_labels.where(uncertain.n_labels > 0)).map(
+                "{:.1%}".format
+            ),
+        ),
+        small_groups=(small := small_groups(figures)).assign(n_group_text=small.n_group.map(count_text)),
+        subreddits_by_region=figures.subreddits_by_region.assign(
+            posts=figures.subreddits_by_region.n_posts.map(count_text),
+            stigma_related_posts=figures.subreddits_by_region.n_stigma_related_posts.map(count_text),
+        ),
+        sources=figures.sources.assign(items=figures.sources.n_items.map(count_text)),
         model_names=figures.model_names,
         taxonomy_versions=figures.taxonomy_versions,
         publication=figures.publication,
@@ -217,4 +268,12 @@ def write_report(figures: ReportFigures, target: Path) -> Path:
     """Write the HTML atomically (temp file, then rename): a reader never opens half a report."""
     target.parent.mkdir(parents=True, exist_ok=True)
     write_atomically(target, render_html(figures).encode("utf-8"))
+    return target
+
+
+def write_findings_csv(figures: ReportFigures, target: Path) -> Path:
+    """The findings as CSV, one row per figure (counts below the published minimum left empty), for citing."""
+    table = findings_table(findings(figures))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(target, table.to_csv(index=False).encode("utf-8"))
     return target

@@ -2,6 +2,8 @@
 -- what they answer, and empathy mechanism (EPITOME), the share of replies showing it (weak or strong)
 -- and the share of answered items that got at least one such reply. Replies whose parent is not in the
 -- warehouse are left out: what they answer is unknown (the fact still labels them, context reply_only).
+-- Rows with parent_stigma_domain 'all' pool the domains (a pooled count cannot be summed from the published
+-- copy, where small counts are withheld).
 with replies as (
     select
         reply.platform,
@@ -29,7 +31,7 @@ by_mechanism as (
 counted as (
     select
         platform,
-        parent_stigma_domain,
+        if(grouping(parent_stigma_domain) = 1, 'all', parent_stigma_domain) as parent_stigma_domain,
         parent_intent,
         mechanism,
         count(*) as n_replies,
@@ -37,7 +39,9 @@ counted as (
         count(distinct parent_key) as n_answered,
         count(distinct parent_key) filter (where is_empathic) as n_answered_with_empathic_reply
     from by_mechanism
-    group by all
+    group by grouping sets (
+        (platform, parent_stigma_domain, parent_intent, mechanism), (platform, parent_intent, mechanism)
+    )
 ),
 
 shares as (
