@@ -3,7 +3,7 @@
 import argparse
 import sys
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from stigma_insights.settings import COLLECTION_ENV, LANDING_ENV, PUBLISHED_ENV, WAREHOUSE_ENV, Settings
 
@@ -60,6 +60,11 @@ def run(args: argparse.Namespace) -> int:
     for check in checks:
         if not check.passed:
             print(f"  FAILED {check.asset_check_key.asset_key.to_user_string()}:{check.check_name}")
+    if problems := landing_problems(result):
+        print("Landing files not loaded whole:")
+        for problem in problems:
+            print(f"  {problem}")
+        print("  Each rejected record, with its position and reason: select * from raw.rejects")
     published = settings.published
     print(f"Dagster instance (make dev shows this run): {settings.dagster_home}")
     lake = settings.lake
@@ -72,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
             ).fetchall():
                 [(rows,)] = conn.execute(f"select count(*) from marts.{table}").fetchall()
                 print(f"  marts.{table}: {rows} rows")
+    if settings.report.exists():
+        print(f"Insight report: {settings.report}")
     if not result.success:
         failed = [str(event.step_key) for event in result.all_events if event.event_type_value == "STEP_FAILURE"]
         print(f"Run failed (steps: {', '.join(failed) or 'see log'}); downstream tables kept their last version.")
@@ -90,6 +97,23 @@ def was_interrupted(result: "dg.ExecuteInProcessResult") -> bool:
         and event.step_failure_data.error.cls_name in ("DagsterExecutionInterruptedError", "KeyboardInterrupt")
         for event in result.all_events
     )
+
+
+def landing_problems(result: "dg.ExecuteInProcessResult") -> list[str]:
+    """One line per landed file this run did not load whole (records rejected, refused, skipped), from the
+    raw assets' metadata."""
+    problems = []
+    for event in result.get_asset_materialization_events():
+        if event.asset_key is None or event.asset_key.path[0] != "raw":
+            continue
+        metadata: dict[str, Any] = {name: value.value for name, value in event.materialization.metadata.items()}
+        for path, reasons in metadata.get("rejects_by_file", {}).items():
+            counted = ", ".join(f"{reason}: {count}" for reason, count in reasons.items())
+            total = sum(reasons.values())
+            problems.append(f"{path}: {total} record{'s' if total > 1 else ''} rejected ({counted})")
+        problems += [f"{path}: refused whole ({why})" for path, why in metadata.get("files_refused", {}).items()]
+        problems += [f"{path}: skipped ({why})" for path, why in metadata.get("files_skipped", {}).items()]
+    return problems
 
 
 def collect(args: argparse.Namespace) -> int:

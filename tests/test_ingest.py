@@ -9,7 +9,13 @@ import zstandard
 
 from stigma_insights.assets.ingest import loader
 from stigma_insights.assets.ingest.formats import SOURCE_FORMATS
-from stigma_insights.assets.ingest.loader import landed_files, load_file, load_landing_folder
+from stigma_insights.assets.ingest.loader import (
+    landed_files,
+    load_file,
+    load_landing_folder,
+    rejects_by_file,
+    unplaced_files,
+)
 
 SUBMISSION = {
     "id": "abc1",
@@ -233,6 +239,26 @@ def test_a_file_that_is_not_what_it_claims_is_refused_and_the_batch_goes_on(
     assert [(r.status, r.refusal_reason) for r in results] == [("refused", reason), ("loaded", None)]
     assert rejects(conn) == [("file", reason)]
     assert conn.execute(f"select count(*) from raw.{source_name}").fetchone() == (1,)
+
+
+def test_files_the_loader_cannot_place_are_named_and_rejects_counted_by_reason(conn, tmp_path):
+    """A CSV dropped in reddit_dump/ is reported as skipped, with why; a loaded file's rejects are counted
+    per reason for the run summary."""
+    source = SOURCE_FORMATS["reddit_dump"]
+    folder = tmp_path / source.name
+    folder.mkdir()
+    (folder / "posts.csv").write_text("id,title\n1,hello\n")
+    (folder / ".DS_Store").write_bytes(b"\0")
+    (folder / "RS_1.ndjson").write_text(ndjson(SUBMISSION) + "{not json\n[1]\n{also not\n")
+
+    [result] = load_landing_folder(conn, source, folder)
+
+    assert unplaced_files(source, folder) == {
+        str(folder / "posts.csv"): "not a reddit_dump file: its name ends in none of .ndjson, .jsonl, .json, .zst"
+    }
+    assert rejects_by_file(conn, source, [result.source_file]) == {
+        result.source_file: {"JSON value is not an object (ARRAY)": 1, "invalid JSON": 2}
+    }
 
 
 def test_a_dump_whose_stream_breaks_after_loaded_blocks_is_refused_whole(conn, tmp_path, monkeypatch):

@@ -23,6 +23,7 @@ from stigma_insights.assets.labels.empathy import MECHANISMS
 from stigma_insights.assets.labels.multilingual import multilingual_model_id
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.assets.publish.analyst_copy import PUBLICATION_TABLE
+from stigma_insights.orchestration.cli import landing_problems
 from stigma_insights.quality.suites import MAX_FAILING_KEYS
 
 from conftest import FIXTURES, REPO_ROOT, public_post_key, run_everything, settings_for
@@ -632,6 +633,24 @@ def test_the_published_copy_describes_every_table_and_column(session_settings, s
         ).fetchall()
     assert len(tables) == 15 and all(comment for _, comment in tables)
     assert undocumented == []
+
+
+def test_the_run_summary_names_each_landed_file_not_loaded_whole(sample_run, warehouse):
+    """Rejected records per file and reason, and refused files, as the CLI prints them after a run."""
+    rejected = warehouse.execute(
+        "select source_file, count(*) from raw.rejects join raw.load_log using (source_format, source_file)"
+        " where status = 'loaded' group by all order by all"
+    ).fetchall()
+    refused = warehouse.execute("select source_file from raw.load_log where status = 'refused' order by 1").fetchall()
+
+    problems = landing_problems(sample_run)
+
+    assert rejected and refused and len(problems) == len(rejected) + len(refused)
+    for source_file, count in rejected:
+        said = f"{source_file}: {count} record{'s' if count > 1 else ''} rejected ("
+        assert any(p.startswith(said) for p in problems), source_file
+    for (source_file,) in refused:
+        assert any(p.startswith(f"{source_file}: refused whole (") for p in problems), source_file
 
 
 def test_the_published_copy_withholds_counts_small_enough_to_point_at_a_person(warehouse, session_settings):

@@ -7,7 +7,7 @@ from dagster_duckdb import DuckDBResource
 
 from stigma_insights.assets.collect.assets import collected_into
 from stigma_insights.assets.ingest.formats import SOURCE_FORMATS, SourceFormat
-from stigma_insights.assets.ingest.loader import load_landing_folder
+from stigma_insights.assets.ingest.loader import load_landing_folder, rejects_by_file, unplaced_files
 from stigma_insights.resources import WAREHOUSE_POOL, ProjectFiles
 
 
@@ -28,10 +28,16 @@ def _raw_asset(source: SourceFormat) -> dg.AssetsDefinition:
         with duckdb.get_connection() as conn:
             results = load_landing_folder(conn, source, folder)
             (rows,) = conn.execute(f"select count(*) from {source.raw_table}").fetchone()
+            loaded = [r for r in results if r.status == "loaded"]
+            rejects = rejects_by_file(conn, source, [r.source_file for r in loaded if r.records_rejected])
+        skipped = unplaced_files(source, folder)
         for result in results:
             if result.status == "refused":
                 context.log.warning(f"Refused {result.source_file}: {result.refusal_reason}")
-        loaded = [r for r in results if r.status == "loaded"]
+        for path, why in skipped.items():
+            context.log.warning(f"Skipped {path}: {why}")
+        for path, reasons in rejects.items():
+            context.log.warning(f"Rejected records of {path} (rows of raw.rejects): {reasons}")
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": rows,
@@ -41,6 +47,8 @@ def _raw_asset(source: SourceFormat) -> dg.AssetsDefinition:
                 "files_refused": dg.MetadataValue.json(
                     {r.source_file: r.refusal_reason for r in results if r.status == "refused"}
                 ),
+                "files_skipped": dg.MetadataValue.json(skipped),
+                "rejects_by_file": dg.MetadataValue.json(rejects),
                 "records_read": sum(r.records_read for r in loaded),
                 "records_loaded": sum(r.records_loaded for r in loaded),
                 "records_rejected": sum(r.records_rejected for r in loaded),

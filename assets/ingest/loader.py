@@ -106,6 +106,37 @@ def landed_files(source: SourceFormat, folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(source.suffixes))
 
 
+def unplaced_files(source: SourceFormat, folder: Path) -> dict[str, str]:
+    """Files of the landing folder the loader cannot place (their names end in none of the format's
+    suffixes), each with why it is skipped: said aloud, never dropped in silence."""
+    if not folder.is_dir():
+        return {}
+    placed = set(landed_files(source, folder))
+    why = f"not a {source.name} file: its name ends in none of {', '.join(source.suffixes)}"
+    return {
+        str(p): why for p in sorted(folder.iterdir()) if p.is_file() and not p.name.startswith(".") and p not in placed
+    }
+
+
+def rejects_by_file(conn: duckdb.DuckDBPyConnection, source: SourceFormat, files: list[str]) -> dict[str, dict]:
+    """Per file, the records its latest load rejected, counted by reason (raw.rejects has each one)."""
+    if not files:
+        return {}
+    rows = conn.execute(
+        """select rejects.source_file, rejects.reason, count(*)
+           from raw.rejects as rejects
+           join (select source_file, max(loaded_at) as loaded_at from raw.load_log
+                 where source_format = $source group by all) as latest using (source_file, loaded_at)
+           where rejects.source_format = $source and rejects.source_file in (select unnest($files))
+           group by all order by all""",
+        {"source": source.name, "files": files},
+    ).fetchall()
+    found: dict[str, dict] = {}
+    for source_file, reason, count in rows:
+        found.setdefault(source_file, {})[reason] = count
+    return found
+
+
 def _refuse_foreign(path: Path, head: bytes) -> None:
     """Refuse a file whose first bytes show it is not JSON text."""
     for signature, what in FOREIGN_SIGNATURES.items():
