@@ -55,8 +55,9 @@ bench-ui: $(VENV)/.installed
 	$(BIN)/python bench/ui_vs_cli.py --repeat $(REPEAT)
 
 # dagster_home/dagster.yaml limits the warehouse pool to one step at a time across runs.
+# exec: make's SIGTERM reaches the command itself, which stops every Dagster process it started.
 dev: $(VENV)/.installed
-	$(INSTANCE) $(BIN)/dagster dev -w workspace.yaml
+	$(INSTANCE) exec $(BIN)/stigma-insights dev
 
 # torch first and alone: pinned exactly, pip takes the machine's local CPU build (docs/stack.md).
 # The rest from constraints.txt (the tested versions); then dbt parses the project for Dagster.

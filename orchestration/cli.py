@@ -116,6 +116,45 @@ def landing_problems(result: "dg.ExecuteInProcessResult") -> list[str]:
     return problems
 
 
+DEV_STOP_GRACE_S = 5  # after Ctrl-C or SIGTERM, how long `dev` lets Dagster's processes stop before killing them
+
+
+def dev(args: argparse.Namespace) -> int:
+    """`dagster dev` on the project's workspace, stopped whole. Dagster's own answer to SIGTERM waits up to a
+    minute per service, and a SIGTERM to `make dev` reaches only make's shell: the webserver, the daemon and
+    the code servers lived on. Here they run in a process group of their own, which Ctrl-C or SIGTERM
+    interrupts together and kills DEV_STOP_GRACE_S later if anything is left."""
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import threading
+    from pathlib import Path
+
+    dagster = Path(sys.executable).with_name("dagster")
+    process = subprocess.Popen(
+        [str(dagster), "dev", "-w", "workspace.yaml", "-p", str(args.port)], start_new_session=True
+    )
+
+    def signal_group(signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):  # every process of the group has exited
+            os.killpg(process.pid, signum)
+
+    stopped: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        stopped.append(signum)
+        signal_group(signal.SIGINT)
+        threading.Timer(DEV_STOP_GRACE_S, signal_group, [signal.SIGKILL]).start()
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    returncode = process.wait()
+    signal_group(signal.SIGKILL)  # what outlived `dagster dev` itself (a code server it started)
+    print("Dagster stopped: webserver, daemon and code servers.")
+    return 0 if stopped else returncode  # stopping on request is a clean end
+
+
 def collect(args: argparse.Namespace) -> int:
     """Fetch what is new from one API into the landing folder; `stigma-insights run` then ingests it."""
     from datetime import UTC, datetime
@@ -404,6 +443,10 @@ def main(argv: list[str] | None = None) -> int:
         "--warehouse", help=f"warehouse whose published copy to read (default: ${WAREHOUSE_ENV})"
     )
     report_parser.set_defaults(handler=report)
+
+    dev_parser = commands.add_parser("dev", help="the Dagster UI and daemon on this project (what `make dev` runs)")
+    dev_parser.add_argument("-p", "--port", type=int, default=3000, help="the UI's port (default: 3000)")
+    dev_parser.set_defaults(handler=dev)
 
     prepare_parser = commands.add_parser("prepare", help="parse the dbt project for Dagster (run by make)")
     prepare_parser.add_argument("--force", action="store_true", help="parse even when the manifest is up to date")

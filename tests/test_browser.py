@@ -5,6 +5,7 @@
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -131,17 +132,54 @@ def dagster_ui(sample_run, session_settings):
         stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/server_info", timeout=2)
-            break
-        except OSError:
-            assert server.poll() is None and time.monotonic() < deadline, "the Dagster webserver did not start"
-            time.sleep(1)
+    wait_for_webserver(url, server)
     yield url
     server.terminate()
     server.wait(timeout=30)
+
+
+def wait_for_webserver(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/server_info", timeout=2)
+            return
+        except OSError:
+            assert process.poll() is None and time.monotonic() < deadline, "the Dagster webserver did not start"
+            time.sleep(1)
+
+
+def test_dev_stops_every_dagster_process_it_started_on_sigterm(tmp_path):
+    """`make dev` runs `stigma-insights dev`: a SIGTERM (what make passes on) stops the webserver, the daemon
+    and the code servers within seconds, not a minute later or never."""
+    import psutil
+
+    port = free_port()
+    (tmp_path / "dagster_home").mkdir()
+    environment = {
+        **os.environ,
+        DAGSTER_HOME_ENV: str(tmp_path / "dagster_home"),
+        WAREHOUSE_ENV: str(tmp_path / "warehouse.duckdb"),
+        PROJECT_DIR_ENV: str(REPO_ROOT),
+    }
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "stigma_insights.orchestration.cli", "dev", "-p", str(port)],
+        cwd=REPO_ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_for_webserver(f"http://127.0.0.1:{port}", dev)
+    started = psutil.Process(dev.pid).children(recursive=True)
+    assert len(started) >= 4  # dagster dev, its webserver, its daemon, a code server
+
+    dev.send_signal(signal.SIGTERM)
+    output, _ = dev.communicate(timeout=30)
+
+    _, alive = psutil.wait_procs(started, timeout=5)
+    assert alive == [] and dev.returncode == 0, output[-2000:]
+    assert output.rstrip().endswith("Dagster stopped: webserver, daemon and code servers.")
 
 
 def page_once_loaded(driver, *texts: str, timeout: float = 90) -> str:
