@@ -42,6 +42,7 @@ class ProjectFiles(dg.ConfigurableResource):
     # (the collectors' state beside it: `<stem>_collect/`), as the DuckDB resource then holds no file.
     warehouse_file: str
     starter_annotations_folder: str
+    bundled_sample_folder: str  # the repository's sample landing files: a warehouse of only these is flagged
     engines_folder: str
     published_file: str
     report_file: str
@@ -179,6 +180,7 @@ def build_resources(settings: Settings, dbt_project) -> dict[str, dg.Configurabl
             landing_folder=str(settings.landing),
             warehouse_file=str(settings.warehouse),
             starter_annotations_folder=str(settings.starter_annotations),
+            bundled_sample_folder=str(settings.bundled_sample),
             engines_folder=str(settings.engines_folder),
             published_file=str(settings.published),
             report_file=str(settings.report),

@@ -181,6 +181,11 @@ class Settings:
         return self.project_dir / "data" / "annotations"
 
     @property
+    def bundled_sample(self) -> Path:
+        """The sample posts the repository ships (written for this project): a warehouse of only these is SAMPLE."""
+        return self.project_dir / "data" / "landing"
+
+    @property
     def engines_folder(self) -> Path:
         return self.embedding.cache_folder / "engines"
 

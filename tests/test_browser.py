@@ -96,9 +96,15 @@ def test_the_report_shows_the_charts_and_the_numbers_of_the_marts(browser, sampl
     for platform, share in comments_seeking_help:
         assert f"Of the stigma-related {platform} comments, {share:.0%} ask for help" in summary
     assert browser.find_element(By.ID, "checks").text.startswith(f"{checks_passed} passed, 0 failed")
-    # What the data says: a sentence per finding of the study, as the published marts give it, first on the page.
+    # Before any figure: the SAMPLE banner (this is the bundled sample) and the methods box's label quality.
+    assert browser.find_element(By.ID, "sample-banner").is_displayed()
+    with duckdb.connect(str(session_settings.published), read_only=True) as conn:
+        quality = conn.execute("select distinct dimension, macro_f1 from marts.label_quality order by 1").fetchall()
+    assert [row[:2] for row in table_rows(browser, "label-quality")] == [[d, f"{f1:.2f}"] for d, f1 in quality]
+    # What the data says: a sentence per finding of the study, as the published marts give it, after the methods.
     findings_section = browser.find_element(By.ID, "what-the-data-says")
-    assert browser.find_element(By.CSS_SELECTOR, "body > section").get_attribute("id") == "what-the-data-says"
+    sections = [s.get_attribute("id") for s in browser.find_elements(By.CSS_SELECTOR, "body > section")]
+    assert sections[:3] == ["methods", "what-the-data-says", "summary"]
     said = [p.text for p in findings_section.find_elements(By.CSS_SELECTOR, "p.finding-sentence")]
     assert said == [finding.sentence for finding in findings(read_figures(session_settings.published))]
     assert any("too few" in sentence for sentence in said) and any("95% CI" in sentence for sentence in said)

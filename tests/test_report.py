@@ -1,18 +1,27 @@
 """The insight report: built by the run and by `stigma-insights report`, from the published copy alone."""
 
 import base64
+import dataclasses
+import hashlib
 import html
 import shutil
+from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
 
-from stigma_insights.assets.publish.analyst_copy import PUBLICATION_TABLE
+from stigma_insights.assets.publish.analyst_copy import (
+    BUNDLED_SAMPLE,
+    OWN_DATA,
+    OWN_DATA_WITH_SAMPLE,
+    PUBLICATION_TABLE,
+    data_source,
+)
 from stigma_insights.assets.report.figures import ReportFigures, read_figures, summary_sentences
 from stigma_insights.assets.report.findings import findings
-from stigma_insights.assets.report.render import sections
+from stigma_insights.assets.report.render import render_html, sections
 from stigma_insights.instance import open_instance
 from stigma_insights.orchestration.cli import main
 
@@ -86,7 +95,8 @@ def test_the_report_command_builds_the_report_from_the_published_file_alone(samp
     cited = pd.read_csv(csv)
     assert list(cited.drop_duplicates("finding").sentence) == [finding.sentence for finding in findings(figures)]
     assert len(cited) == sum(max(len(finding.figures), 1) for finding in findings(figures))
-    assert (cited.n.dropna() >= 10).all()  # a count the published copy withholds stays out of the CSV too
+    people = cited[cited.figure != "count"]  # counts of subreddits are of communities, not people
+    assert (people.n.dropna() >= 10).all()  # a count the published copy withholds stays out of the CSV too
     assert (
         page.count("<svg") == len(sections(figures)) + len(charted) == 6 + len(charted)
         and "<script" not in page
@@ -100,6 +110,14 @@ def test_the_report_command_builds_the_report_from_the_published_file_alone(samp
         keys = conn.execute("select post_key, author_id from marts.fct_labelled_posts").fetchall()
     assert len(texts) > 100 and not [text for text in texts if text[:60] in page]
     assert not [key for pair in keys for key in pair if key and key in page]
+
+    # Built from the bundled sample, the report says so before anything else; on own data it does not.
+    assert 'id="sample-banner"' in page and page.index('id="sample-banner"') < page.index('id="what-the-data-says"')
+    assert "The bundled sample (not real data)." in page
+    own = render_html(dataclasses.replace(figures, publication={**figures.publication, "data_source": OWN_DATA}))
+    assert 'id="sample-banner"' not in own and "collected by this installation (own data)" in own
+    quality = figures.label_quality.drop_duplicates("dimension")
+    assert len(quality) == 4 and all(f"<td>{row.macro_f1:.2f}</td>" in page for row in quality.itertuples())
 
     assert main(["report", "--published", str(tmp_path / "missing.duckdb")]) == 2
 
@@ -137,3 +155,30 @@ def test_the_summary_says_whether_the_leading_stigma_domain_is_clearly_ahead():
     overlapping = summary_sentences(_domain_shares(community=(0.45, 0.35, 0.55), self_=(0.4, 0.3, 0.5)))
     assert any("overlaps that of self (40%), so the order of the two is not established" in s for s in overlapping)
     assert any("raw share" in s for s in overlapping)  # no figure is adjusted
+
+
+def test_the_data_source_is_the_bundled_sample_only_when_every_loaded_file_is_one_of_its_files(tmp_path):
+    """By the bytes of the files loaded, or by a shipped file's path (an earlier release's version of it)."""
+    sample = tmp_path / "landing"
+    (sample / "reddit_dump").mkdir(parents=True)
+    shipped = sample / "reddit_dump" / "RS_2026-01.ndjson"
+    shipped.write_text('{"id": "a"}\n')
+    own = tmp_path / "elsewhere" / "RS_2026-03.ndjson"
+    own.parent.mkdir()
+    own.write_text('{"id": "b"}\n')
+    conn = duckdb.connect()
+    conn.execute("create schema raw; create table raw.load_log (source_file varchar, file_sha256 varchar)")
+
+    def loaded(*files: tuple[Path, str]) -> str:
+        conn.execute("delete from raw.load_log")
+        for path, sha in files:
+            conn.execute("insert into raw.load_log values (?, ?)", [str(path), sha])
+        return data_source(conn, sample)
+
+    sha = hashlib.sha256(shipped.read_bytes()).hexdigest()
+    assert loaded((shipped, sha)) == BUNDLED_SAMPLE
+    assert loaded((tmp_path / "copy.ndjson", sha)) == BUNDLED_SAMPLE  # the same bytes, from another folder
+    assert loaded((shipped, "an earlier release's bytes")) == BUNDLED_SAMPLE
+    assert loaded((shipped, sha), (own, "own bytes")) == OWN_DATA_WITH_SAMPLE
+    assert loaded((own, "own bytes")) == OWN_DATA
+    assert loaded() == OWN_DATA  # nothing loaded: nothing to call a sample

@@ -4,6 +4,7 @@ Analysts open the published file read-only: they never contend for the warehouse
 lock, and a reader sees either the previous complete copy or the new one, never a half-run.
 """
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,12 +24,17 @@ WITHHELD_FLAG = "has_withheld_counts"
 WITHHELD_NOTE = f" Withheld (null) in the published copy where below {MIN_PUBLISHED_COUNT}."
 
 
+# What the published figures come from, by the bytes of the files the warehouse loaded.
+BUNDLED_SAMPLE, OWN_DATA, OWN_DATA_WITH_SAMPLE = "bundled sample", "own data", "own data and the bundled sample"
+
+
 @dataclass(frozen=True)
 class Publication:
     dagster_run_id: str
     checks_passed: int
     checks_failed: int
     failed_checks: str  # asset:check names, comma-separated ('' when every check passed)
+    data_source: str  # BUNDLED_SAMPLE, OWN_DATA or OWN_DATA_WITH_SAMPLE
 
 
 PUBLICATION_DESCRIPTION = "When, by which Dagster run and after which checks this copy was published."
@@ -38,7 +44,25 @@ PUBLICATION_COLUMNS = {
     "checks_passed": ("integer", "Data-quality checks (great-expectations suites, dbt tests) passed in that run."),
     "checks_failed": ("integer", "Checks that failed in that run (a failed blocking check stops publication)."),
     "failed_checks": ("varchar", "Names of the failed checks (asset:check), comma-separated; empty when none."),
+    "data_source": (
+        "varchar",
+        f"What the figures come from: '{BUNDLED_SAMPLE}' (the sample posts shipped with stigma-insights, written for"
+        f" it: not real data), '{OWN_DATA}' or '{OWN_DATA_WITH_SAMPLE}' (told by the bytes of the files loaded).",
+    ),
 }
+
+
+def data_source(conn: duckdb.DuckDBPyConnection, bundled_sample: Path) -> str:
+    """Whether the warehouse holds only the bundled sample's files, none of them, or both. A loaded file is the
+    sample's when its bytes are a shipped file's, or when it is a shipped file (same path) of an earlier release."""
+    shipped = [path for path in bundled_sample.rglob("*") if path.is_file()]
+    sample_bytes = {hashlib.sha256(path.read_bytes()).hexdigest() for path in shipped}
+    sample_paths = {str(path.resolve()) for path in shipped}
+    loaded = conn.execute("select distinct file_sha256, source_file from raw.load_log").fetchall()
+    is_sample = [sha in sample_bytes or str(Path(file).resolve()) in sample_paths for sha, file in loaded]
+    if is_sample and all(is_sample):
+        return BUNDLED_SAMPLE
+    return OWN_DATA_WITH_SAMPLE if any(is_sample) else OWN_DATA
 
 
 def publish_marts(conn: duckdb.DuckDBPyConnection, target: Path, publication: Publication) -> dict[str, int]:
@@ -129,8 +153,14 @@ def _write_publication(conn: duckdb.DuckDBPyConnection, publication: Publication
     columns = ", ".join(f"{name} {kind}" for name, (kind, _) in PUBLICATION_COLUMNS.items())
     conn.execute(f"create table {table} ({columns})")
     conn.execute(
-        f"insert into {table} values (now(), ?, ?, ?, ?)",
-        [publication.dagster_run_id, publication.checks_passed, publication.checks_failed, publication.failed_checks],
+        f"insert into {table} values (now(), ?, ?, ?, ?, ?)",
+        [
+            publication.dagster_run_id,
+            publication.checks_passed,
+            publication.checks_failed,
+            publication.failed_checks,
+            publication.data_source,
+        ],
     )
     conn.execute(f"comment on table {table} is {sql_string(PUBLICATION_DESCRIPTION)}")
     for name, (_, description) in PUBLICATION_COLUMNS.items():

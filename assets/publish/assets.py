@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from stigma_insights.assets.publish.analyst_copy import Publication, publish_marts
+from stigma_insights.assets.publish.analyst_copy import Publication, data_source, publish_marts
 from stigma_insights.resources import WAREHOUSE_POOL, ProjectFiles
 
 ANALYST_MARTS = dg.AssetKey(["published", "analyst_marts"])
@@ -28,14 +28,16 @@ def build_analyst_marts(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
     ) -> dg.MaterializeResult:
         target = Path(project_files.published_file)
         with duckdb.get_connection() as conn:
-            counts = publish_marts(conn, target, checks_of_this_run(context))
+            source = data_source(conn, Path(project_files.bundled_sample_folder))
+            counts = publish_marts(conn, target, publication_of_this_run(context, source))
         return dg.MaterializeResult(metadata={"path": str(target), "tables": dg.MetadataValue.json(counts)})
 
     return analyst_marts
 
 
-def checks_of_this_run(context: dg.AssetExecutionContext) -> Publication:
-    """The asset checks evaluated so far in this run: every check upstream of the published marts."""
+def publication_of_this_run(context: dg.AssetExecutionContext, source: str) -> Publication:
+    """This run's publication: its data source and the asset checks evaluated so far (every check upstream of
+    the published marts)."""
     records = context.instance.get_records_for_run(
         context.run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
     ).records
@@ -43,4 +45,4 @@ def checks_of_this_run(context: dg.AssetExecutionContext) -> Publication:
     failed = [
         f"{e.asset_check_key.asset_key.to_user_string()}:{e.asset_check_key.name}" for e in evaluations if not e.passed
     ]
-    return Publication(context.run.run_id, len(evaluations) - len(failed), len(failed), ", ".join(failed))
+    return Publication(context.run.run_id, len(evaluations) - len(failed), len(failed), ", ".join(failed), source)

@@ -31,6 +31,7 @@ class ReportFigures:
         default_factory=lambda: pd.DataFrame(columns=["dimension", "platform", "n_labels", "n_uncertain"])
     )
     gender_by_platform: pd.DataFrame = field(default_factory=pd.DataFrame)  # marts.agg_disclosed_gender_by_platform
+    label_quality: pd.DataFrame = field(default_factory=pd.DataFrame)  # marts.label_quality
     reception: pd.DataFrame = field(default_factory=pd.DataFrame)  # marts.agg_reception
 
     def slice(self, grouping: str, dimension: str) -> pd.DataFrame:
@@ -88,6 +89,7 @@ def read_figures(published: Path) -> ReportFigures:
             uncertain=uncertain,
             gender_by_platform=conn.sql(f"select * from {marts}.agg_disclosed_gender_by_platform").df(),
             reception=conn.sql(f"select * from {marts}.agg_reception").df(),
+            label_quality=conn.sql(f"select * from {marts}.label_quality").df(),
         )
 
 

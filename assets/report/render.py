@@ -6,6 +6,7 @@ beside it, for screen readers and for copying numbers.
 """
 
 import base64
+import importlib.metadata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ import jinja2
 import pandas as pd
 import vl_convert
 
+from stigma_insights.assets.publish.analyst_copy import BUNDLED_SAMPLE
 from stigma_insights.assets.report.figures import (
     DOMAIN,
     INTENT,
@@ -217,6 +219,22 @@ def finding_table(finding: Finding) -> pd.DataFrame:
     )
 
 
+def label_quality_table(figures: ReportFigures) -> pd.DataFrame:
+    """Per dimension: macro-F1, accuracy and the annotated posts they were measured on."""
+    rows = figures.label_quality.drop_duplicates("dimension").sort_values("dimension")
+    return pd.DataFrame(
+        {
+            "dimension": rows.dimension,
+            "macro-F1": rows.macro_f1.map("{:.2f}".format),
+            "accuracy": rows.accuracy.map("{:.0%}".format),
+            "annotated posts": rows.n_annotated.map("{:,}".format),
+            "measured on": rows.measured_on.map(
+                {"annotations": "annotated real posts", "taxonomy examples": "the taxonomy's examples only"}
+            ),
+        }
+    )
+
+
 def svg(chart: alt.TopLevelMixin) -> str:
     return vl_convert.vegalite_to_svg(chart.to_dict())
 
@@ -243,6 +261,10 @@ def render_html(figures: ReportFigures, built_at: datetime | None = None) -> str
             for finding in findings(figures)
         ],
         summary=summary_sentences(figures),
+        data_source=(figures.publication or {}).get("data_source"),
+        bundled_sample=BUNDLED_SAMPLE,
+        label_quality=label_quality_table(figures),
+        tool_version=importlib.metadata.version("stigma-insights"),
         sections=[(section, svg(section.chart)) for section in sections(figures)],
         uncertain=uncertain.assign(
             labels=uncertain.n_labels.map(count_text),
