@@ -21,6 +21,21 @@ def settings_for(warehouse: Path, landing: Path = SAMPLE_LANDING) -> Settings:
     )
 
 
+def reddit_posts(count: int):
+    """The report's sources figure of a warehouse of `count` Reddit posts, created in January 2026."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "platform": ["reddit"],
+            "kind": ["post"],
+            "n_items": [count],
+            "first_created_at": [pd.Timestamp("2026-01-01", tz="UTC")],
+            "last_created_at": [pd.Timestamp("2026-02-01", tz="UTC")],
+        }
+    )
+
+
 def public_post_key(post_key: str) -> str:
     """The pseudonym analysts see for a warehouse post key, under the key the test runs use."""
     from stigma_insights.assets.privacy import pseudonym_key, pseudonymise_post_key

@@ -6,6 +6,8 @@ import pytest
 from stigma_insights.assets.report.figures import ReportFigures
 from stigma_insights.assets.report.findings import FINDINGS, findings, findings_table, shown_n
 
+from conftest import reddit_posts
+
 SHARE_COLUMNS = ["grouping", "group_value", "dimension", "label", "quoted_share", "quoted_ci_low", "quoted_ci_high"]
 
 
@@ -23,15 +25,6 @@ def figures_of(n_group: int | None, n_replies: int | None = 40, n_disclosed: int
     ]
     shares = pd.DataFrame(rows, columns=SHARE_COLUMNS).assign(
         n_group=pd.array([n_group] * len(rows), dtype="Int64"), quoted_figure="adjusted", is_small_group=False
-    )
-    sources = pd.DataFrame(
-        {
-            "platform": ["reddit"],
-            "kind": ["post"],
-            "n_items": [500],
-            "first_created_at": [pd.Timestamp("2026-01-01", tz="UTC")],
-            "last_created_at": [pd.Timestamp("2026-02-01", tz="UTC")],
-        }
     )
     regions = pd.DataFrame({"region": ["South Asia", "Global"], "n_subreddits": [8, 6]})
     genders = pd.DataFrame(
@@ -60,7 +53,9 @@ def figures_of(n_group: int | None, n_replies: int | None = 40, n_disclosed: int
             "answered_with_empathic_reply_share_ci_high": [0.82],
         }
     )
-    return ReportFigures(shares, regions, sources, [], [], None, gender_by_platform=genders, reception=reception)
+    return ReportFigures(
+        shares, regions, reddit_posts(500), [], [], None, gender_by_platform=genders, reception=reception
+    )
 
 
 def sentences(figures: ReportFigures) -> dict[str, str]:

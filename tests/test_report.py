@@ -25,6 +25,8 @@ from stigma_insights.assets.report.render import render_html, sections
 from stigma_insights.instance import open_instance
 from stigma_insights.orchestration.cli import main
 
+from conftest import reddit_posts
+
 REPORT = dg.AssetKey(["published", "insight_report"])
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -136,16 +138,7 @@ def _domain_shares(community: tuple[float, float, float], self_: tuple[float, fl
         rows,
         columns=["grouping", "group_value", "dimension", "label", "quoted_share", "quoted_ci_low", "quoted_ci_high"],
     ).assign(n_group=100, n_posts=10, n_uncertain=1, quoted_figure="raw", is_small_group=False)
-    sources = pd.DataFrame(
-        {
-            "platform": ["reddit"],
-            "kind": ["post"],
-            "n_items": [200],
-            "first_created_at": [pd.Timestamp("2026-01-01", tz="UTC")],
-            "last_created_at": [pd.Timestamp("2026-02-01", tz="UTC")],
-        }
-    )
-    return ReportFigures(shares, pd.DataFrame(), sources, [], [], None)
+    return ReportFigures(shares, pd.DataFrame(), reddit_posts(200), [], [], None)
 
 
 def test_the_summary_says_whether_the_leading_stigma_domain_is_clearly_ahead():

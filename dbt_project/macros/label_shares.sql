@@ -12,6 +12,14 @@
     {%- endif -%}
 {%- endmacro %}
 
+{# `count` / `total` as the column `name`, with its 95% Wilson interval as `name`_ci_low and `name`_ci_high. #}
+{% macro share_with_interval(count, total, name='share') -%}
+    {%- set share = count ~ ' / ' ~ total -%}
+    {{ share }} as {{ name }},
+    {{ wilson_bound(share, total, 'low') }} as {{ name }}_ci_low,
+    {{ wilson_bound(share, total, 'high') }} as {{ name }}_ci_high
+{%- endmacro %}
+
 {# One grouping of agg_label_shares, with its own group columns, for the dimensions `dimension_filter` keeps. #}
 {% macro label_shares_slice(grouping, group_columns, dimension_filter) %}
 select

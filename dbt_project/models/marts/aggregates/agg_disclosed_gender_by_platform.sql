@@ -26,9 +26,7 @@ select
     n_posts,
     n_disclosed,
     n_items,
-    n_posts / n_disclosed as share,
-    {{ wilson_bound('n_posts / n_disclosed', 'n_disclosed', 'low') }} as share_ci_low,
-    {{ wilson_bound('n_posts / n_disclosed', 'n_disclosed', 'high') }} as share_ci_high,
+    {{ share_with_interval('n_posts', 'n_disclosed') }},
     n_disclosed < {{ var('min_group_size') }} as is_small_group
 from counted
 join platforms using (platform)

@@ -86,9 +86,7 @@ select
     n_posts,
     n_uncertain,
     n_group,
-    n_posts / n_group as share,
-    {{ wilson_bound('n_posts / n_group', 'n_group', 'low') }} as share_ci_low,
-    {{ wilson_bound('n_posts / n_group', 'n_group', 'high') }} as share_ci_high,
+    {{ share_with_interval('n_posts', 'n_group') }},
     n_group < {{ var('min_group_size') }} as is_small_group
 from complete
 order by grouping, group_value, dimension, label_position

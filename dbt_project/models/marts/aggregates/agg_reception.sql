@@ -42,14 +42,6 @@ counted as (
     group by grouping sets (
         (platform, parent_stigma_domain, parent_intent, mechanism), (platform, parent_intent, mechanism)
     )
-),
-
-shares as (
-    select
-        *,
-        n_empathic_replies / n_replies as empathic_share,
-        n_answered_with_empathic_reply / n_answered as answered_with_empathic_reply_share
-    from counted
 )
 
 select
@@ -59,15 +51,9 @@ select
     mechanism,
     n_replies,
     n_empathic_replies,
-    empathic_share,
-    {{ wilson_bound('empathic_share', 'n_replies', 'low') }} as empathic_share_ci_low,
-    {{ wilson_bound('empathic_share', 'n_replies', 'high') }} as empathic_share_ci_high,
+    {{ share_with_interval('n_empathic_replies', 'n_replies', 'empathic_share') }},
     n_answered,
     n_answered_with_empathic_reply,
-    answered_with_empathic_reply_share,
-    {{ wilson_bound('answered_with_empathic_reply_share', 'n_answered', 'low') }}
-        as answered_with_empathic_reply_share_ci_low,
-    {{ wilson_bound('answered_with_empathic_reply_share', 'n_answered', 'high') }}
-        as answered_with_empathic_reply_share_ci_high,
+    {{ share_with_interval('n_answered_with_empathic_reply', 'n_answered', 'answered_with_empathic_reply_share') }},
     n_replies < {{ var('min_group_size') }} as is_small_group
-from shares
+from counted
