@@ -63,16 +63,18 @@ def _quoted_rows(figures: ReportFigures, grouping: str, dimension: str, label: s
     return rows[rows.label == label]
 
 
-def _quoted(figures: ReportFigures, grouping: str, group_value: str, dimension: str, label: str) -> dict | None:
-    """One quoted share as a figure row, or None where the group is absent or too thin."""
+def _quoted(figures: ReportFigures, grouping: str, group_value: str, dimension: str, label: str) -> list[dict]:
+    """One quoted share as a figure row, or none where the group is absent or too thin."""
     rows = _quoted_rows(figures, grouping, dimension, label)
     rows = rows[rows.group_value == group_value]
     if rows.empty or is_thin(rows.iloc[0].n_group):
-        return None
+        return []
     row = rows.iloc[0]
-    return _figure(
-        group_value, label, row.quoted_share, row.quoted_ci_low, row.quoted_ci_high, row.n_group, row.quoted_figure
-    )
+    return [
+        _figure(
+            group_value, label, row.quoted_share, row.quoted_ci_low, row.quoted_ci_high, row.n_group, row.quoted_figure
+        )
+    ]
 
 
 def _phrase(row: dict) -> str:
@@ -97,7 +99,7 @@ def _per_platform(
 def community_stigma(figures: ReportFigures) -> Finding:
     sentence, rows = _per_platform(
         figures,
-        lambda platform: [r for r in [_quoted(figures, "platform", platform, DOMAIN, COMMUNITY)] if r],
+        lambda platform: _quoted(figures, "platform", platform, DOMAIN, COMMUNITY),
         lambda platform, found: (
             f"on {platform}, {_phrase(found[0])} of stigma-related items describe community"
             " stigma (held by family, peers, workplace or society)"
@@ -111,8 +113,8 @@ def community_stigma(figures: ReportFigures) -> Finding:
 
 def awareness_versus_actionable(figures: ReportFigures) -> Finding:
     def measure(platform: str) -> list[dict]:
-        found = [_quoted(figures, "platform", platform, INTENT, label) for label in (AWARENESS, ADVICE)]
-        return [r for r in found if r] if all(found) else []
+        found = [row for label in (AWARENESS, ADVICE) for row in _quoted(figures, "platform", platform, INTENT, label)]
+        return found if len(found) == 2 else []
 
     sentence, rows = _per_platform(
         figures,
@@ -131,9 +133,7 @@ def awareness_versus_actionable(figures: ReportFigures) -> Finding:
 def resource_questions_in_comments(figures: ReportFigures) -> Finding:
     sentence, rows = _per_platform(
         figures,
-        lambda platform: [
-            r for r in [_quoted(figures, "platform_kind", f"{platform} / comment", INTENT, SEEKING_HELP)] if r
-        ],
+        lambda platform: _quoted(figures, "platform_kind", f"{platform} / comment", INTENT, SEEKING_HELP),
         lambda platform, found: f"{_phrase(found[0])} of stigma-related {platform} comments ask for help or resources",
         "stigma-related comments",
     )
@@ -211,7 +211,7 @@ def adolescents_and_parents(figures: ReportFigures) -> Finding:
     found = [
         row
         for band in sorted(bands.group_value)
-        if (row := _quoted(figures, "self_disclosed_age_band", band, SOURCE, PARENTS))
+        for row in _quoted(figures, "self_disclosed_age_band", band, SOURCE, PARENTS)
     ]
     adolescents = [row for row in found if row["group"] == ADOLESCENTS]
     if not adolescents:
