@@ -176,7 +176,7 @@ def summary_sentences(figures: ReportFigures) -> list[str]:
     small = small_groups(figures)
     if len(small):
         sentences.append(
-            f"{len(small)} groups are small and drawn faded: read them with care"
+            f"{len(small)} groups are too small to chart (in the tables only): read them with care"
             f" ({', '.join(f'{r.group_value} ({base_text(r.n_group)})' for r in small.itertuples())})."
         )
     return sentences

@@ -44,23 +44,26 @@ class Section:
     key: str  # stable id: the page anchor and the figure table's data-figure attribute
     title: str
     explanation: str
-    chart: alt.TopLevelMixin
+    chart: alt.TopLevelMixin | None  # None: nothing to draw (the explanation says why)
     table: pd.DataFrame  # the figures the chart draws
 
 
-def share_chart(rows: pd.DataFrame, columns: int = 4) -> alt.FacetChart:
-    """Bars of the raw shares with their 95% intervals as error bars, one panel per group; small groups faded."""
+def share_chart(rows: pd.DataFrame, columns: int = 4) -> alt.FacetChart | None:
+    """Bars of the raw shares with their 95% intervals as error bars, one panel per group. Small groups are
+    left to the table: a bar of a handful of items looks as sure as any other. None: every group is small."""
+    rows = rows[~rows.is_small_group]
+    if rows.empty:
+        return None
     data = rows.assign(
         value=rows.share,
         low=rows.share_ci_low,
         high=rows.share_ci_high,
         group=rows.group_value + " (n=" + rows.n_group.map(count_text) + ")",
         items=rows.n_posts.map(count_text),
-    )[["group", "label", "value", "low", "high", "items", "is_small_group"]]
+    )[["group", "label", "value", "low", "high", "items"]]
     base = alt.Chart().encode(y=alt.Y("label:N", title=None))
     bars = base.mark_bar().encode(
         x=SHARE_AXIS,
-        opacity=alt.condition("datum.is_small_group", alt.value(0.35), alt.value(0.9)),
         tooltip=[
             "group",
             "label",
@@ -118,33 +121,43 @@ def sections(figures: ReportFigures) -> list[Section]:
     domain_by_region = figures.slice("region", DOMAIN)
     domain_by_gender = figures.slice("self_disclosed_gender", DOMAIN)
     domain_by_language = figures.slice("language", DOMAIN)
-    adjusted = pd.concat([figures.slice("platform", DOMAIN), figures.slice("platform", INTENT)])
+    by_platform = pd.concat([figures.slice("platform", DOMAIN), figures.slice("platform", INTENT)])
+    # Adjusted shares are charted only where the marts quote them: elsewhere one line says why not.
+    adjusted = by_platform[by_platform.quoted_figure == "adjusted"]
+    not_quoted = by_platform[by_platform.quoted_figure != "adjusted"].drop_duplicates("dimension")
+    why_not = " ".join(
+        f"{dimension} is quoted raw: {note.removeprefix('raw: ')}."
+        for dimension, note in zip(not_quoted.dimension, not_quoted.quote_note.astype(str), strict=True)
+    )
+    small = " Small groups (too few stigma-related items: is_small_group) are in the table, not the chart."
     return [
         Section(
             "stigma-domain-by-platform",
             "Which stigma people describe, by platform",
-            "Share of each stigma domain among the posts and comments labelled stigma-related.",
+            "Share of each stigma domain among the posts and comments labelled stigma-related." + small,
             share_chart(domain_by_platform),
             figure_table(domain_by_platform),
         ),
         Section(
             "intent-by-platform-and-kind",
             "Awareness, actionable advice and help-seeking, in posts and in comments",
-            "Share of each intent among stigma-related items; in comments, seeking_help shows who asks for help.",
+            "Share of each intent among stigma-related items; in comments, seeking_help shows who asks for help."
+            + small,
             share_chart(intent_by_platform_kind, columns=2),
             figure_table(intent_by_platform_kind),
         ),
         Section(
             "stigma-domain-by-region",
             "Stigma domain by region of origin",
-            "Region of origin of the subreddit or the TikTok region; Global covers communities of no one region.",
+            "Region of origin of the subreddit or the TikTok region; Global covers communities of no one region."
+            + small,
             share_chart(domain_by_region),
             figure_table(domain_by_region),
         ),
         Section(
             "stigma-domain-by-gender",
             "Stigma domain by self-disclosed gender",
-            "Gender as authors state it about themselves; most authors do not say ('not disclosed').",
+            "Gender as authors state it about themselves; most authors do not say ('not disclosed')." + small,
             share_chart(domain_by_gender),
             figure_table(domain_by_gender),
         ),
@@ -153,7 +166,7 @@ def sections(figures: ReportFigures) -> list[Section]:
             "Stigma domain by language",
             "Language the post is written in (detected; hinglish and taglish mix English with romanised Hindi"
             " or Tagalog). Posts not in English are labelled by the multilingual model: read their groups with"
-            " their intervals.",
+            " their intervals." + small,
             share_chart(domain_by_language),
             figure_table(domain_by_language),
         ),
@@ -161,9 +174,9 @@ def sections(figures: ReportFigures) -> list[Section]:
             "raw-versus-adjusted",
             "Raw versus error-adjusted shares",
             "Raw: classify and count. Adjusted: corrected for the classifier's error rates measured on annotated"
-            " posts (its interval carries the uncertainty of those rates too). The quoted figure is the adjusted"
-            " share only where enough annotated real posts of every class measure the rates.",
-            raw_versus_adjusted_chart(adjusted),
+            " posts (its interval carries the uncertainty of those rates too), shown where it is the figure to"
+            " quote: where enough annotated real posts of every class measure the rates. " + why_not,
+            raw_versus_adjusted_chart(adjusted) if len(adjusted) else None,
             adjusted_table(adjusted),
         ),
     ]
@@ -177,8 +190,9 @@ def adjusted_table(rows: pd.DataFrame) -> pd.DataFrame:
             "label": rows.label,
             "raw": rows.share.map("{:.1%}".format),
             "adjusted": rows.adjusted_share.map(lambda v: "" if pd.isna(v) else f"{v:.1%}"),
-            "quoted": rows.quoted_figure,
-            "why": rows.quote_note,
+            "adjusted 95% interval": [
+                f"{low:.1%} - {high:.1%}" for low, high in zip(rows.adjusted_ci_low, rows.adjusted_ci_high, strict=True)
+            ],
         }
     )
 
@@ -241,7 +255,10 @@ def svg(chart: alt.TopLevelMixin) -> str:
 
 def png_preview(figures: ReportFigures) -> bytes:
     """The main chart (stigma domain by platform) as PNG, for the asset's page in the Dagster UI."""
-    chart = share_chart(figures.slice("platform", DOMAIN)).properties(title="Stigma domain by platform")
+    chart = share_chart(figures.slice("platform", DOMAIN)) or alt.Chart(
+        pd.DataFrame({"note": ["Too few stigma-related items on every platform to chart"]})
+    ).mark_text().encode(text="note:N")
+    chart = chart.properties(title="Stigma domain by platform")
     return vl_convert.vegalite_to_png(chart.to_dict(), scale=1)
 
 
@@ -265,7 +282,7 @@ def render_html(figures: ReportFigures, built_at: datetime | None = None) -> str
         bundled_sample=BUNDLED_SAMPLE,
         label_quality=label_quality_table(figures),
         tool_version=importlib.metadata.version("stigma-insights"),
-        sections=[(section, svg(section.chart)) for section in sections(figures)],
+        sections=[(section, "" if section.chart is None else svg(section.chart)) for section in sections(figures)],
         uncertain=uncertain.assign(
             labels=uncertain.n_labels.map(count_text),
             uncertain=uncertain.n_uncertain.map(count_text),
