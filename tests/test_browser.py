@@ -104,7 +104,7 @@ def test_the_report_shows_the_charts_and_the_numbers_of_the_marts(browser, sampl
     # What the data says: a sentence per finding of the study, as the published marts give it, after the methods.
     findings_section = browser.find_element(By.ID, "what-the-data-says")
     sections = [s.get_attribute("id") for s in browser.find_elements(By.CSS_SELECTOR, "body > section")]
-    assert sections[:3] == ["methods", "what-the-data-says", "summary"]
+    assert sections[:4] == ["methods", "what-changed", "what-the-data-says", "summary"]
     said = [p.text for p in findings_section.find_elements(By.CSS_SELECTOR, "p.finding-sentence")]
     assert said == [finding.sentence for finding in findings(read_figures(session_settings.published))]
     assert any("too few" in sentence for sentence in said) and any("95% CI" in sentence for sentence in said)

@@ -22,7 +22,7 @@ from stigma_insights.assets.labels.embedding import embedding_model_id
 from stigma_insights.assets.labels.empathy import MECHANISMS
 from stigma_insights.assets.labels.multilingual import multilingual_model_id
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
-from stigma_insights.assets.publish.analyst_copy import PUBLICATION_TABLE
+from stigma_insights.assets.publish.analyst_copy import CHANGES_TABLE, PUBLICATION_TABLE
 from stigma_insights.orchestration.cli import landing_problems
 from stigma_insights.quality.suites import MAX_FAILING_KEYS
 
@@ -619,7 +619,7 @@ def test_the_published_copy_holds_exactly_the_marts(warehouse, session_settings)
     with duckdb.connect(str(published), read_only=True) as copy:
         copied = {t: copy.execute(f"select count(*) from marts.{t}").fetchone()[0] for t in marts}
         tables = set(copy.execute("select schema_name, table_name from duckdb_tables()").fetchall())
-    assert tables == {("marts", table) for table in [*marts, PUBLICATION_TABLE]}
+    assert tables == {("marts", table) for table in [*marts, PUBLICATION_TABLE, CHANGES_TABLE]}
     assert copied == {t: warehouse.execute(f"select count(*) from marts.{t}").fetchone()[0] for t in marts}
 
 
@@ -631,7 +631,7 @@ def test_the_published_copy_describes_every_table_and_column(session_settings, s
             "select table_name, column_name from duckdb_columns()"
             " where schema_name = 'marts' and coalesce(comment, '') = ''"
         ).fetchall()
-    assert len(tables) == 16 and all(comment for _, comment in tables)
+    assert len(tables) == 17 and all(comment for _, comment in tables)
     assert undocumented == []
 
 

@@ -14,10 +14,14 @@ import pytest
 
 from stigma_insights.assets.publish.analyst_copy import (
     BUNDLED_SAMPLE,
+    CHANGES_TABLE,
     OWN_DATA,
     OWN_DATA_WITH_SAMPLE,
     PUBLICATION_TABLE,
+    Publication,
+    change_summary,
     data_source,
+    publish_marts,
 )
 from stigma_insights.assets.report.figures import ReportFigures, read_figures, summary_sentences
 from stigma_insights.assets.report.findings import findings
@@ -175,3 +179,35 @@ def test_the_data_source_is_the_bundled_sample_only_when_every_loaded_file_is_on
     assert loaded((shipped, sha), (own, "own bytes")) == OWN_DATA_WITH_SAMPLE
     assert loaded((own, "own bytes")) == OWN_DATA
     assert loaded() == OWN_DATA  # nothing loaded: nothing to call a sample
+
+
+def test_a_publication_says_what_changed_since_the_copy_it_replaced(tmp_path):
+    """Headline quoted shares before and after, and the labelling ids before and after; the first copy has
+    nothing to compare with."""
+    conn = duckdb.connect()
+    conn.execute(
+        "create schema marts;"
+        " create table marts.agg_adjusted_label_shares as select * from (values"
+        " ('platform', 'reddit', 'relevance', 'relevant', 0.20::double, 'adjusted'),"
+        " ('region', 'Europe', 'relevance', 'relevant', 0.30::double, 'raw'))"
+        " t(grouping, group_value, dimension, label, quoted_share, quoted_figure);"
+        " create table marts.fct_labelled_posts as select 'minilm|engine:a' as model_name, '1' as taxonomy_version"
+    )
+    target = tmp_path / "published.duckdb"
+    run = Publication("run", 1, 0, "", OWN_DATA)
+
+    publish_marts(conn, target, run)
+    assert change_summary(target) == {"previous_published_at": "none: the first publication"}
+    conn.execute("update marts.agg_adjusted_label_shares set quoted_share = quoted_share + 0.04")
+    conn.execute("update marts.fct_labelled_posts set model_name = 'minilm|engine:b'")
+    publish_marts(conn, target, run)
+
+    with duckdb.connect(str(target), read_only=True) as copy:
+        changes = copy.execute(f"select group_value, share_before, share_after, change from marts.{CHANGES_TABLE}")
+        assert [tuple(round(v, 2) if isinstance(v, float) else v for v in row) for row in changes.fetchall()] == [
+            ("reddit", 0.2, 0.24, 0.04)  # the headline groupings only
+        ]
+        [ids] = copy.execute("select previous_model_names, model_names from marts.publication").fetchall()
+    assert ids == ("minilm|engine:a", "minilm|engine:b")
+    summary = change_summary(target)
+    assert summary["figures_moved_a_point"] == 1 and summary["method_changed"] is True

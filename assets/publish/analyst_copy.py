@@ -49,6 +49,33 @@ PUBLICATION_COLUMNS = {
         f"What the figures come from: '{BUNDLED_SAMPLE}' (the sample posts shipped with stigma-insights, written for"
         f" it: not real data), '{OWN_DATA}' or '{OWN_DATA_WITH_SAMPLE}' (told by the bytes of the files loaded).",
     ),
+    "model_names": (
+        "varchar",
+        "The labelling models and engines of the published labels (fct model_name), ' | '-joined.",
+    ),
+    "taxonomy_versions": ("varchar", "The taxonomy versions of the published labels, comma-separated."),
+    "previous_published_at": ("timestamptz", "When the copy this one replaced was published (null: the first)."),
+    "previous_model_names": ("varchar", "model_names of the copy this one replaced."),
+    "previous_taxonomy_versions": ("varchar", "taxonomy_versions of the copy this one replaced."),
+}
+# The headline figures before and after: a reader of two reports can tell a change in the data from a change in
+# the method (the ids in the publication row).
+CHANGES_TABLE = "changes_since_last_publication"
+CHANGES_DESCRIPTION = (
+    "The quoted shares per platform, and per platform and kind, in this copy and in the one it replaced (null"
+    " before: a new figure, or the first publication), with the change in points of share."
+)
+HEADLINE_GROUPINGS = ("platform", "platform_kind")
+CHANGES_COLUMNS = {
+    "grouping": "platform or platform_kind.",
+    "group_value": "The group (reddit, tiktok / comment, ...).",
+    "dimension": "Taxonomy dimension.",
+    "label": "Label on that dimension.",
+    "share_before": "The quoted share in the copy this one replaced.",
+    "share_after": "The quoted share in this copy.",
+    "figure_before": "raw or adjusted, before.",
+    "figure_after": "raw or adjusted, now.",
+    "change": "share_after - share_before.",
 }
 
 
@@ -79,6 +106,7 @@ def publish_marts(conn: duckdb.DuckDBPyConnection, target: Path, publication: Pu
             [ANALYST_SCHEMA],
         ).fetchall()
     ]
+    previous = _previous_copy(conn, target)
     conn.execute(f"attach '{staging}' as published")
     try:
         conn.execute(f"create schema published.{ANALYST_SCHEMA}")
@@ -89,16 +117,76 @@ def publish_marts(conn: duckdb.DuckDBPyConnection, target: Path, publication: Pu
                 f" select {_withholding_select(withheld.get(table, []))} from {ANALYST_SCHEMA}.{table}"
             )
         _copy_comments(conn, tables, withheld)
-        _write_publication(conn, publication)
-        tables.append(PUBLICATION_TABLE)
+        _write_publication(conn, publication, previous)
+        _write_changes(conn, previous)
+        tables += [PUBLICATION_TABLE, CHANGES_TABLE]
         counts = {
             table: conn.execute(f"select count(*) from published.{ANALYST_SCHEMA}.{table}").fetchall()[0][0]
             for table in tables
         }
     finally:
         conn.execute("detach published")
+        if previous:
+            conn.execute(f"detach {previous}")
     os.replace(staging, target)  # atomic on one file system: readers see the old file or the new one
     return counts
+
+
+def change_summary(published: Path, moved: float = 0.01) -> dict[str, str | int | bool]:
+    """What changed since the copy the published one replaced: for the publish asset's metadata."""
+    with duckdb.connect(str(published), read_only=True) as conn:
+        [(previous, method_changed)] = conn.execute(
+            "select previous_published_at::varchar, model_names is distinct from previous_model_names"
+            " or taxonomy_versions is distinct from previous_taxonomy_versions"
+            f" from {ANALYST_SCHEMA}.{PUBLICATION_TABLE}"
+        ).fetchall()
+        [(figures_moved,)] = conn.execute(
+            f"select count(*) from {ANALYST_SCHEMA}.{CHANGES_TABLE} where abs(change) >= ?"
+            " or figure_before is distinct from figure_after",
+            [moved],
+        ).fetchall()
+    if previous is None:
+        return {"previous_published_at": "none: the first publication"}
+    return {"previous_published_at": previous, "figures_moved_a_point": figures_moved, "method_changed": method_changed}
+
+
+def _previous_copy(conn: duckdb.DuckDBPyConnection, target: Path) -> str | None:
+    """The copy about to be replaced, attached read-only as `previous`; None when there is none to compare with
+    (the first publication, or a copy from a version without quoted shares or a publication row)."""
+    if not target.exists():
+        return None
+    conn.execute(f"attach {sql_string(str(target))} as previous (read_only)")
+    [(found,)] = conn.execute(
+        "select count(*) from duckdb_columns() where database_name = 'previous' and schema_name = ?"
+        " and ((table_name = 'agg_adjusted_label_shares' and column_name = 'quoted_share')"
+        " or (table_name = ? and column_name = 'model_names'))",
+        [ANALYST_SCHEMA, PUBLICATION_TABLE],
+    ).fetchall()
+    if found == 2:
+        return "previous"
+    conn.execute("detach previous")
+    return None
+
+
+def _write_changes(conn: duckdb.DuckDBPyConnection, previous: str | None) -> None:
+    new = f"published.{ANALYST_SCHEMA}.agg_adjusted_label_shares"
+    old = f"{previous}.{ANALYST_SCHEMA}.agg_adjusted_label_shares" if previous else f"(select * from {new} where false)"
+    table = f"published.{ANALYST_SCHEMA}.{CHANGES_TABLE}"
+    conn.execute(
+        f"""create table {table} as
+            select grouping, group_value, dimension, label,
+                   before.quoted_share as share_before, after.quoted_share as share_after,
+                   before.quoted_figure as figure_before, after.quoted_figure as figure_after,
+                   after.quoted_share - before.quoted_share as change
+            from {new} as after
+            left join {old} as before using (grouping, group_value, dimension, label)
+            where grouping in (select unnest($groupings))
+            order by all""",
+        {"groupings": list(HEADLINE_GROUPINGS)},
+    )
+    conn.execute(f"comment on table {table} is {sql_string(CHANGES_DESCRIPTION)}")
+    for column, description in CHANGES_COLUMNS.items():
+        conn.execute(f"comment on column {table}.{column} is {sql_string(description)}")
 
 
 def _people_counts(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
@@ -148,19 +236,31 @@ def _copy_comments(conn: duckdb.DuckDBPyConnection, tables: list[str], withheld:
             conn.execute(f"comment on column {target}.{table}.{WITHHELD_FLAG} is {sql_string(flag_comment)}")
 
 
-def _write_publication(conn: duckdb.DuckDBPyConnection, publication: Publication) -> None:
+def _write_publication(conn: duckdb.DuckDBPyConnection, publication: Publication, previous: str | None) -> None:
     table = f"published.{ANALYST_SCHEMA}.{PUBLICATION_TABLE}"
     columns = ", ".join(f"{name} {kind}" for name, (kind, _) in PUBLICATION_COLUMNS.items())
     conn.execute(f"create table {table} ({columns})")
+    before = (
+        f"(select published_at, model_names, taxonomy_versions from {previous}.{ANALYST_SCHEMA}.{PUBLICATION_TABLE})"
+        if previous
+        else "(select null::timestamptz as published_at, null as model_names, null as taxonomy_versions)"
+    )
     conn.execute(
-        f"insert into {table} values (now(), ?, ?, ?, ?, ?)",
-        [
-            publication.dagster_run_id,
-            publication.checks_passed,
-            publication.checks_failed,
-            publication.failed_checks,
-            publication.data_source,
-        ],
+        f"""insert into {table}
+            select now(), $run, $passed, $failed, $failed_checks, $source,
+                   (select string_agg(distinct model_name, ' | ' order by model_name)
+                    from published.{ANALYST_SCHEMA}.fct_labelled_posts),
+                   (select string_agg(distinct taxonomy_version, ', ' order by taxonomy_version)
+                    from published.{ANALYST_SCHEMA}.fct_labelled_posts),
+                   before.published_at, before.model_names, before.taxonomy_versions
+            from {before} as before""",
+        {
+            "run": publication.dagster_run_id,
+            "passed": publication.checks_passed,
+            "failed": publication.checks_failed,
+            "failed_checks": publication.failed_checks,
+            "source": publication.data_source,
+        },
     )
     conn.execute(f"comment on table {table} is {sql_string(PUBLICATION_DESCRIPTION)}")
     for name, (_, description) in PUBLICATION_COLUMNS.items():

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 from dagster_duckdb import DuckDBResource
 
-from stigma_insights.assets.publish.analyst_copy import Publication, data_source, publish_marts
+from stigma_insights.assets.publish.analyst_copy import Publication, change_summary, data_source, publish_marts
 from stigma_insights.resources import WAREHOUSE_POOL, ProjectFiles
 
 ANALYST_MARTS = dg.AssetKey(["published", "analyst_marts"])
@@ -30,7 +30,9 @@ def build_analyst_marts(deps: Sequence[dg.AssetKey]) -> dg.AssetsDefinition:
         with duckdb.get_connection() as conn:
             source = data_source(conn, Path(project_files.bundled_sample_folder))
             counts = publish_marts(conn, target, publication_of_this_run(context, source))
-        return dg.MaterializeResult(metadata={"path": str(target), "tables": dg.MetadataValue.json(counts)})
+        return dg.MaterializeResult(
+            metadata={"path": str(target), "tables": dg.MetadataValue.json(counts), **change_summary(target)}
+        )
 
     return analyst_marts
 

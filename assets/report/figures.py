@@ -11,7 +11,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from stigma_insights.assets.publish.analyst_copy import ANALYST_SCHEMA, MIN_PUBLISHED_COUNT, PUBLICATION_TABLE
+from stigma_insights.assets.publish.analyst_copy import (
+    ANALYST_SCHEMA,
+    CHANGES_TABLE,
+    MIN_PUBLISHED_COUNT,
+    PUBLICATION_TABLE,
+)
 
 # The dimensions of the seed study's questions, and the labels the summary speaks of.
 RELEVANCE, DOMAIN, INTENT = "relevance", "stigma_domain", "intent"
@@ -32,6 +37,7 @@ class ReportFigures:
     )
     gender_by_platform: pd.DataFrame = field(default_factory=pd.DataFrame)  # marts.agg_disclosed_gender_by_platform
     label_quality: pd.DataFrame = field(default_factory=pd.DataFrame)  # marts.label_quality
+    changes: pd.DataFrame = field(default_factory=pd.DataFrame)  # marts.changes_since_last_publication
     reception: pd.DataFrame = field(default_factory=pd.DataFrame)  # marts.agg_reception
 
     def slice(self, grouping: str, dimension: str) -> pd.DataFrame:
@@ -62,10 +68,11 @@ def read_figures(published: Path) -> ReportFigures:
             f"select distinct model_name, taxonomy_version from {marts}.fct_labelled_posts"
             " where model_name is not null order by all"
         ).fetchall()
-        has_publication = conn.execute(
-            "select count(*) from duckdb_tables() where schema_name = ? and table_name = ?",
-            [marts, PUBLICATION_TABLE],
-        ).fetchone() == (1,)
+        tables = {
+            t
+            for (t,) in conn.execute("select table_name from duckdb_tables() where schema_name = ?", [marts]).fetchall()
+        }
+        has_publication = PUBLICATION_TABLE in tables
         publication = (
             conn.sql(f"select * from {marts}.{PUBLICATION_TABLE}").df().iloc[0].to_dict() if has_publication else None
         )
@@ -90,6 +97,9 @@ def read_figures(published: Path) -> ReportFigures:
             gender_by_platform=conn.sql(f"select * from {marts}.agg_disclosed_gender_by_platform").df(),
             reception=conn.sql(f"select * from {marts}.agg_reception").df(),
             label_quality=conn.sql(f"select * from {marts}.label_quality").df(),
+            changes=conn.sql(f"select * from {marts}.{CHANGES_TABLE}").df()
+            if CHANGES_TABLE in tables
+            else pd.DataFrame(),
         )
 
 
@@ -212,6 +222,33 @@ def _quoted_figures_note(figures: ReportFigures) -> str:
             " annotated real posts of every class before they are established (see the raw-versus-adjusted chart)."
         )
     return f"{adjusted} of {len(figures.shares)} quoted figures are adjusted for the classifier's error rates."
+
+
+MOVED = 0.01  # a headline figure that moved by this much (one point of share) is listed as changed
+
+
+def changes_table(figures: ReportFigures) -> pd.DataFrame:
+    """The headline figures that moved by a point or more, changed kind (raw / adjusted) or are new."""
+    changes = figures.changes
+    if changes.empty:
+        return changes
+    moved = changes[
+        (changes.change.abs() >= MOVED) | (changes.figure_before != changes.figure_after) | changes.share_before.isna()
+    ]
+    return pd.DataFrame(
+        {
+            "group": moved.group_value,
+            "dimension": moved.dimension,
+            "label": moved.label,
+            "before": moved.share_before.map(lambda v: "new" if pd.isna(v) else f"{v:.1%}"),
+            "now": moved.share_after.map("{:.1%}".format),
+            "change (points)": moved.change.map(lambda v: "" if pd.isna(v) else f"{100 * v:+.1f}"),
+            "figure": [
+                after if before == after or pd.isna(before) else f"{before} -> {after}"
+                for before, after in zip(moved.figure_before, moved.figure_after, strict=True)
+            ],
+        }
+    )
 
 
 def small_groups(figures: ReportFigures) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from stigma_insights.assets.report.figures import (
     DOMAIN,
     INTENT,
     ReportFigures,
+    changes_table,
     count_text,
     small_groups,
     summary_sentences,
@@ -281,6 +282,7 @@ def render_html(figures: ReportFigures, built_at: datetime | None = None) -> str
         data_source=(figures.publication or {}).get("data_source"),
         bundled_sample=BUNDLED_SAMPLE,
         label_quality=label_quality_table(figures),
+        changes=changes_table(figures),
         tool_version=importlib.metadata.version("stigma-insights"),
         sections=[(section, "" if section.chart is None else svg(section.chart)) for section in sections(figures)],
         uncertain=uncertain.assign(
