@@ -6,11 +6,10 @@ PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 
 .PHONY: run test test-fast test-scale lint typecheck dev bench bench-ui docs browser
 
-# The CLI and the UI share one Dagster instance: what `make run` materialises shows in `make dev`.
-INSTANCE := DAGSTER_HOME=$(CURDIR)/dagster_home
-
+# The CLI and the UI share one Dagster instance per warehouse (dagster_home/ for data/warehouse.duckdb, else
+# <warehouse>_dagster_home/ beside it; DAGSTER_HOME overrides): what `make run` materialises shows in `make dev`.
 run: $(VENV)/.installed
-	$(INSTANCE) $(BIN)/stigma-insights run
+	$(BIN)/stigma-insights run
 
 # Everything CI runs: lint, types, then the whole test suite (about 15 minutes on a fresh clone here).
 test: lint browser $(VENV)/.installed
@@ -57,7 +56,7 @@ bench-ui: $(VENV)/.installed
 # dagster_home/dagster.yaml limits the warehouse pool to one step at a time across runs.
 # exec: make's SIGTERM reaches the command itself, which stops every Dagster process it started.
 dev: $(VENV)/.installed
-	$(INSTANCE) exec $(BIN)/stigma-insights dev
+	exec $(BIN)/stigma-insights dev
 
 # torch first and alone: pinned exactly, pip takes the machine's local CPU build (docs/stack.md).
 # The rest from constraints.txt (the tested versions); then dbt parses the project for Dagster.

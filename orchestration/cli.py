@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {problem}")
         print("  Each rejected record, with its position and reason: select * from raw.rejects")
     published = settings.published
-    print(f"Dagster instance (make dev shows this run): {settings.dagster_home}")
+    print(f"Dagster instance (make dev on the same warehouse shows this run): {settings.dagster_home}")
     lake = settings.lake
     print(f"Warehouse: {f'{lake.catalog} (files under {lake.data_path})' if lake else settings.warehouse}")
     print(f"Published for analysts (open read-only): {published}")
@@ -131,9 +131,17 @@ def dev(args: argparse.Namespace) -> int:
     import threading
     from pathlib import Path
 
+    from stigma_insights.instance import open_instance
+    from stigma_insights.settings import DAGSTER_HOME_ENV
+
+    settings = Settings.from_env()
+    with open_instance(settings):  # the warehouse's instance, created from the project's dagster.yaml if new
+        pass
     dagster = Path(sys.executable).with_name("dagster")
     process = subprocess.Popen(
-        [str(dagster), "dev", "-w", "workspace.yaml", "-p", str(args.port)], start_new_session=True
+        [str(dagster), "dev", "-w", "workspace.yaml", "-p", str(args.port)],
+        env={**os.environ, DAGSTER_HOME_ENV: str(settings.dagster_home)},
+        start_new_session=True,
     )
 
     def signal_group(signum: int) -> None:

@@ -125,7 +125,8 @@ class Settings:
         env = os.environ if environ is None else environ
         given = {name: value for name, value in overrides.items() if value}
         project_dir = _path(given.get("project_dir") or env.get(PROJECT_DIR_ENV) or Path.cwd())
-        warehouse = _path(given.get("warehouse") or env.get(WAREHOUSE_ENV) or project_dir / "data" / "warehouse.duckdb")
+        default_warehouse = project_dir / "data" / "warehouse.duckdb"
+        warehouse = _path(given.get("warehouse") or env.get(WAREHOUSE_ENV) or default_warehouse)
         published = given.get("published") or env.get(PUBLISHED_ENV)
         lake_catalog = given.get("lake") or env.get(LAKE_ENV)
         lake_data_path = given.get("lake_data_path") or env.get(LAKE_DATA_PATH_ENV)
@@ -140,7 +141,17 @@ class Settings:
                 or env.get(COLLECTION_ENV)
                 or project_dir / "assets" / "collect" / "collection.yaml"
             ),
-            dagster_home=_path(given.get("dagster_home") or env.get(DAGSTER_HOME_ENV) or project_dir / "dagster_home"),
+            # Each warehouse its own run history: another warehouse's runs beside it, not in the project's instance
+            # (they would interleave under the same asset keys, and its headline plots would jump between the two).
+            dagster_home=_path(
+                given.get("dagster_home")
+                or env.get(DAGSTER_HOME_ENV)
+                or (
+                    project_dir / "dagster_home"
+                    if warehouse == _path(default_warehouse)
+                    else warehouse.with_name(f"{warehouse.stem}_dagster_home")
+                )
+            ),
             embedding=EmbeddingSettings(
                 backend=env.get(BACKEND_ENV) or "auto",
                 device=env.get(DEVICE_ENV) or None,

@@ -178,3 +178,15 @@ def test_the_pipelines_warehouse_connections_cap_duckdbs_memory(tmp_path, monkey
         with warehouse_resource(settings, read_only=read_only).get_connection() as conn:
             (limit,) = conn.execute("select current_setting('memory_limit')").fetchone()
             assert limit == "286.1 MiB"  # 300 MB in MiB
+
+
+def test_each_warehouse_has_its_own_dagster_instance_unless_dagster_home_is_set(tmp_path):
+    """Runs on another warehouse must not land in the project's history under the same asset keys."""
+    from stigma_insights.settings import DAGSTER_HOME_ENV, PROJECT_DIR_ENV, Settings
+
+    project = {PROJECT_DIR_ENV: str(tmp_path / "repo")}
+    assert Settings.from_env(project).dagster_home == tmp_path / "repo" / "dagster_home"
+    other = Settings.from_env(project, warehouse=tmp_path / "study" / "tiktok.duckdb")
+    assert other.dagster_home == tmp_path / "study" / "tiktok_dagster_home"
+    chosen = Settings.from_env({**project, DAGSTER_HOME_ENV: str(tmp_path / "mine")}, warehouse=tmp_path / "w.duckdb")
+    assert chosen.dagster_home == tmp_path / "mine"
