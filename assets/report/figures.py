@@ -107,10 +107,15 @@ def percent(value: float) -> str:
     return f"{value:.0%}"
 
 
+def is_thin(n: object) -> bool:
+    """Too few items to show or say anything of: a withheld count (null in the published copy) or one under
+    MIN_PUBLISHED_COUNT."""
+    return pd.isna(n) or int(n) < MIN_PUBLISHED_COUNT  # type: ignore[call-overload]
+
+
 def count_text(n: object) -> str:
-    """A count as the report shows it: below MIN_PUBLISHED_COUNT (withheld, null, in the published copy) it
-    reads '<10', so no figure of the report points at a handful of people."""
-    if pd.isna(n) or int(n) < MIN_PUBLISHED_COUNT:  # type: ignore[call-overload]
+    """A count as the report shows it: '<10' when thin, so no figure of the report points at a handful of people."""
+    if is_thin(n):
         return f"<{MIN_PUBLISHED_COUNT}"
     return f"{int(n):,}"  # type: ignore[call-overload]
 

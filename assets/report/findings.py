@@ -23,6 +23,7 @@ from stigma_insights.assets.report.figures import (
     base_text,
     count_text,
     interval_text,
+    is_thin,
     percent,
 )
 
@@ -42,11 +43,6 @@ class Finding:
     study: str  # what the study reported
     sentence: str  # what this data says, or that it is too thin to say
     figures: pd.DataFrame  # FIGURE_COLUMNS: one row per figure the sentence rests on
-
-
-def is_thin(n: object) -> bool:
-    """Too few items to say anything: a withheld count (null in the published copy) or one under the minimum."""
-    return pd.isna(n) or int(n) < MIN_PUBLISHED_COUNT  # type: ignore[call-overload]
 
 
 def share_phrase(share: float, low: float, high: float, n: object, figure: str) -> str:
