@@ -11,7 +11,7 @@ PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 run: $(VENV)/.installed
 	$(BIN)/stigma-insights run
 
-# Everything CI runs: lint, types, then the whole test suite (about 15 minutes on a fresh clone here).
+# Everything CI runs: lint, types, then the whole test suite (16 to 20 minutes on a fresh clone here, 2026-12-08).
 test: lint browser $(VENV)/.installed
 	$(BIN)/pytest
 
