@@ -32,7 +32,7 @@ from generate_landing import generate  # noqa: E402
 ENCODE_SAMPLE = 2000  # texts for the plain `encode` baseline
 # The generator holds its records in memory (about 1 GB per million): larger sizes are written in parts.
 GENERATE_PART = 1_000_000
-STAGES = ("ingest_ndjson", "ingest_documents", "dbt", "labels", "fact", "checks", "aggregates", "upkeep")
+STAGES = ("ingest_ndjson", "ingest_documents", "dbt", "labels", "empathy", "fact", "checks", "aggregates", "upkeep")
 
 
 class PeakMemory:
@@ -101,6 +101,8 @@ def stage_selections(steps):
                 for name in ("post_labels", "label_error_rates", "label_classes", "themes", "post_themes")
             )
         ),
+        # how replies receive what they answer (apart from labels: labels_vs_encode_ratio stays comparable)
+        "empathy": dg.AssetSelection.assets(["labels", "reply_empathy"]),
         "fact": dg.AssetSelection.assets(*steps.labelled_fact.keys).without_checks(),
         # the Python checks: raw accounting and the blocking great-expectations suite (dbt tests run with dbt)
         "checks": dg.AssetSelection.checks_for_assets(*raw_keys)
@@ -116,6 +118,7 @@ COUNT_SQL = {
     " where source_format in ('reddit_api', 'tiktok_research')",
     "posts": "select count(*) from intermediate.int_posts_deduplicated",
     "fact": "select count(*) from marts.fct_labelled_posts",
+    "replies": "select count(*) from labels.reply_empathy",
 }
 
 
@@ -187,6 +190,7 @@ def run_stages(defs, steps, settings, label: str, stage_names: list[str], log_pa
                 "ingest_ndjson": after["read_ndjson"] - before["read_ndjson"],
                 "ingest_documents": after["read_documents"] - before["read_documents"],
                 "dbt": after["posts"],
+                "empathy": after["replies"] - before["replies"],
             }.get(name, after["fact"])
         )
         stages[name] = {
