@@ -1,6 +1,7 @@
 """Themes: clusters of embeddings with keywords, outliers counted, order-independent, stable ids."""
 
 import numpy as np
+import pytest
 from sklearn.metrics import adjusted_rand_score, homogeneity_score
 
 from stigma_insights.assets.themes.themes import (
@@ -128,6 +129,7 @@ def test_a_theme_keeps_its_id_across_runs_and_a_new_one_gets_a_new_id():
     assert match_previous(themes(centres[:2]), [], np.zeros((0, 384)), next_id=0) == [0, 1]
 
 
+@pytest.mark.slow  # runs the whole pipeline on the sample
 def test_the_sample_gets_themes_per_domain_that_a_rerun_keeps(sample_run, session_settings, tmp_path):
     """On the pipeline's warehouse: every stigma-related post has a theme row (-1 for none), each domain's
     shares in agg_themes_by_domain sum to 1 with keywords and no post text, and theming again the same
