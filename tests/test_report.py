@@ -210,4 +210,4 @@ def test_a_publication_says_what_changed_since_the_copy_it_replaced(tmp_path):
         [ids] = copy.execute("select previous_model_names, model_names from marts.publication").fetchall()
     assert ids == ("minilm|engine:a", "minilm|engine:b")
     summary = change_summary(target)
-    assert summary["figures_moved_a_point"] == 1 and summary["method_changed"] is True
+    assert summary["headline_figures_changed"] == 1 and summary["method_changed"] is True

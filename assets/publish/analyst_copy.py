@@ -66,6 +66,7 @@ CHANGES_DESCRIPTION = (
     " before: a new figure, or the first publication), with the change in points of share."
 )
 HEADLINE_GROUPINGS = ("platform", "platform_kind")
+HEADLINE_MOVE = 0.01  # a quoted share that moved this much (a point of share) has changed
 CHANGES_COLUMNS = {
     "grouping": "platform or platform_kind.",
     "group_value": "The group (reddit, tiktok / comment, ...).",
@@ -76,6 +77,7 @@ CHANGES_COLUMNS = {
     "figure_before": "raw or adjusted, before.",
     "figure_after": "raw or adjusted, now.",
     "change": "share_after - share_before.",
+    "has_changed": f"True where the figure is new, changed kind, or moved by {HEADLINE_MOVE:.0%} of share or more.",
 }
 
 
@@ -132,7 +134,7 @@ def publish_marts(conn: duckdb.DuckDBPyConnection, target: Path, publication: Pu
     return counts
 
 
-def change_summary(published: Path, moved: float = 0.01) -> dict[str, str | int | bool]:
+def change_summary(published: Path) -> dict[str, str | int | bool]:
     """What changed since the copy the published one replaced: for the publish asset's metadata."""
     with duckdb.connect(str(published), read_only=True) as conn:
         [(previous, method_changed)] = conn.execute(
@@ -140,14 +142,12 @@ def change_summary(published: Path, moved: float = 0.01) -> dict[str, str | int 
             " or taxonomy_versions is distinct from previous_taxonomy_versions"
             f" from {ANALYST_SCHEMA}.{PUBLICATION_TABLE}"
         ).fetchall()
-        [(figures_moved,)] = conn.execute(
-            f"select count(*) from {ANALYST_SCHEMA}.{CHANGES_TABLE} where abs(change) >= ?"
-            " or figure_before is distinct from figure_after",
-            [moved],
+        [(changed,)] = conn.execute(
+            f"select count(*) filter (where has_changed) from {ANALYST_SCHEMA}.{CHANGES_TABLE}"
         ).fetchall()
     if previous is None:
         return {"previous_published_at": "none: the first publication"}
-    return {"previous_published_at": previous, "figures_moved_a_point": figures_moved, "method_changed": method_changed}
+    return {"previous_published_at": previous, "headline_figures_changed": changed, "method_changed": method_changed}
 
 
 def _previous_copy(conn: duckdb.DuckDBPyConnection, target: Path) -> str | None:
@@ -177,12 +177,14 @@ def _write_changes(conn: duckdb.DuckDBPyConnection, previous: str | None) -> Non
             select grouping, group_value, dimension, label,
                    before.quoted_share as share_before, after.quoted_share as share_after,
                    before.quoted_figure as figure_before, after.quoted_figure as figure_after,
-                   after.quoted_share - before.quoted_share as change
+                   after.quoted_share - before.quoted_share as change,
+                   before.quoted_share is null or abs(change) >= $move
+                       or before.quoted_figure is distinct from after.quoted_figure as has_changed
             from {new} as after
             left join {old} as before using (grouping, group_value, dimension, label)
             where grouping in (select unnest($groupings))
             order by all""",
-        {"groupings": list(HEADLINE_GROUPINGS)},
+        {"groupings": list(HEADLINE_GROUPINGS), "move": HEADLINE_MOVE},
     )
     conn.execute(f"comment on table {table} is {sql_string(CHANGES_DESCRIPTION)}")
     for column, description in CHANGES_COLUMNS.items():

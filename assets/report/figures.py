@@ -229,17 +229,12 @@ def _quoted_figures_note(figures: ReportFigures) -> str:
     return f"{adjusted} of {len(figures.shares)} quoted figures are adjusted for the classifier's error rates."
 
 
-MOVED = 0.01  # a headline figure that moved by this much (one point of share) is listed as changed
-
-
 def changes_table(figures: ReportFigures) -> pd.DataFrame:
     """The headline figures that moved by a point or more, changed kind (raw / adjusted) or are new."""
     changes = figures.changes
     if changes.empty:
         return changes
-    moved = changes[
-        (changes.change.abs() >= MOVED) | (changes.figure_before != changes.figure_after) | changes.share_before.isna()
-    ]
+    moved = changes[changes.has_changed]
     return pd.DataFrame(
         {
             "group": moved.group_value,
