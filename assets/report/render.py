@@ -98,6 +98,11 @@ def raw_versus_adjusted_chart(rows: pd.DataFrame) -> alt.FacetChart:
     return panels.facet(facet=alt.Facet("group_value:N", title=None), columns=2)
 
 
+def interval_cells(lows: pd.Series, highs: pd.Series) -> list[str]:
+    """A table's 95% interval column as people read it ('12.0% - 30.5%'; empty where a figure has none)."""
+    return ["" if pd.isna(low) else f"{low:.1%} - {high:.1%}" for low, high in zip(lows, highs, strict=True)]
+
+
 def figure_table(rows: pd.DataFrame) -> pd.DataFrame:
     """The figures a share chart draws, formatted as people read them."""
     return pd.DataFrame(
@@ -105,9 +110,7 @@ def figure_table(rows: pd.DataFrame) -> pd.DataFrame:
             "group": rows.group_value,
             "label": rows.label,
             "share": rows.share.map("{:.1%}".format),
-            "95% interval": [
-                f"{low:.1%} - {high:.1%}" for low, high in zip(rows.share_ci_low, rows.share_ci_high, strict=True)
-            ],
+            "95% interval": interval_cells(rows.share_ci_low, rows.share_ci_high),
             "items": rows.n_posts.map(count_text),
             "of": rows.n_group.map(count_text),
             "small group": rows.is_small_group.map({True: "yes", False: ""}),
@@ -191,9 +194,7 @@ def adjusted_table(rows: pd.DataFrame) -> pd.DataFrame:
             "label": rows.label,
             "raw": rows.share.map("{:.1%}".format),
             "adjusted": rows.adjusted_share.map(lambda v: "" if pd.isna(v) else f"{v:.1%}"),
-            "adjusted 95% interval": [
-                f"{low:.1%} - {high:.1%}" for low, high in zip(rows.adjusted_ci_low, rows.adjusted_ci_high, strict=True)
-            ],
+            "adjusted 95% interval": interval_cells(rows.adjusted_ci_low, rows.adjusted_ci_high),
         }
     )
 
@@ -224,10 +225,7 @@ def finding_table(finding: Finding) -> pd.DataFrame:
             "group": rows.group,
             "label": rows.label,
             "share": rows.share.map("{:.1%}".format),
-            "95% interval": [
-                "" if pd.isna(low) else f"{low:.1%} - {high:.1%}"
-                for low, high in zip(rows.ci_low, rows.ci_high, strict=True)
-            ],
+            "95% interval": interval_cells(rows.ci_low, rows.ci_high),
             "n": shown_n(rows),
             "figure": rows.figure,
         }
