@@ -365,7 +365,7 @@ def test_labels_agree_with_the_sample_answer_key(warehouse, answer_key):
     intent = sum(by_key[k][3] == truth[k]["intent"] for k in relevant) / len(relevant)
     # A smoke test: these texts were written with their answer key. Measured with the engines trained
     # on the taxonomy plus the 1,587 annotated real (long) Reddit posts of the starter set, int8 backend:
-    # 0.787 / 0.985 / 0.846 (taxonomy alone, before: 0.99 / 0.94 / 0.80). Real-post figures: README.
+    # 0.787 / 0.985 / 0.846 (taxonomy alone, before: 0.99 / 0.94 / 0.80). Real-post figures: docs/labels.md.
     assert relevance >= 0.75 and domain >= 0.85 and intent >= 0.6
     assert {row[4] for row in rows} == {load_taxonomy().version}
     # model|backend|pooling|engine:<training set id>|language:<detector>: one engine per route, MiniLM's
@@ -401,7 +401,7 @@ def test_each_labelled_post_carries_the_language_of_the_answer_key(warehouse, an
 def test_stigma_related_posts_in_other_languages_are_found(warehouse, answer_key):
     """Routed to the multilingual model. With MiniLM alone none of the nine was (it called them all noise).
     A smoke check on texts written with their key, not a measure of quality: when written, E5 found 4 of 9,
-    all with the key's domain (README, "Posts not in English")."""
+    all with the key's domain (docs/labels.md, "Posts not in English")."""
     truth = {
         public_post_key(f"{r['platform']}:{r['kind']}:{r['post_id']}"): r["stigma_domain"]
         for r in answer_key
