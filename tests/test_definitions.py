@@ -11,7 +11,9 @@ from stigma_insights.resources import dbt_cli
 
 from conftest import settings_for
 
-RAW = [dg.AssetKey(["raw", name]) for name in ("reddit_dump", "reddit_api", "tiktok_research", "zeeschuimer")]
+RAW = [
+    dg.AssetKey(["raw", name]) for name in ("reddit_dump", "reddit_api", "tiktok_research", "zeeschuimer", "generic")
+]
 POSTS = dg.AssetKey(["intermediate", "int_posts_deduplicated"])
 LABELS = dg.AssetKey(["labels", "post_labels"])
 ERROR_RATES = dg.AssetKey(["labels", "label_error_rates"])
@@ -57,12 +59,12 @@ def test_lineage_runs_from_raw_through_labels_to_the_aggregates(defs):
             ("zeeschuimer", ("videos", "comments")),
         ]
         for entity in entities
-    }
+    } | {dg.AssetKey(["staging", "stg_generic__items"])}
     unioned = dg.AssetKey(["intermediate", "int_posts_unioned"])
 
     assert RAW[0] in upstream(graph, dg.AssetKey(["staging", "stg_reddit_dump__submissions"]))
     # Collected pages land before the raw loads of their format (the nightly's and, for the sources whose
-    # unit is a day, the backfills'); Zeeschuimer exports are dropped by hand.
+    # unit is a day, the backfills'); Zeeschuimer exports and generic tables are dropped by hand.
     history = {"reddit_dump", "tiktok_research"}
     assert [upstream(graph, key) for key in RAW] == [
         {
@@ -71,7 +73,7 @@ def test_lineage_runs_from_raw_through_labels_to_the_aggregates(defs):
             if group == "collect" or name in history
         }
         for name in ("reddit_dump", "reddit_api", "tiktok_research")
-    ] + [set()]
+    ] + [set(), set()]
     assert upstream(graph, unioned) == staging
     assert unioned in upstream(graph, POSTS)
     assert upstream(graph, LABELS) == upstream(graph, ERROR_RATES) == {POSTS, ANNOTATIONS}

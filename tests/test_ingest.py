@@ -82,7 +82,7 @@ def test_reddit_dump_types_timestamps_and_bad_lines(conn, tmp_path):
     assert rejects(conn) == [
         ("line 4", "invalid JSON"),
         ("line 5", "JSON value is not an object (ARRAY)"),
-        ("line 6", "missing or non-numeric creation time for submission"),
+        ("line 6", "missing or unreadable creation time for submission"),
         ("line 7", "missing id for submission"),
         ("line 8", "neither a submission (no title) nor a comment (no link_id)"),
     ]
@@ -364,3 +364,89 @@ def test_documents_share_transactions_and_load_as_they_would_alone(tmp_path, mon
         [("file", "2.json looks like HTML or XML (starts with '<'), not JSON text")],
         [(3,)],
     )
+
+
+GENERIC_EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "generic_minimal.csv"
+
+
+def test_the_documented_generic_example_loads_whole_from_csv_and_parquet(conn, tmp_path):
+    import pyarrow.csv as pv
+    import pyarrow.parquet as pq
+
+    example = pv.read_csv(GENERIC_EXAMPLE, convert_options=pv.ConvertOptions(column_types={"created_at": "string"}))
+    folder = tmp_path / "generic"
+    folder.mkdir()
+    (folder / "example.csv").write_bytes(GENERIC_EXAMPLE.read_bytes())
+    pq.write_table(example.set_column(0, "id", pa_ids(example, "pq_")), folder / "example.parquet")
+    results = load_landing_folder(conn, SOURCE_FORMATS["generic"], folder)
+
+    assert [(r.status, r.records_read, r.records_loaded, r.records_rejected) for r in results] == [
+        ("loaded", 4, 4, 0),
+        ("loaded", 4, 4, 0),
+    ]
+    assert conn.execute("select entity, record_id from raw.generic order by source_file, record_id").fetchall() == [
+        ("post", "q1"), ("comment", "q2"), ("comment", "q3"), ("post", "v1"),
+        ("post", "pq_q1"), ("comment", "pq_q2"), ("comment", "pq_q3"), ("post", "pq_v1"),
+    ]  # fmt: skip
+    # Each row is kept as the JSON object of its columns, empty cells null.
+    (record,) = conn.execute("select record from raw.generic where record_id = 'q2'").fetchone()
+    assert json.loads(record) == {
+        "id": "q2", "platform": "reddit", "kind": "comment",
+        "text": "Same here. What helped me was talking to a school counsellor first.",
+        "created_at": "1767609000", "thread_id": "q1", "parent_id": None, "community": "Philippines",
+        "author": "writer_2", "title": None, "region_code": None,
+    }  # fmt: skip
+
+
+def pa_ids(table, prefix: str):
+    import pyarrow as pa
+
+    return pa.array([prefix + value for value in table.column("id").to_pylist()])
+
+
+def test_generic_rows_that_cannot_be_kept_are_rejected_with_their_reason(conn, tmp_path):
+    header = "id,platform,kind,text,created_at,thread_id\n"
+    rows = [
+        "p1,Reddit,Post,kept: platform and kind in any case,2026-01-05T10:00:00Z,",
+        "c1,reddit,comment,kept,1767607200,p1",
+        "c2,reddit,comment,a comment needs its thread,2026-01-05,",
+        "x1,instagram,post,not a platform we label,2026-01-05,",
+        "",
+        "p2,tiktok,video,not a kind,2026-01-05,",
+        "p3,reddit,post,a time nobody can read,yesterday,",
+        ",reddit,post,no id,2026-01-05,",
+        "p4,reddit,post,too,many,cells,here",
+    ]
+    data = (header + "\n".join(rows) + "\n").encode() + b"p5,reddit,post,caf\xe9,2026-01-05,\n"
+    (result,) = load(conn, tmp_path, "generic", {"mixed.csv": data})
+
+    assert (result.records_read, result.records_loaded, result.records_rejected) == (9, 2, 7)
+    assert rejects(conn) == [
+        ("row 10", "invalid UTF-8 bytes"),
+        ("row 3", "comment without thread_id (the id of the post it belongs to)"),
+        ("row 4", "platform instagram is not one of reddit, tiktok"),
+        ("row 6", "kind video is not post or comment"),
+        ("row 7", "missing or unreadable creation time for post"),
+        ("row 8", "missing id for post"),
+        ("row 9", "7 cells where the header has 6"),
+    ]
+    kept = conn.execute("select original_text from raw.rejects where source_position = 'row 9'").fetchone()
+    assert json.loads(kept[0]) == ["p4", "reddit", "post", "too", "many", "cells", "here"]
+    assert load(conn, tmp_path, "generic", {"mixed.csv": data})[0].status == "already_loaded"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        ("short.csv", "id,text\n1,hi\n", "short.csv lacks the columns platform, kind, created_at"),
+        ("twice.csv", "id,ID,platform,kind,text,created_at\n", "twice.csv names a column twice"),
+        ("empty.csv", "", "empty.csv is empty: a CSV file needs a header row"),
+        ("zipped.csv", b"PK\x03\x04rest", "zipped.csv is a zip archive, not CSV text"),
+        ("fake.parquet", "id,platform\n", "fake.parquet is not a Parquet file"),
+    ],
+)
+def test_generic_files_that_are_no_such_table_are_refused_whole(conn, tmp_path, name, content, reason):
+    (result,) = load(conn, tmp_path, "generic", {name: content})
+
+    assert result.status == "refused" and result.refusal_reason.startswith(reason)
+    assert conn.execute("select count(*) from raw.generic").fetchone() == (0,)

@@ -2,14 +2,18 @@
 
 Python only reads bytes: NDJSON files are streamed (zstd undone on the fly) in blocks of lines
 handed to DuckDB as Arrow arrays (the next block read while DuckDB stores this one), so memory stays
-bounded whatever the file size; JSON documents (API pages) are read whole. JSON parsing, validation,
+bounded whatever the file size; JSON documents (API pages) are read whole; tables (CSV, Parquet) are
+streamed in blocks of rows, each row as the JSON object of its columns. JSON parsing, validation,
 hashing and inserting happen in DuckDB, set by set. A file loads in one transaction (small documents
 share one, a few hundred at a time), so a crash leaves it either fully loaded or not at all, and the
 ledger makes a second load of the same bytes a no-op.
 Exact duplicate records (same content hash) are counted, not stored twice.
 """
 
+import csv
 import hashlib
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,6 +22,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import zstandard
 
 from stigma_insights.assets.ingest.formats import SourceFormat
@@ -30,6 +35,12 @@ ZSTD_MAX_WINDOW = 2**31
 # NDJSON is read in blocks of this many bytes (decompressed): the bound on the loader's memory.
 BLOCK_BYTES = 32 * 2**20
 ARROW_BATCH_ROWS = 32_768
+# Tables (CSV, Parquet) are read in blocks of this many rows.
+TABLE_BLOCK_ROWS = 65_536
+PARQUET_MAGIC = b"PAR1"
+# What Python's csv module makes of bytes that are not UTF-8 (read with errors="surrogateescape").
+UNDECODABLE = re.compile("[\udc80-\udcff]")
+INVALID_UTF8 = "invalid UTF-8 bytes"
 # JSON documents are loaded in transactions of about this many landed bytes (a file alone if larger).
 DOCUMENT_BATCH_BYTES = 32 * 2**20
 NEWLINE, CARRIAGE_RETURN = b"\n\r"
@@ -137,13 +148,13 @@ def rejects_by_file(conn: duckdb.DuckDBPyConnection, source: SourceFormat, files
     return found
 
 
-def _refuse_foreign(path: Path, head: bytes) -> None:
-    """Refuse a file whose first bytes show it is not JSON text."""
+def _refuse_foreign(path: Path, head: bytes, expected: str = "JSON text") -> None:
+    """Refuse a file whose first bytes show it is not the text expected."""
     for signature, what in FOREIGN_SIGNATURES.items():
         if head.startswith(signature):
-            raise RefusedFile(f"{path.name} is {what}, not JSON text")
+            raise RefusedFile(f"{path.name} is {what}, not {expected}")
     if head.lstrip()[:1] == b"<":
-        raise RefusedFile(f"{path.name} looks like HTML or XML (starts with '<'), not JSON text")
+        raise RefusedFile(f"{path.name} looks like HTML or XML (starts with '<'), not {expected}")
 
 
 def _open_landed(path: Path):
@@ -191,9 +202,18 @@ def _lines_of(block: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return starts, ends, blank
 
 
+def _item_table(ordinals, lines: pa.Array, problems: list[str | None]) -> pa.Table:
+    """Items as Arrow (ordinal, line, read_problem), in several record batches: DuckDB scans Arrow batches
+    in parallel, one per thread. `read_problem`: why the item cannot be read (it is rejected with it)."""
+    table = pa.table(
+        {"ordinal": pa.array(ordinals, pa.int64()), "line": lines, "read_problem": pa.array(problems, pa.string())}
+    )
+    return pa.Table.from_batches(table.to_batches(max_chunksize=ARROW_BATCH_ROWS), table.schema)
+
+
 def _line_table(block: bytes, first_line: int) -> tuple[pa.Table, int]:
-    """The block's non-blank lines as Arrow (ordinal, line, invalid_utf8), and how many lines it had. Lines
-    with invalid UTF-8 are decoded with U+FFFD for those bytes (and hashed, by DuckDB, as decoded)."""
+    """The block's non-blank lines as Arrow items (ordinal, line, read_problem), and how many lines it had.
+    Lines with invalid UTF-8 are decoded with U+FFFD for those bytes (and hashed, by DuckDB, as decoded)."""
     starts, ends, blank = _lines_of(block)
     kept_starts, kept_ends = starts[~blank], ends[~blank]
     # The kept lines' bytes side by side (the Arrow string array's data, its offsets from their lengths):
@@ -216,15 +236,12 @@ def _line_table(block: bytes, first_line: int) -> tuple[pa.Table, int]:
         decoded = [line.decode("utf-8", errors="replace") for line in line_bytes]
         invalid = np.fromiter((text.encode() != line for text, line in zip(decoded, line_bytes, strict=True)), bool)
         lines = pa.array(decoded, type=pa.large_string())
-    table = pa.table(
-        {"ordinal": np.flatnonzero(~blank).astype(np.int64) + first_line, "line": lines, "invalid_utf8": invalid}
-    )
-    # Several record batches: DuckDB scans Arrow batches in parallel, one per thread.
-    return pa.Table.from_batches(table.to_batches(max_chunksize=ARROW_BATCH_ROWS), table.schema), len(starts)
+    problems = [INVALID_UTF8 if bad else None for bad in invalid] if invalid.any() else [None] * len(lines)
+    return _item_table(np.flatnonzero(~blank) + first_line, lines, problems), len(starts)
 
 
 def ndjson_line_blocks(path: Path) -> Iterator[pa.Table]:
-    """The file's non-blank lines in blocks of about BLOCK_BYTES: (ordinal, line, invalid_utf8), ordinals
+    """The file's non-blank lines in blocks of about BLOCK_BYTES: (ordinal, line, read_problem), ordinals
     from 1."""
     with _open_landed(path) as stream:
         pending, first_line = b"", 1  # `pending`: the bytes after the last newline, a line still open
@@ -244,12 +261,118 @@ def ndjson_line_blocks(path: Path) -> Iterator[pa.Table]:
             block = _read_block(stream, path) if block else b""
 
 
+def _column_names(names: list[str], source: SourceFormat, path: Path) -> list[str]:
+    """A table's column names, trimmed and lower-cased; RefusedFile when they cannot name a row's fields."""
+    columns = [name.strip().lower() for name in names]
+    if len(set(columns)) < len(columns):
+        raise RefusedFile(f"{path.name} names a column twice: {', '.join(names)}")
+    missing = [name for name in source.required_columns if name not in columns]
+    if missing:
+        raise RefusedFile(
+            f"{path.name} lacks the column{'s' * (len(missing) > 1)} {', '.join(missing)}"
+            f" (a {source.name} table needs {', '.join(source.required_columns)})"
+        )
+    return columns
+
+
+def _json_value(value):
+    """A cell as JSON: times as ISO 8601 text, bytes as UTF-8, empty text and NaN as null."""
+    if value is None or value == "" or (isinstance(value, float) and value != value):  # NaN is no JSON
+        return None
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+@dataclass(frozen=True)
+class _UnreadableRow:
+    problem: str  # why its cells make no record (the reject's reason)
+    cells: str  # the cells as a JSON array (the reject's original text)
+
+
+def _row_items(columns: list[str], rows: list[tuple[int, list | _UnreadableRow]]) -> pa.Table:
+    """(ordinal, cells) rows as Arrow items: each readable row the JSON object of its columns, keys in the
+    table's order, so the same row always hashes the same."""
+    lines: list[str] = []
+    problems: list[str | None] = []
+    for _, row in rows:
+        if isinstance(row, _UnreadableRow):
+            lines.append(row.cells)
+            problems.append(row.problem)
+            continue
+        record = {name: _json_value(value) for name, value in zip(columns, row, strict=True)}
+        text = json.dumps(record, ensure_ascii=False, default=str)
+        bad = UNDECODABLE.search(text) is not None
+        lines.append(UNDECODABLE.sub("\ufffd", text) if bad else text)
+        problems.append(INVALID_UTF8 if bad else None)
+    return _item_table([ordinal for ordinal, _ in rows], pa.array(lines, pa.large_string()), problems)
+
+
+def _csv_rows(path: Path, source: SourceFormat) -> Iterator[tuple[list[str], list]]:
+    """A CSV file's columns and its (ordinal, cells) rows in blocks, blank lines left out; a row with
+    another number of cells than the header is passed on unreadable (it is rejected with its cells)."""
+    with path.open("rb") as handle:
+        _refuse_foreign(path, handle.read(64), "CSV text")
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as text:
+        reader = csv.reader(text)
+        try:
+            header = next(reader, None)
+            if header is None:
+                raise RefusedFile(f"{path.name} is empty: a CSV file needs a header row")
+            if any(UNDECODABLE.search(name) for name in header):
+                raise RefusedFile(f"{path.name}: its header holds {INVALID_UTF8}")
+            columns = _column_names(header, source, path)
+            block: list = []
+            for ordinal, row in enumerate(reader, start=1):
+                if not row:
+                    continue
+                if len(row) == len(columns):
+                    block.append((ordinal, row))
+                else:
+                    cells = UNDECODABLE.sub("\ufffd", json.dumps(row, ensure_ascii=False))
+                    block.append(
+                        (ordinal, _UnreadableRow(f"{len(row)} cells where the header has {len(columns)}", cells))
+                    )
+                if len(block) == TABLE_BLOCK_ROWS:
+                    yield columns, block
+                    block = []
+            yield columns, block
+        except csv.Error as error:
+            raise RefusedFile(f"{path.name} is not a readable CSV file: {error}") from error
+
+
+def _parquet_rows(path: Path, source: SourceFormat) -> Iterator[tuple[list[str], list]]:
+    with path.open("rb") as handle:
+        if handle.read(4) != PARQUET_MAGIC:
+            raise RefusedFile(f"{path.name} is not a Parquet file (it does not start with PAR1)")
+    try:
+        parquet = pq.ParquetFile(path)
+        columns = _column_names(parquet.schema_arrow.names, source, path)
+        first = 1
+        for batch in parquet.iter_batches(batch_size=TABLE_BLOCK_ROWS):
+            yield columns, [(first + index, list(row.values())) for index, row in enumerate(batch.to_pylist())]
+            first += batch.num_rows
+    except (pa.ArrowException, OSError) as error:
+        raise RefusedFile(f"{path.name} is not a readable Parquet file: {error}") from error
+
+
+def table_row_blocks(path: Path, source: SourceFormat) -> Iterator[pa.Table]:
+    """A CSV or Parquet file's rows in blocks of TABLE_BLOCK_ROWS, as Arrow items (ordinal, line,
+    read_problem), ordinals from 1 (the first row after a CSV's header)."""
+    rows = _parquet_rows(path, source) if path.suffix.lower() == ".parquet" else _csv_rows(path, source)
+    for columns, block in rows:
+        if block:
+            yield _row_items(columns, block)
+
+
 # Each item comes with the file it was read from; `file_order` ranks the files of a set, so that of several
 # copies of a record the first, in file order and then item order, is the one stored.
 LANDED_LINES_ITEMS_SQL = """
-    select $source_file as source_file, 0 as file_order, ordinal, 'line ' || ordinal as source_position,
-           line as original_text, case when json_valid(line) then line end as item, invalid_utf8,
-           sha256(line) as content_sha256
+    select $source_file as source_file, 0 as file_order, ordinal, $position_unit || ' ' || ordinal as source_position,
+           line as original_text, case when read_problem is null and json_valid(line) then line end as item,
+           read_problem, sha256(line) as content_sha256
     from landed_lines
 """
 
@@ -260,7 +383,7 @@ def _landed_documents_items_sql(source: SourceFormat) -> str:
         f"""select source_file, file_order, {index}::bigint * 1000000000 + ordinal as ordinal,
                    '{path} #' || ordinal as source_position,
                    item::varchar as original_text, item,
-                   false as invalid_utf8,  -- a document with invalid UTF-8 is refused whole
+                   NULL::varchar as read_problem,  -- a document with invalid UTF-8 is refused whole
                    sha256(item::varchar) as content_sha256
             from (
                 -- unnested in the select list: a lateral join copies the document's text for every item
@@ -295,15 +418,15 @@ def _checked_items_sql(source: SourceFormat, items_sql: str) -> str:
         select source_file, file_order, ordinal, source_position, original_text, entity, record_id,
                content_sha256,
                case
-                   when invalid_utf8 then 'invalid UTF-8 bytes'
+                   when read_problem is not null then read_problem
                    when item is null then 'invalid JSON'
                    when entity is not null and coalesce(record_id, '') <> ''
-                        and try_cast(created_raw as double) is not null then NULL
+                        and ({source.created_sql}) is not null then NULL
                    when json_type(item) <> 'OBJECT'
                        then 'JSON value is not an object (' || json_type(item) || ')'
                    when entity is null then {source.unsupported_reason_sql}
                    when coalesce(record_id, '') = '' then 'missing id for ' || entity
-                   else 'missing or non-numeric creation time for ' || entity
+                   else 'missing or unreadable creation time for ' || entity
                end as reject_reason
         from identified
     """
@@ -332,7 +455,7 @@ def _load_in_one_transaction(
             results = _load_documents(conn, source, paths)
         else:
             (path,) = paths  # alone in its transaction: a refusal mid-stream rolls back what it inserted
-            results = [_load_ndjson(conn, source, path)]
+            results = [_load_streamed(conn, source, path)]
         crash_point(RAW_LOAD_BEFORE_COMMIT)
         conn.commit()
     except Exception:
@@ -369,18 +492,19 @@ def _log(conn, source: SourceFormat, result: LoadResult, sha256: str, loaded_at:
     )
 
 
-def _load_ndjson(conn, source: SourceFormat, path: Path) -> LoadResult:
-    """An NDJSON file, block by block, in a transaction of its own."""
+def _load_streamed(conn, source: SourceFormat, path: Path) -> LoadResult:
+    """An NDJSON or table file, block by block, in a transaction of its own."""
     sha256 = file_sha256(path)
     if _loaded_before(conn, source, [sha256]):
         return LoadResult(source_file=str(path), status="already_loaded")
     loaded_at = datetime.now(UTC)
+    is_table = source.layout == "table"
+    blocks = table_row_blocks(path, source) if is_table else ndjson_line_blocks(path)
+    params = {"source_file": str(path), "position_unit": "row" if is_table else "line"}
     try:
         counts = [
-            _load_item_set(conn, source, loaded_at, LANDED_LINES_ITEMS_SQL, block, {"source_file": str(path)}).get(
-                str(path), (0, 0, 0, 0)
-            )
-            for block in read_ahead(ndjson_line_blocks(path))
+            _load_item_set(conn, source, loaded_at, LANDED_LINES_ITEMS_SQL, block, params).get(str(path), (0, 0, 0, 0))
+            for block in read_ahead(blocks)
         ]
         read, loaded, rejected, duplicate = (sum(column) for column in zip((0, 0, 0, 0), *counts, strict=True))
         result = LoadResult(str(path), "loaded", read, loaded, rejected, duplicate)

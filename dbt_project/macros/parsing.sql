@@ -8,6 +8,20 @@
     to_timestamp(try_cast({{ expression }} as double))
 {%- endmacro %}
 
+{#
+  A time in the generic format: epoch seconds, or ISO 8601 text, read as UTC unless it carries an offset
+  (Z, +hh:mm, +hhmm or +hh), whatever the session's time zone.
+#}
+{% macro generic_time(expression) -%}
+    coalesce(
+        {{ epoch_to_timestamp(expression) }},
+        case
+            when regexp_matches({{ expression }}, '(Z|[+-]\d\d(:?\d\d)?)$') then try_cast({{ expression }} as timestamptz)
+            else timezone('UTC', try_cast({{ expression }} as timestamp))
+        end
+    )
+{%- endmacro %}
+
 {# Reddit escapes &, < and > in some dumps and in API answers without raw_json=1. #}
 {% macro unescape_html(expression) -%}
     replace(replace(replace({{ expression }}, '&lt;', '<'), '&gt;', '>'), '&amp;', '&')

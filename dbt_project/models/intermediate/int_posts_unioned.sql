@@ -1,5 +1,5 @@
 -- Every staged post and comment in one shape, before de-duplication. Reddit submissions' text is
--- title + body; TikTok videos' text is caption + transcript.
+-- title + body; TikTok videos' text is caption + transcript; generic rows come in this shape already.
 {{ config(materialized='view') }}
 
 with reddit_submissions as ({{ union_staging('submissions', ['reddit_dump', 'reddit_api']) }}),
@@ -31,3 +31,8 @@ select
     'tiktok', 'comment', comment_id, video_id, parent_comment_id, NULL, author_handle, created_at,
     text, 'available', NULL, source_format, source_file, observed_at, loaded_at
 from tiktok_comments
+union all
+select
+    platform, kind, post_id, thread_id, parent_id, community, author_handle, created_at, text, 'available',
+    region_code, 'generic', source_file, observed_at, loaded_at
+from {{ ref('stg_generic__items') }}
