@@ -16,8 +16,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from stigma_insights.assets.publish.analyst_copy import OWN_DATA
 from stigma_insights.assets.report.figures import count_text, read_figures
 from stigma_insights.assets.report.findings import findings
+from stigma_insights.assets.report.render import render_html
 from stigma_insights.settings import DAGSTER_HOME_ENV, PROJECT_DIR_ENV, PUBLISHED_ENV, WAREHOUSE_ENV
 
 from conftest import REPO_ROOT
@@ -110,6 +112,42 @@ def test_the_report_shows_the_charts_and_the_numbers_of_the_marts(browser, sampl
     assert any("too few" in sentence for sentence in said) and any("95% CI" in sentence for sentence in said)
     # Self-contained: the page fetched nothing besides itself.
     assert browser.execute_script("return performance.getEntriesByType('resource').length") == 0
+
+
+def test_a_republished_copy_of_own_data_says_what_changed_and_carries_no_sample_banner(
+    browser, sample_run, session_settings, tmp_path
+):
+    """The sample's published copy as a later publication of someone's own data would leave it: a headline
+    share moved 5 points and the engines changed. The report names the figure and the change of method."""
+    from selenium.webdriver.common.by import By
+
+    published = tmp_path / "published.duckdb"
+    shutil.copy(session_settings.published, published)
+    with duckdb.connect(str(published)) as conn:
+        conn.execute(
+            "update marts.publication set data_source = ?, previous_model_names = 'an earlier engine',"
+            " previous_published_at = published_at - interval 1 day",
+            [OWN_DATA],
+        )
+        conn.execute(
+            "update marts.changes_since_last_publication"
+            " set share_before = share_after - 0.05, change = 0.05, has_changed = (group_value = 'reddit'"
+            " and dimension = 'relevance' and label = 'relevant')"
+        )
+        (now,) = conn.execute(
+            "select share_after from marts.changes_since_last_publication"
+            " where group_value = 'reddit' and dimension = 'relevance' and label = 'relevant'"
+        ).fetchone()
+    page = tmp_path / "report.html"
+    page.write_text(render_html(read_figures(published)))
+    browser.get(page.as_uri())
+
+    assert not browser.find_elements(By.ID, "sample-banner")
+    said = browser.find_element(By.ID, "what-changed").text
+    assert "The labelling models or engines changed (from an earlier engine to" in said
+    assert table_rows(browser, "what-changed") == [
+        ["reddit", "relevance", "relevant", f"{now - 0.05:.1%}", f"{now:.1%}", "+5.0", "adjusted"]
+    ]
 
 
 def free_port() -> int:
