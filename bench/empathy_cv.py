@@ -13,9 +13,10 @@ import json
 import time
 from pathlib import Path
 
-from stigma_insights.assets.labels.embedding import embed, embedding_model_id
+from stigma_insights.assets.labels.embedding import MiniLM
 from stigma_insights.assets.labels.empathy import read_epitome
 from stigma_insights.assets.labels.evaluation import cross_validate_empathy
+from stigma_insights.settings import Settings
 
 BENCH = Path(__file__).resolve().parent
 EPITOME = BENCH.parent.parent / "shared" / "data" / "epitome" / "epitome_dev.csv"
@@ -29,11 +30,12 @@ def main() -> None:
     parser.add_argument("--json", help="write the report here")
     args = parser.parse_args()
     pairs = read_epitome(args.epitome)
+    minilm = MiniLM(Settings.from_env().embedding)
     started = time.perf_counter()
-    replies, parents = embed(pairs.replies, progress=True), embed(pairs.parents, progress=True)
+    replies, parents = minilm.embed(pairs.replies, progress=True), minilm.embed(pairs.parents, progress=True)
     embedded = time.perf_counter() - started
     report = cross_validate_empathy(pairs, replies, parents, args.folds)
-    report.update(model=embedding_model_id(), embedding_seconds=round(embedded, 1))
+    report.update(model=minilm.model_id, embedding_seconds=round(embedded, 1))
     report["seconds"] = round(time.perf_counter() - started, 1)
     for mechanism, scores in report["mechanisms"].items():
         pair, tfidf = scores["pair"]["macro_f1"], scores["tfidf_lr"]["macro_f1"]

@@ -24,10 +24,11 @@ import numpy as np
 from sklearn.metrics import f1_score
 
 from stigma_insights.assets.labels.datasets import LabelledTexts, read_table
-from stigma_insights.assets.labels.embedding import embed, embedding_model_id
+from stigma_insights.assets.labels.embedding import MiniLM
 from stigma_insights.assets.labels.evaluation import cross_validate
 from stigma_insights.assets.labels.labeller import taxonomy_training_set
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
+from stigma_insights.settings import Settings
 
 BENCH = Path(__file__).resolve().parent
 GOLD = BENCH.parent / "data" / "annotations" / "reddit_stigma_dev.csv"
@@ -39,13 +40,14 @@ INTENT_SCORED = ("personal_story", "seeking_help")
 class EmbeddingMemo:
     """MiniLM vectors computed once per distinct text, shared by every cross-validation."""
 
-    def __init__(self) -> None:
+    def __init__(self, minilm: MiniLM) -> None:
+        self.minilm = minilm
         self.vectors: dict[str, np.ndarray] = {}
 
     def __call__(self, texts: list[str]) -> np.ndarray:
         missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
         if missing:
-            self.vectors.update(zip(missing, embed(missing, progress=True), strict=True))
+            self.vectors.update(zip(missing, self.minilm.embed(missing, progress=True), strict=True))
         return np.stack([self.vectors[t] for t in texts])
 
 
@@ -63,7 +65,8 @@ def main() -> None:
     args = parser.parse_args()
     taxonomy = load_taxonomy()
     gold = read_table(args.gold)
-    memo = EmbeddingMemo()
+    minilm = MiniLM(Settings.from_env().embedding)
+    memo = EmbeddingMemo(minilm)
     reports, summary = {}, {}
     for name in args.dimensions.split(","):
         dimension = taxonomy.dimension(name)
@@ -76,6 +79,7 @@ def main() -> None:
         report = cross_validate(
             data,
             args.folds,
+            minilm,
             extra=taxonomy_training_set(dimension),
             cues=dimension.cues,
             embed_texts=memo,
@@ -109,7 +113,7 @@ def main() -> None:
                 )
         reports[name], summary[name] = report, figures
         print(json.dumps({name: figures}, indent=2), flush=True)
-    print(json.dumps({"model": embedding_model_id(), "folds": args.folds, "repeats": args.repeats}))
+    print(json.dumps({"model": minilm.model_id, "folds": args.folds, "repeats": args.repeats}))
     if args.json:
         Path(args.json).write_text(json.dumps({"summary": summary, "reports": reports}, indent=2))
 

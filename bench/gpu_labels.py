@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stigma_insights.assets.labels import embedding  # noqa: E402
-from stigma_insights.settings import embedding_settings  # noqa: E402
+from stigma_insights.settings import Settings  # noqa: E402
 
 ISSUE_H200_BASELINE = 3_450  # plain encode, texts/s, as issue #14 measured it
 
@@ -53,7 +53,7 @@ def prepare(folder: Path) -> None:
 
     from generate_landing import SHARED_DATA
 
-    source = Path(embedding.model_folder(embedding_settings()))
+    source = Path(embedding.model_folder(Settings.from_env().embedding))
     shutil.copytree(source, folder / "model", ignore=shutil.ignore_patterns("model.safetensors"), dirs_exist_ok=True)
     weights = load_file(source / "model.safetensors")
     save_file({name: tensor.half() for name, tensor in weights.items()}, folder / "model" / "model.safetensors")
@@ -145,19 +145,20 @@ def main() -> None:
         return
     corpus = real_posts(args.texts_file)
     posts = (corpus * (args.posts // len(corpus) + 1))[: args.posts]
-    settings = embedding_settings()
+    settings = Settings.from_env().embedding
+    minilm = embedding.MiniLM(settings)
     device = embedding.torch_device(settings.device)
     figures: dict = {
         "device": torch.cuda.get_device_name() if device.startswith("cuda") else "cpu",
         "cpus": embedding.cpus_to_use(),
         "torch": torch.__version__,
-        "model_id": embedding.embedding_model_id(),
+        "model_id": minilm.model_id,
         "real_posts": len(corpus),
         "posts": len(posts),
     }
     print(json.dumps(figures), flush=True)
-    encoder = embedding.load_encoder()
-    embedding.embed(posts[:2_000])  # model on the device, kernels chosen
+    encoder = embedding.load_encoder(settings)
+    minilm.embed(posts[:2_000])  # model on the device, kernels chosen
 
     def record(name: str, seconds: float, count: int, unit: str = "posts") -> None:
         figures[name] = {"seconds": round(seconds, 3), f"{unit}_per_s": round(count / seconds, 1)}
@@ -176,14 +177,14 @@ def main() -> None:
     defaults = embedding.GPU_TOKENS_PER_BATCH, encoder.texts_per_step
     for tokens_per_batch, texts_per_step in (defaults, (defaults[0] // 4, defaults[1]), (defaults[0], defaults[1] * 4)):
         embedding.GPU_TOKENS_PER_BATCH, encoder.texts_per_step = tokens_per_batch, texts_per_step
-        seconds, _ = timed(embedding.embed, posts)
+        seconds, _ = timed(minilm.embed, posts)
         record(f"embed_batch_{tokens_per_batch}_tokens_step_{texts_per_step}_posts", seconds, len(posts))
     embedding.GPU_TOKENS_PER_BATCH, encoder.texts_per_step = defaults
 
     sample = corpus[:5_000]
-    fast = embedding.embed(sample)
+    fast = minilm.embed(sample)
     encoder.transformer.float()  # the same windows in fp32
-    exact = embedding.embed(sample)
+    exact = minilm.embed(sample)
     encoder.transformer.half()
     cosine = (fast * exact).sum(axis=1)
     figures["fp16_vs_fp32_cosine"] = {"min": float(cosine.min()), "mean": float(cosine.mean())}

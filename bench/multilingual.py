@@ -21,18 +21,15 @@ from pathlib import Path
 import numpy as np
 
 from stigma_insights.assets.labels.datasets import read_labelled_file
-from stigma_insights.assets.labels.embedding import embed, embedding_model_id
+from stigma_insights.assets.labels.embedding import MiniLM
 from stigma_insights.assets.labels.evaluation import cross_validate
 from stigma_insights.assets.labels.labeller import taxonomy_training_set
 from stigma_insights.assets.labels.multilingual import embed_multilingual, multilingual_model_id
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
+from stigma_insights.settings import Settings
 
 BENCH = Path(__file__).resolve().parent
 GOLD = BENCH.parent / "data" / "annotations" / "reddit_stigma_dev.csv"
-MODELS = {
-    "MiniLM": (embedding_model_id, embed),
-    "multilingual-e5-small": (multilingual_model_id, embed_multilingual),
-}
 # (model, with the word members): the backends compared on the same engine (embeddings alone, as the E5
 # route runs), and MiniLM as the English route runs it (with the English cue patterns and TF-IDF).
 ENGINES = (("MiniLM", False), ("multilingual-e5-small", False), ("MiniLM", True))
@@ -56,13 +53,14 @@ def retrieval(embed_texts) -> tuple[float, float, dict[str, float]]:
     return float((ranks_array == 1).mean()), float((1 / ranks_array).mean()), per_language
 
 
-def gold_cv(embed_texts, words: bool) -> dict[str, float]:
+def gold_cv(minilm: MiniLM, embed_texts, words: bool) -> dict[str, float]:
     taxonomy = load_taxonomy()
     scores = {}
     for dimension in taxonomy.dimension_names:
         report = cross_validate(
             read_labelled_file(GOLD, "text", dimension),
             5,
+            minilm,
             extra=taxonomy_training_set(taxonomy.dimension(dimension)),
             cues=taxonomy.dimension(dimension).cues,
             embed_texts=embed_texts,
@@ -76,9 +74,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--skip-cv", action="store_true", help="retrieval and throughput only")
     args = parser.parse_args()
-    for name, (model_id, embed_texts) in MODELS.items():
+    minilm = MiniLM(Settings.from_env().embedding)
+    models = {
+        "MiniLM": (minilm.model_id, minilm.embed),
+        "multilingual-e5-small": (multilingual_model_id(), embed_multilingual),
+    }
+    for name, (model_id, embed_texts) in models.items():
         accuracy, mrr, per_language = retrieval(embed_texts)
-        print(f"{name} ({model_id()}): cross-lingual retrieval accuracy@1 {accuracy:.3f}, MRR {mrr:.3f}")
+        print(f"{name} ({model_id}): cross-lingual retrieval accuracy@1 {accuracy:.3f}, MRR {mrr:.3f}")
         print("  accuracy@1 per language: " + ", ".join(f"{k} {v:.2f}" for k, v in per_language.items()))
         texts = read_labelled_file(GOLD, "text", "relevance").texts
         started = time.perf_counter()
@@ -88,7 +91,7 @@ def main() -> None:
         return
     scores = {}
     for name, words in ENGINES:
-        scores[name, words] = gold_cv(MODELS[name][1], words)
+        scores[name, words] = gold_cv(minilm, models[name][1], words)
         members = "embeddings and word members" if words else "embeddings alone"
         print(
             f"gold 5-fold CV macro-F1, {name}, {members}: "

@@ -18,7 +18,7 @@ import duckdb
 import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stigma_insights.assets.labels.embedding import embed, embedding_model_id  # noqa: E402
+from stigma_insights.assets.labels.embedding import MiniLM  # noqa: E402
 from stigma_insights.assets.labels.embedding_cache import CACHE_DDL, text_sha256  # noqa: E402
 from stigma_insights.assets.labels.labeller import training_sets  # noqa: E402
 from stigma_insights.assets.labels.multilingual import embed_multilingual, multilingual_model_id  # noqa: E402
@@ -55,12 +55,13 @@ def main() -> None:
         schema_overrides={"country_code": pl.String},
     )
     conn.execute("create temp table posts_to_label as select * from posts")
-    training, engines_folder = training_sets(taxonomy), Settings.from_env().engines_folder
-    english = Route(conn, embedding_model_id(), embed, training, taxonomy, engines_folder, words=True)
+    settings = Settings.from_env()
+    training, engines_folder, minilm = training_sets(taxonomy), settings.engines_folder, MiniLM(settings.embedding)
+    english = Route(conn, minilm.model_id, minilm.embed, training, taxonomy, engines_folder, words=True)
     other = Route(conn, multilingual_model_id(), embed_multilingual, training, taxonomy, engines_folder, words=False)
     # the engines trained (or loaded) and the models loaded before the clock starts, as in a labelling run
     print(f"engines: {len(english.engines)} English, {len(other.engines)} multilingual")
-    embed(texts[:8])
+    minilm.embed(texts[:8])
     embed_multilingual(texts[:8])
 
     conn.execute("delete from labels.embedding_cache")

@@ -314,7 +314,7 @@ def main() -> None:
 
     settings = bench_settings(workdir)
     prepare_manifest(settings, dbt_project(settings))
-    print(f"Embedding backend: {backend_name()}; pipeline output goes to {workdir / 'pipeline.log'}")
+    print(f"Embedding backend: {backend_name(settings.embedding)}; pipeline output goes to {workdir / 'pipeline.log'}")
     print(f"{'run':<13} {'stage':<17} {'time':>11} {'records':>14} {'throughput':>18} {'peak RSS':>12}")
     full_figures = run_in_a_fresh_process("full", args, workdir)
     delta = max(1, args.size // 100)
@@ -353,7 +353,7 @@ def main() -> None:
             "incremental_new_records": delta,
             "full_seconds": round(full_s, 2),
             "incremental_seconds": round(incremental_s, 2),
-            "embedding_backend": backend_name(),
+            "embedding_backend": backend_name(settings.embedding),
             "storage": storage_name(settings),
             "machine": f"{platform.machine()}, {os.cpu_count()} cores",
             "process_per_run": True,
@@ -378,7 +378,7 @@ def main() -> None:
     # A run of some stages only is kept apart from the whole pipeline's figures at that size.
     stages_part = "" if stage_names == list(STAGES) else "_" + "+".join(stage_names)
     storage_part = "" if settings.lake is None else "_" + storage_name(settings)
-    for name in ("latest.json", f"size_{args.size}_{backend_name()}{stages_part}{storage_part}.json"):
+    for name in ("latest.json", f"size_{args.size}_{backend_name(settings.embedding)}{stages_part}{storage_part}.json"):
         (results_dir / name).write_text(json.dumps(results, indent=2) + "\n")
     print(f"Wrote {results_dir / 'latest.json'} and {name}")
     if not args.keep and not args.workdir:

@@ -18,8 +18,9 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import adjusted_rand_score
 
-from stigma_insights.assets.labels.embedding import embed
+from stigma_insights.assets.labels.embedding import MiniLM
 from stigma_insights.assets.themes.themes import find_themes
+from stigma_insights.settings import Settings
 
 from generate_landing import RealText, shared_real_texts
 
@@ -49,6 +50,7 @@ def measure(name: str, texts: list[str], embeddings: np.ndarray) -> None:
 def main() -> None:
     gold = pl.read_csv(GOLD).filter(pl.col("relevance") == "relevant")
     texts = gold["text"].to_list()
+    embed = MiniLM(Settings.from_env().embedding).embed
     embeddings = embed(texts)
     measure("gold relevant posts", texts, embeddings)
     for domain in sorted(gold["stigma_domain"].unique()):

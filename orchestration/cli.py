@@ -248,6 +248,7 @@ def evaluate(args: argparse.Namespace) -> int:
     import json
 
     from stigma_insights.assets.labels.datasets import concatenate, read_labelled_file
+    from stigma_insights.assets.labels.embedding import MiniLM
     from stigma_insights.assets.labels.evaluation import cross_validate, format_report, training_set_from_file
     from stigma_insights.assets.labels.evaluation import evaluate as run_evaluation
     from stigma_insights.assets.labels.labeller import taxonomy_training_set
@@ -259,12 +260,13 @@ def evaluate(args: argparse.Namespace) -> int:
             raise SystemExit("--taxonomy needs --dimension")
         dimension = load_taxonomy(args.taxonomy or DEFAULT_TAXONOMY_PATH).dimension(args.dimension)
     cues = dimension.cues if dimension else ()
+    minilm = MiniLM(Settings.from_env().embedding)
     test = read_labelled_file(args.test, args.text_col, args.label_col)
     if args.cv:
         if args.train:
             raise SystemExit("--cv cross-validates the --test file: give no --train")
         extra = taxonomy_training_set(dimension) if dimension else None
-        report = cross_validate(test, args.cv, extra, cues)
+        report = cross_validate(test, args.cv, minilm, extra, cues)
     else:
         if not args.train and not dimension:
             raise SystemExit("give --train FILE, --taxonomy [FILE] --dimension D, or --cv K")
@@ -280,7 +282,7 @@ def evaluate(args: argparse.Namespace) -> int:
         if dimension:
             parts.insert(0, taxonomy_training_set(dimension, scored=not parts))
         train = parts[0] if len(parts) == 1 else parts[0] + parts[1]
-        report = run_evaluation(train, test, cues, fine_tune=args.engine == "fine-tuned")
+        report = run_evaluation(train, test, minilm, cues, fine_tune=args.engine == "fine-tuned")
     print(format_report(report))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
@@ -294,19 +296,22 @@ def empathy(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
 
-    from stigma_insights.assets.labels.embedding import embed, embedding_model_id
+    from stigma_insights.assets.labels.embedding import MiniLM
     from stigma_insights.assets.labels.empathy import SHIPPED_ENGINES, EmpathyEngines, read_epitome
 
+    minilm = MiniLM(Settings.from_env().embedding)
     pairs = read_epitome(args.epitome)
     if args.action == "train":
         out = Path(args.out or SHIPPED_ENGINES)
         print(f"Training the empathy engines on {pairs.description} (six engines: a few minutes)")
-        EmpathyEngines.train(pairs, lambda texts: embed(texts, progress=True), embedding_model_id()).save(out)
+        EmpathyEngines.train(pairs, lambda texts: minilm.embed(texts, progress=True), minilm.model_id).save(out)
         print(f"Written: {out}")
         return 0
     from stigma_insights.assets.labels.evaluation import cross_validate_empathy
 
-    report = cross_validate_empathy(pairs, embed(pairs.replies, progress=True), embed(pairs.parents), args.cv)
+    report = cross_validate_empathy(
+        pairs, minilm.embed(pairs.replies, progress=True), minilm.embed(pairs.parents), args.cv
+    )
     print(json.dumps(report, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))
@@ -316,12 +321,14 @@ def empathy(args: argparse.Namespace) -> int:
 
 def taxonomy_check(args: argparse.Namespace) -> int:
     """Cross-validate the taxonomy's own examples: how well each dimension's classes separate."""
+    from stigma_insights.assets.labels.embedding import MiniLM
     from stigma_insights.assets.labels.labeller import train_engines, training_sets
     from stigma_insights.assets.labels.taxonomy import DEFAULT_TAXONOMY_PATH, load_taxonomy
 
     taxonomy = load_taxonomy(args.taxonomy or DEFAULT_TAXONOMY_PATH)
     print(f"taxonomy {taxonomy.source}, version {taxonomy.version}")
-    for name, engine in train_engines(taxonomy, training_sets(taxonomy)).items():
+    minilm = MiniLM(Settings.from_env().embedding)
+    for name, engine in train_engines(taxonomy, training_sets(taxonomy), minilm.embed).items():
         calibration = engine.calibration
         print(
             f"\n{name}: cross-validated macro-F1 {calibration.held_out_macro_f1:.3f}"

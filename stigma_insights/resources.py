@@ -3,6 +3,7 @@
 Bottom layer, beside the settings: it imports no asset, check or definition, and builds nothing on import.
 """
 
+import dataclasses
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -19,6 +20,7 @@ from stigma_insights.lake import attach_lake
 from stigma_insights.settings import (
     RAY_INIT_OPTIONS,
     ApiSettings,
+    EmbeddingSettings,
     LakeSettings,
     Settings,
     arctic_shift_settings,
@@ -47,6 +49,29 @@ class ProjectFiles(dg.ConfigurableResource):
     published_file: str
     report_file: str
     collection_file: str
+
+
+class Embedding(dg.ConfigurableResource):
+    """How the labels embed text (the model files, backend and device), route posts not in English and
+    label on Ray: the `EmbeddingSettings` the definitions were built with, handed to the domain code, which
+    reads no setting itself."""
+
+    backend: str
+    device: str | None = None
+    model_path: str | None = None
+    cache_folder: str
+    multilingual: str
+    labels_engine: str
+    ray_address: str | None = None
+    ray_staging: str | None = None
+
+    @classmethod
+    def of(cls, settings: EmbeddingSettings) -> "Embedding":
+        return cls(**{**dataclasses.asdict(settings), "cache_folder": str(settings.cache_folder)})
+
+    def settings(self) -> EmbeddingSettings:
+        values = {field.name: getattr(self, field.name) for field in dataclasses.fields(EmbeddingSettings)}
+        return EmbeddingSettings(**{**values, "cache_folder": Path(self.cache_folder)})
 
 
 class CollectorApi(dg.ConfigurableResource):
@@ -190,6 +215,7 @@ def build_resources(settings: Settings, dbt_project) -> dict[str, dg.Configurabl
         "arctic_shift_api": collector_api(arctic_shift_settings()),
         "tiktok_api": collector_api(tiktok_api_settings()),
         "ray": labelling_ray(settings),
+        "embedding": Embedding.of(settings.embedding),
     }
 
 

@@ -261,10 +261,6 @@ def ray_worker_environment() -> dict[str, str]:
     return forwarded
 
 
-def embedding_settings() -> EmbeddingSettings:
-    return Settings.from_env().embedding
-
-
 def pseudonym_key_setting() -> str | None:
     return os.environ.get(PSEUDONYM_KEY_ENV) or None
 

@@ -21,6 +21,14 @@ def settings_for(warehouse: Path, landing: Path = SAMPLE_LANDING) -> Settings:
     )
 
 
+def minilm():
+    """MiniLM as this process's environment configures it (read now: tests set variables per test). Tests
+    are the top layer: the code under test is handed what they build here."""
+    from stigma_insights.assets.labels.embedding import MiniLM
+
+    return MiniLM(Settings.from_env().embedding)
+
+
 def reddit_posts(count: int):
     """The report's sources figure of a warehouse of `count` Reddit posts, created in January 2026."""
     import pandas as pd

@@ -25,7 +25,7 @@ from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.orchestration.cli import main
 from stigma_insights.settings import WAREHOUSE_ENV
 
-from conftest import REPO_ROOT, public_post_key
+from conftest import REPO_ROOT, minilm, public_post_key
 
 GOLD = REPO_ROOT / "data" / "annotations" / "reddit_stigma_dev.csv"
 
@@ -197,7 +197,7 @@ def test_starter_set_seeds_the_store_as_external_training_examples(sample_copy):
 def test_a_changed_training_set_relabels_every_post_from_cached_embeddings(sample_copy, session_settings, tmp_path):
     taxonomy = load_taxonomy()
     log = []
-    before = label_new_posts(sample_copy, taxonomy, session_settings.engines_folder, log=log.append)
+    before = label_new_posts(sample_copy, taxonomy, session_settings.engines_folder, minilm(), log=log.append)
     # Engine artifacts of this test's training set go to its own folder: none from an earlier run.
     engines = tmp_path / "engines"
     path = tmp_path / "new.csv"
@@ -206,8 +206,8 @@ def test_a_changed_training_set_relabels_every_post_from_cached_embeddings(sampl
 
     cached = "select text_sha256 from labels.embedding_cache"
     cached_before = set(sample_copy.execute(cached).fetchall())
-    after = label_new_posts(sample_copy, taxonomy, engines, log=log.append)
-    again = label_new_posts(sample_copy, taxonomy, engines, log=log.append)
+    after = label_new_posts(sample_copy, taxonomy, engines, minilm(), log=log.append)
+    again = label_new_posts(sample_copy, taxonomy, engines, minilm(), log=log.append)
     models = sample_copy.execute("select distinct model_name from labels.post_labels").fetchall()
     embedded_now = set(sample_copy.execute(cached).fetchall()) - cached_before
     post_texts = set(sample_copy.execute("select sha256(text) from intermediate.int_posts_deduplicated").fetchall())
@@ -268,7 +268,7 @@ def test_cross_validation_on_a_slice_of_the_gold_set_scores_every_row_once():
     data = LabelledTexts(part["text"].tolist(), part["relevance"].tolist(), "gold slice", 0)
     dimension = load_taxonomy().dimension("relevance")
 
-    report = cross_validate(data, folds=3, extra=taxonomy_training_set(dimension), cues=dimension.cues)
+    report = cross_validate(data, folds=3, minilm=minilm(), extra=taxonomy_training_set(dimension), cues=dimension.cues)
 
     matrix = np.array(report["confusion_matrix"]["rows_true_columns_predicted"])
     assert report["folds"] == 3 and matrix.sum() == 40 and matrix.sum(axis=1).tolist() == [25, 15]

@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from stigma_insights.assets.labels.embedding import MODEL_NAME, embed, embedding_model_id
+from stigma_insights.assets.labels.embedding import MODEL_NAME
 from stigma_insights.assets.labels.empathy import (
     LEVELS,
     MECHANISMS,
@@ -21,7 +21,7 @@ from stigma_insights.assets.labels.empathy import (
 from stigma_insights.assets.labels.engine import LabelEngine
 from stigma_insights.assets.labels.engine_artifact import ArtifactError, dump_engines, load_engines
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, minilm
 
 EPITOME = REPO_ROOT.parent / "shared" / "data" / "epitome" / "epitome_dev.csv"
 
@@ -58,12 +58,12 @@ def written_pairs() -> ReplyPairs:
 
 @pytest.fixture(scope="module")
 def written_engines() -> EmpathyEngines:
-    return EmpathyEngines.train(written_pairs(), embed, embedding_model_id())
+    return EmpathyEngines.train(written_pairs(), minilm().embed, minilm().model_id)
 
 
 def test_engines_read_replies_with_their_parent_or_alone_and_survive_a_round_trip(written_engines, tmp_path):
     replies = ["I'm so sorry, sending hugs your way.", "What did your parents say when you told them?"]
-    vectors, parents = embed(replies), embed([POST, POST])
+    vectors, parents = minilm().embed(replies), minilm().embed([POST, POST])
     labelled = written_engines.label(replies, vectors, parents, np.array([True, False]))
     assert labelled.context == ["pair", "reply_only"]
     assert labelled.levels["emotional_reactions"].best[0] == "strong"
@@ -144,7 +144,7 @@ def test_cross_validation_on_a_slice_of_epitome_scores_the_engines_and_both_base
         pairs.threads[keep],
         "slice",
     )
-    report = cross_validate_empathy(part, embed(part.replies), embed(part.parents), folds=3)
+    report = cross_validate_empathy(part, minilm().embed(part.replies), minilm().embed(part.parents), folds=3)
     assert report["pairs"] == 240 and report["grouped_by"] == "post replied to"
     for mechanism in MECHANISMS:
         scores = report["mechanisms"][mechanism]

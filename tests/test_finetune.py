@@ -2,8 +2,9 @@
 
 import numpy as np
 
-from stigma_insights.assets.labels.embedding import embed
 from stigma_insights.assets.labels.finetune import FineTuneConfig, FineTunedClassifier
+
+from conftest import minilm
 
 FAMILY = [
     "my parents say my depression is shameful",
@@ -26,20 +27,20 @@ CONFIG = FineTuneConfig(epochs=6, max_tokens=32, batch_size=4, learning_rate=1e-
 
 def test_fine_tuning_learns_a_tiny_task_reproducibly_and_leaves_the_shared_encoder_as_it_was():
     texts, y = FAMILY + WORK, np.array([0] * len(FAMILY) + [1] * len(WORK))
-    frozen_before = embed(texts[:2])
+    frozen_before = minilm().embed(texts[:2])
 
-    first = FineTunedClassifier(CONFIG).fit(texts, y, n_classes=2)
-    again = FineTunedClassifier(CONFIG).fit(texts, y, n_classes=2)
+    first = FineTunedClassifier(CONFIG, minilm().settings).fit(texts, y, n_classes=2)
+    again = FineTunedClassifier(CONFIG, minilm().settings).fit(texts, y, n_classes=2)
     probabilities = first.predict_proba(texts)
 
     assert (probabilities.argmax(axis=1) == y).mean() >= 0.9
     np.testing.assert_allclose(again.predict_proba(texts), probabilities, atol=1e-5)  # same seed, same model
-    np.testing.assert_allclose(embed(texts[:2]), frozen_before, atol=1e-6)  # trained a copy
+    np.testing.assert_allclose(minilm().embed(texts[:2]), frozen_before, atol=1e-6)  # trained a copy
 
 
 def test_a_text_longer_than_the_window_is_judged_on_all_of_it():
     texts, y = FAMILY + WORK, np.array([0] * len(FAMILY) + [1] * len(WORK))
-    model = FineTunedClassifier(CONFIG).fit(texts, y, n_classes=2)
+    model = FineTunedClassifier(CONFIG, minilm().settings).fit(texts, y, n_classes=2)
     filler = " ".join(["the weather was grey and the bus was late again"] * 60)  # well past 256 tokens
 
     filler_only, work_at_the_end = model.predict_proba([filler, filler + " " + " ".join(WORK)])[:, 1]

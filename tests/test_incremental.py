@@ -19,7 +19,7 @@ import zstandard
 from stigma_insights.assets.ingest import loader
 from stigma_insights.assets.ingest.formats import SOURCE_FORMATS
 from stigma_insights.assets.labels.datasets import read_table
-from stigma_insights.assets.labels.embedding import embed, embedding_model_id
+from stigma_insights.assets.labels.embedding import MiniLM
 from stigma_insights.assets.labels.embedding_cache import (
     EmbeddingCache,
     export_starter_vectors,
@@ -32,7 +32,7 @@ from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.assets.privacy import scrub_texts
 from stigma_insights.settings import BACKEND_ENV, MODEL_CACHE_ENV
 
-from conftest import REPO_ROOT, public_post_key, run_everything, settings_for
+from conftest import REPO_ROOT, minilm, public_post_key, run_everything, settings_for
 
 sys.path.insert(0, str(REPO_ROOT / "bench"))
 from generate_landing import generate  # noqa: E402
@@ -94,31 +94,31 @@ def test_a_file_read_in_many_small_blocks_loads_exactly_as_in_one(tmp_path, monk
 def test_the_embedding_cache_computes_each_text_once_per_model(tmp_path):
     texts = ["I hide my diagnosis from my family.", "Therapy helped me.", "I hide my diagnosis from my family."]
     with duckdb.connect(str(tmp_path / "cache.duckdb")) as conn:
-        first = EmbeddingCache(conn)
+        first = EmbeddingCache(conn, minilm().model_id, minilm().embed)
         vectors = first.embed(texts)
-        again = EmbeddingCache(conn)
+        again = EmbeddingCache(conn, minilm().model_id, minilm().embed)
         cached = again.embed(texts)
-        other_model = EmbeddingCache(conn, model_id="another-model")
+        other_model = EmbeddingCache(conn, "another-model", minilm().embed)
         other_model.embed(texts[:2])
     assert (first.computed, first.hits) == (2, 0)  # the repeated text is embedded once
     assert (again.computed, again.hits) == (0, 3)
     assert other_model.computed == 2
     np.testing.assert_allclose(cached, vectors, atol=1e-6)
-    np.testing.assert_allclose(vectors[:2], embed(texts[:2]), atol=1e-5)
+    np.testing.assert_allclose(vectors[:2], minilm().embed(texts[:2]), atol=1e-5)
 
 
 def test_starter_vectors_seed_a_new_cache_once_and_cover_the_shipped_annotations(tmp_path):
     texts = ["I hide my diagnosis from my family.", "Therapy helped me."]
     with duckdb.connect(str(tmp_path / "first.duckdb")) as conn:
-        EmbeddingCache(conn).embed(texts)
-        EmbeddingCache(conn, model_id="another-model", embed_texts=lambda t: np.ones((len(t), 384))).embed(texts[:1])
+        EmbeddingCache(conn, minilm().model_id, minilm().embed).embed(texts)
+        EmbeddingCache(conn, "another-model", lambda t: np.ones((len(t), 384))).embed(texts[:1])
         written = export_starter_vectors(conn, texts, tmp_path / "vectors")
-    assert written == {embedding_model_id(): 2, "another-model": 1}
+    assert written == {minilm().model_id: 2, "another-model": 1}
     with duckdb.connect(str(tmp_path / "new.duckdb")) as conn:
         assert seed_from_starter_vectors(conn, tmp_path / "vectors") == 3
         assert seed_from_starter_vectors(conn, tmp_path / "vectors") == 0  # a re-run adds nothing
-        seeded = EmbeddingCache(conn)
-        np.testing.assert_allclose(seeded.embed(texts), embed(texts), atol=1e-6)
+        seeded = EmbeddingCache(conn, minilm().model_id, minilm().embed)
+        np.testing.assert_allclose(seeded.embed(texts), minilm().embed(texts), atol=1e-6)
     assert (seeded.computed, seeded.hits) == (0, 2)
     # The shipped files hold a vector of every starter text for the default CPU model and the multilingual
     # one: a changed starter set needs `stigma-insights annotate export-vectors` after a run.
@@ -132,7 +132,7 @@ def test_starter_vectors_seed_a_new_cache_once_and_cover_the_shipped_annotations
                 [[str(p) for p in shipped.glob("*.parquet")]],
             ).fetchall()
         )
-    for model_id in (embedding_model_id(), multilingual_model_id()):
+    for model_id in (minilm().model_id, multilingual_model_id()):
         assert set(shipped_hashes[model_id]) == hashes, model_id
 
 
@@ -170,20 +170,20 @@ def test_labels_are_computed_only_for_new_or_changed_posts(tmp_path):
     engines = tmp_path / "engines"  # trained here: the first run embeds the training texts too
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
         write_posts(conn, POSTS)
-        first = label_new_posts(conn, taxonomy, engines, batch_size=2, log=lambda _: None)
+        first = label_new_posts(conn, taxonomy, engines, minilm(), batch_size=2, log=lambda _: None)
         labelled_first = labels_of(conn)
-        second = label_new_posts(conn, taxonomy, engines, log=lambda _: None)
+        second = label_new_posts(conn, taxonomy, engines, minilm(), log=lambda _: None)
         assert labels_of(conn) == labelled_first
 
         changed = dict(POSTS)
         changed["reddit:post:2"] = ("My coworkers now avoid me since I told them about my anxiety.", "available")
         changed["tiktok:comment:4"] = (None, "removed")
         write_posts(conn, changed)
-        third = label_new_posts(conn, taxonomy, engines, log=lambda _: None)
+        third = label_new_posts(conn, taxonomy, engines, minilm(), log=lambda _: None)
         after_change = labels_of(conn)
 
         new_version = dataclasses.replace(taxonomy, version="test-next")
-        fourth = label_new_posts(conn, new_version, engines, log=lambda _: None)
+        fourth = label_new_posts(conn, new_version, engines, minilm(), log=lambda _: None)
         versions = {v for (v,) in conn.execute("select distinct taxonomy_version from labels.post_labels").fetchall()}
 
     assert (first.labelled, first.kept, first.removed) == (4, 0, 0)
@@ -207,9 +207,9 @@ def test_a_labelling_run_stopped_after_a_batch_keeps_it_and_the_next_run_labels_
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
         write_posts(conn, POSTS)
         with pytest.raises(KeyboardInterrupt):
-            label_new_posts(conn, taxonomy, ENGINES, batch_size=2, log=stop_after_first_batch)
+            label_new_posts(conn, taxonomy, ENGINES, minilm(), batch_size=2, log=stop_after_first_batch)
         kept = labels_of(conn)
-        rest = label_new_posts(conn, taxonomy, ENGINES, batch_size=2, log=lambda _: None)
+        rest = label_new_posts(conn, taxonomy, ENGINES, minilm(), batch_size=2, log=lambda _: None)
         final = labels_of(conn)
 
     assert len(kept) == 2
@@ -361,17 +361,17 @@ def test_the_int8_onnx_backend_gives_embeddings_close_to_torch_and_later_loads_w
         "how do i find a therapist who speaks tagalog?",
     ]
     monkeypatch.setenv(BACKEND_ENV, "torch")
-    reference = embedding.embed(texts)
+    reference = minilm().embed(texts)
     monkeypatch.setenv(MODEL_CACHE_ENV, str(tmp_path / "models"))  # a fresh export, not the cached one
     monkeypatch.setenv(BACKEND_ENV, "onnx-int8")
-    fast = embedding.embed(texts)
-    assert embedding.embedding_model_id().split("|")[1] == "onnx-int8"
+    fast = minilm().embed(texts)
+    assert minilm().model_id.split("|")[1] == "onnx-int8"
     assert (tmp_path / "models" / f"all-MiniLM-L6-v2.{embedding.ONNX_RECIPE}.onnx").exists()
     assert (fast * reference).sum(axis=1).min() > 0.98  # one scale per matrix gave 0.87 on real posts
     # A vector is the text's own, whatever runs beside it: a nightly run labels as a full one would.
     for position, text in enumerate(texts):
-        np.testing.assert_allclose(embedding.embed([text])[0], fast[position], atol=1e-6)
-    beside_a_long_text = embedding.embed(texts[::-1] + ["an unrelated, much longer text " * 20])
+        np.testing.assert_allclose(minilm().embed([text])[0], fast[position], atol=1e-6)
+    beside_a_long_text = minilm().embed(texts[::-1] + ["an unrelated, much longer text " * 20])
     np.testing.assert_allclose(beside_a_long_text[:3], fast[::-1], atol=1e-6)
     # Once exported, a new process (the next labels step, a Ray actor) loads the model and its window
     # cutter from the cache folder: the same vectors, without torch or sentence-transformers. There `auto`
@@ -389,13 +389,14 @@ def test_the_int8_onnx_backend_gives_embeddings_close_to_torch_and_later_loads_w
     assert fresh["auto_imported_torch"] is any(Path(path).exists() for path in embedding.GPU_DRIVER_FILES)
     monkeypatch.setenv(BACKEND_ENV, "tensorflow")
     with pytest.raises(ValueError, match="choose one of auto, torch, onnx-int8"):
-        embedding.backend_name()
+        minilm()
 
 
 FRESH_PROCESS_EMBEDS = """
 import json, sys
-from stigma_insights.assets.labels.embedding import embed, torch_device
-vectors = embed(json.loads(sys.argv[1])).tolist()
+from stigma_insights.assets.labels.embedding import MiniLM, torch_device
+from stigma_insights.settings import Settings
+vectors = MiniLM(Settings.from_env().embedding).embed(json.loads(sys.argv[1])).tolist()
 imported = {name: name in sys.modules for name in ("torch", "sentence_transformers")}
 torch_device(None)  # what `auto` asks
 print(json.dumps({"vectors": vectors, "imported_to_embed": imported, "auto_imported_torch": "torch" in sys.modules}))
@@ -408,8 +409,8 @@ def test_texts_are_tokenised_once_into_windows_and_the_torch_backend_pools_them_
     from stigma_insights.assets.labels import embedding
 
     monkeypatch.setenv(BACKEND_ENV, "torch")
-    encoder = embedding.load_encoder()
-    tokenizer = embedding.load_sentence_transformer(embedding.embedding_settings()).tokenizer
+    encoder = embedding.load_encoder(minilm().settings)
+    tokenizer = embedding.load_sentence_transformer(minilm().settings).tokenizer
     tokenizer("x " * 400, truncation=True, max_length=16)  # the wrapper's settings must not reach the cutter
     sentence = "My family says depression is a choice, and I stopped telling them how I feel."
     long_text = "word " * 300  # one token per word: the windows are 254 and 46 words
@@ -427,25 +428,27 @@ def test_texts_are_tokenised_once_into_windows_and_the_torch_backend_pools_them_
     assert sorted(np.concatenate(batches).tolist()) == list(range(len(windows)))  # each window once
     assert all(len(rows) * (windows.sizes[rows].max() + 2) <= 600 or len(rows) == 1 for rows in batches)
 
-    plain = embedding.load_sentence_transformer(embedding.embedding_settings())
-    vectors = embedding.embed([sentence, long_text])
+    plain = embedding.load_sentence_transformer(minilm().settings)
+    vectors = minilm().embed([sentence, long_text])
     np.testing.assert_allclose(vectors[0], plain.encode([sentence], normalize_embeddings=True)[0], atol=1e-5)
     first, second = plain.encode(["word " * 254, "word " * 46], normalize_embeddings=True)
     pooled = 254 * first + 46 * second  # token-weighted mean of the windows
     np.testing.assert_allclose(vectors[1], pooled / np.linalg.norm(pooled), atol=1e-5)
     monkeypatch.setattr(encoder, "texts_per_step", 1)  # one text per step: each pooled into its own row
-    np.testing.assert_allclose(embedding.embed([sentence, long_text]), vectors, atol=1e-6)
+    np.testing.assert_allclose(minilm().embed([sentence, long_text]), vectors, atol=1e-6)
 
 
 # -- the benchmark's generator --------------------------------------------------------------------
-def test_generated_landing_files_load_in_every_format(tmp_path):
+def test_generated_landing_files_load_in_every_platform_format(tmp_path):
     posts = [text for text, _ in POSTS.values() if text] + [
         "I told my sister about my panic attacks. She said I was being dramatic! Now I keep it to myself.",
         "Does anyone else hide their meds at work? My boss found them once. It was awful.",
     ]
     counts = generate(400, tmp_path / "landing", seed=3, texts=posts)
+    generated = {key.split("/")[0] for key in counts}
+    assert generated == set(SOURCE_FORMATS) - {"generic"}  # the platforms' own formats, not our generic table
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
-        for source in SOURCE_FORMATS.values():
+        for source in (SOURCE_FORMATS[name] for name in sorted(generated)):
             results = loader.load_landing_folder(conn, source, tmp_path / "landing" / source.name)
             assert results and all(r.status == "loaded" for r in results), source.name
         loaded = dict(conn.execute("select source_format, sum(records_loaded) from raw.load_log group by 1").fetchall())
@@ -472,18 +475,20 @@ def test_posts_not_in_english_are_labelled_by_the_multilingual_model_and_routing
     taxonomy = load_taxonomy()
     with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
         write_posts(conn, posts)
-        routed = label_new_posts(conn, taxonomy, tmp_path / "engines", log=lambda _: None, multilingual=True)
+        routing_on = MiniLM(dataclasses.replace(minilm().settings, multilingual="non-english"))
+        routed = label_new_posts(conn, taxonomy, tmp_path / "engines", routing_on, log=lambda _: None)
         models = dict(conn.execute("select post_key, model_name from labels.post_labels").fetchall())
         multilingual = {key for key, model in models.items() if model.startswith(multilingual_model_id())}
         assert multilingual == {"reddit:post:6", "tiktok:comment:7"}
-        assert all(models[key].startswith(embedding_model_id()) for key in models.keys() - multilingual)
+        assert all(models[key].startswith(minilm().model_id) for key in models.keys() - multilingual)
         assert sorted(routed.labelled_by_route.values()) == [2, 4]
         e5_vectors = conn.execute(
             "select count(*) from labels.embedding_cache where model_id = ?", [multilingual_model_id()]
         ).fetchone()[0]
         assert e5_vectors > 2  # the two posts and the training set, embedded by E5
 
-        off = label_new_posts(conn, taxonomy, tmp_path / "engines", log=lambda _: None, multilingual=False)
+        routing_off = MiniLM(dataclasses.replace(minilm().settings, multilingual="off"))
+        off = label_new_posts(conn, taxonomy, tmp_path / "engines", routing_off, log=lambda _: None)
         assert (off.removed, off.labelled, off.kept) == (2, 2, 4)
         models = dict(conn.execute("select post_key, model_name from labels.post_labels").fetchall())
-        assert all(model.startswith(embedding_model_id()) for model in models.values())
+        assert all(model.startswith(minilm().model_id) for model in models.values())

@@ -7,10 +7,12 @@ import pytest
 
 from stigma_insights.assets.labels import engine as engine_module
 from stigma_insights.assets.labels.engine import LabelEngine
-from stigma_insights.assets.labels.labeller import label_texts, training_set_id, training_sets
+from stigma_insights.assets.labels.labeller import label_texts, train_engines, training_set_id, training_sets
 from stigma_insights.assets.labels.taxonomy import TaxonomyError, load_taxonomy
 from stigma_insights.orchestration.cli import main
 from stigma_insights.settings import MULTILINGUAL_ENV
+
+from conftest import minilm
 
 
 def test_shipped_taxonomy_has_its_four_dimensions():
@@ -101,7 +103,9 @@ def test_labeller_labels_clear_texts_and_skips_dimensions_that_do_not_apply():
         "How do I stop feeling so ashamed of myself for needing antidepressants? Any advice?",
         "What's the best pizza place downtown?",
     ]
-    labels = label_texts(texts, load_taxonomy())
+    taxonomy, encoder = load_taxonomy(), minilm()
+    engines = train_engines(taxonomy, training_sets(taxonomy), encoder.embed)  # the taxonomy's examples alone
+    labels = label_texts(texts, taxonomy, engines, encoder.embed(texts))
 
     assert labels["relevance"].labels == ["relevant", "relevant", "relevant", "noise"]
     assert labels["stigma_domain"].labels == ["community", "professional", "self", None]

@@ -81,6 +81,58 @@ def test_domain_modules_import_no_dagster_wiring():
     assert offending == {}
 
 
+# Domain modules that read an environment variable, and why it cannot be handed to them: the pseudonym key is
+# read where DuckDB calls the privacy functions, inside dbt's process (the plugin gets no settings); Ray
+# workers are handed this process's variables; the CPUs a process may use are what Ray gave its actor.
+READS_THE_ENVIRONMENT = {
+    "stigma_insights.assets.privacy": {"pseudonym_key_setting"},
+    "stigma_insights.assets.labels.ray_engine": {"ray_worker_environment"},
+    "stigma_insights.assets.labels.embedding": {"os.environ.get"},
+}
+
+
+def environment_reads(path: Path) -> set[str]:
+    """Calls in the file that read settings from the environment: `Settings.from_env`, a settings-module
+    function named `*_settings` / `*_setting`, `os.getenv`, `os.environ.get` or `os.environ[...]`."""
+    settings_functions = {
+        alias.name
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module == "stigma_insights.settings"
+        for alias in node.names
+        if alias.name.endswith(("_settings", "_setting", "_environment"))
+    }
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            called = ast.unparse(node.func)
+            if (
+                called in settings_functions
+                or called in ("os.getenv", "os.environ.get")
+                or called.endswith(".from_env")
+            ):
+                found.add(called)
+        elif (
+            isinstance(node, ast.Subscript)
+            and ast.unparse(node.value) == "os.environ"
+            and isinstance(node.ctx, ast.Load)
+        ):
+            found.add("os.environ[]")
+    return found
+
+
+def test_domain_modules_are_handed_their_settings_and_read_no_environment():
+    """Settings are read once at the top (the definitions, the CLI) and passed down, so definitions built
+    with other settings are what runs; the few reads that cannot be handed down are named above."""
+    domain = {
+        name: path
+        for name, path in modules().items()
+        if name.startswith(("stigma_insights.assets", "stigma_insights.quality"))
+    }
+    reads = {name: environment_reads(path) for name, path in domain.items()}
+    assert environment_reads(modules()["stigma_insights.orchestration.cli"])  # the test sees reads where they are
+    assert {name: found for name, found in reads.items() if found} == READS_THE_ENVIRONMENT
+
+
 def test_assets_and_checks_do_not_import_the_definitions():
     steps = {name: path for name, path in modules().items() if is_dagster_module(name)}
     assert len(steps) >= 5

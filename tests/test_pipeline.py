@@ -18,7 +18,6 @@ import polars as pl
 import pytest
 import zstandard
 
-from stigma_insights.assets.labels.embedding import embedding_model_id
 from stigma_insights.assets.labels.empathy import MECHANISMS
 from stigma_insights.assets.labels.multilingual import multilingual_model_id
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
@@ -26,7 +25,7 @@ from stigma_insights.assets.publish.analyst_copy import CHANGES_TABLE, PUBLICATI
 from stigma_insights.orchestration.cli import landing_problems
 from stigma_insights.quality.suites import MAX_FAILING_KEYS
 
-from conftest import FIXTURES, REPO_ROOT, public_post_key, run_everything, settings_for
+from conftest import FIXTURES, REPO_ROOT, minilm, public_post_key, run_everything, settings_for
 
 pytestmark = pytest.mark.slow  # every test here runs the pipeline or works on its warehouse
 
@@ -373,7 +372,7 @@ def test_labels_agree_with_the_sample_answer_key(warehouse, answer_key):
     english = {row[5] for row in rows if truth[row[0]]["language"] in {"en", "und"}}
     others = {row[5] for row in rows if truth[row[0]]["language"] not in {"en", "und"}}
     assert len(english) == len(others) == 1
-    assert english.pop().startswith(f"{embedding_model_id()}|engine:")
+    assert english.pop().startswith(f"{minilm().model_id}|engine:")
     assert others.pop().startswith(f"{multilingual_model_id()}|engine:")
 
 

@@ -12,7 +12,7 @@ from stigma_insights.assets.labels.store import label_new_posts
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.settings import LABELS_ENGINE_ENV, RAY_STAGING_ENV
 
-from conftest import run_everything, settings_for
+from conftest import minilm, run_everything, settings_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.scale]
 
@@ -52,10 +52,10 @@ def test_posts_labelled_by_ray_actors_get_the_labels_of_the_local_path(
     try:
         with duckdb.connect(str(warehouse_copy)) as conn:
             conn.execute("delete from labels.embedding_cache")  # every post embedded again, by the actors
-            embedded = label_new_posts(conn, load_taxonomy(), session_settings.engines_folder, **relabel)
+            embedded = label_new_posts(conn, load_taxonomy(), session_settings.engines_folder, minilm(), **relabel)
             embedded_labels = conn.sql(LABELS).pl()
             cached_vectors = conn.execute("select count(*) from labels.embedding_cache").fetchone()
-            from_cache = label_new_posts(conn, load_taxonomy(), session_settings.engines_folder, **relabel)
+            from_cache = label_new_posts(conn, load_taxonomy(), session_settings.engines_folder, minilm(), **relabel)
             from_cache_labels = conn.sql(LABELS).pl()
     finally:
         ray.shutdown()

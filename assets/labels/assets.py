@@ -7,13 +7,13 @@ from dagster_duckdb import DuckDBResource
 from dagster_ray import RayResource
 
 from stigma_insights.assets.labels.annotations import annotation_counts, ensure_store, import_annotations
+from stigma_insights.assets.labels.embedding import MiniLM
 from stigma_insights.assets.labels.embedding_cache import seed_from_starter_vectors
 from stigma_insights.assets.labels.empathy import MECHANISMS, SHIPPED_ENGINES
 from stigma_insights.assets.labels.reception import REPLY_EMPATHY_TABLE, label_new_replies
 from stigma_insights.assets.labels.store import POST_LABELS_TABLE, label_new_posts
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
-from stigma_insights.resources import WAREHOUSE_POOL, ProjectFiles
-from stigma_insights.settings import embedding_settings
+from stigma_insights.resources import WAREHOUSE_POOL, Embedding, ProjectFiles
 
 POSTS = dg.AssetKey(["intermediate", "int_posts_deduplicated"])
 ANNOTATIONS = dg.AssetKey(["labels", "annotations"])
@@ -88,13 +88,20 @@ def labels(
     duckdb: DuckDBResource,
     project_files: ProjectFiles,
     ray: RayResource,
+    embedding: Embedding,
 ):
     taxonomy = load_taxonomy()
-    if embedding_settings().labels_engine == "ray" and not ray.connected:
+    minilm = MiniLM(embedding.settings())
+    if minilm.settings.labels_engine == "ray" and not ray.connected:
         ray.connect(context)  # the resource owns the connection: it ends with the run
     with duckdb.get_connection() as conn:
         summary = label_new_posts(
-            conn, taxonomy, Path(project_files.engines_folder), relabel_all=config.relabel_all, log=context.log.info
+            conn,
+            taxonomy,
+            Path(project_files.engines_folder),
+            minilm,
+            relabel_all=config.relabel_all,
+            log=context.log.info,
         )
         (rows,) = conn.execute(f"select count(*) from {POST_LABELS_TABLE}").fetchone()
         counts = {
@@ -149,10 +156,11 @@ def labels(
     "Incremental: only replies whose text, parent or engines changed.",
 )
 def reply_empathy(
-    context: dg.AssetExecutionContext, config: LabelsConfig, duckdb: DuckDBResource
+    context: dg.AssetExecutionContext, config: LabelsConfig, duckdb: DuckDBResource, embedding: Embedding
 ) -> dg.MaterializeResult:
+    minilm = MiniLM(embedding.settings())
     with duckdb.get_connection() as conn:
-        summary = label_new_replies(conn, SHIPPED_ENGINES, relabel_all=config.relabel_all, log=context.log.info)
+        summary = label_new_replies(conn, SHIPPED_ENGINES, minilm, relabel_all=config.relabel_all, log=context.log.info)
         levels = {
             mechanism: dict(
                 conn.execute(

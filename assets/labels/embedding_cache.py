@@ -11,14 +11,14 @@ A file whose model id is not the one in use is never read by a lookup: the key k
 
 import hashlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 
-from stigma_insights.assets.labels.embedding import EMBEDDING_DIM, embed, embedding_model_id
+from stigma_insights.assets.labels.embedding import EMBEDDING_DIM
 from stigma_insights.lake import sql_string
 from stigma_insights.registered import registered
 
@@ -54,8 +54,8 @@ def embed_missing(
 @dataclass
 class EmbeddingCache:
     conn: duckdb.DuckDBPyConnection
-    model_id: str = field(default_factory=embedding_model_id)
-    embed_texts: Callable[[list[str]], np.ndarray] = embed  # the model `model_id` names
+    model_id: str
+    embed_texts: Callable[[list[str]], np.ndarray]  # the model `model_id` names
     hits: int = 0
     computed: int = 0
 

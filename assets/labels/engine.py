@@ -34,8 +34,8 @@ from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from stigma_insights.assets.labels.embedding import embed
 from stigma_insights.assets.labels.prevalence import error_rates, misclassification_rates
+from stigma_insights.settings import EmbeddingSettings
 
 BLEND_STEP = 0.2  # blend weights are searched on a simplex grid of this step
 # Decision offsets (log-probability) are searched on this grid, class by class, for classes with at least
@@ -48,6 +48,12 @@ VALIDATION_SHARE = 0.1
 # macro-F1 0.757 with the taxonomy weighing all of them, 0.778 weighing 400; on the 331 relevant posts
 # (domain, intent) weighing all 331 scored best.
 TAXONOMY_WEIGHT_MAX_POSTS = 400
+
+
+def _required(embeddings: np.ndarray | None) -> np.ndarray:
+    if embeddings is None:
+        raise ValueError("the frozen engine needs the texts' MiniLM embeddings (MiniLM.embed)")
+    return embeddings
 
 
 def dense_model() -> LogisticRegression:
@@ -63,8 +69,8 @@ class FrozenEmbeddingClassifier:
         self._model = dense_model().fit(embeddings, y, sample_weight=weights)
         return self
 
-    def predict_proba(self, texts: list[str], embeddings: np.ndarray | None = None) -> np.ndarray:
-        return self._model.predict_proba(embed(texts) if embeddings is None else embeddings)
+    def predict_proba(self, embeddings: np.ndarray) -> np.ndarray:
+        return self._model.predict_proba(embeddings)
 
 
 class CueCounts(BaseEstimator, TransformerMixin):
@@ -147,6 +153,7 @@ class LabelEngine:
         cues: tuple[str, ...] = (),
         fine_tune: bool = False,
         fine_tune_config=None,
+        fine_tune_settings: EmbeddingSettings | None = None,
         folds: int = 5,
         seed: int = 0,
         words: bool = True,
@@ -161,6 +168,7 @@ class LabelEngine:
         self.min_df = min_df
         self.fine_tune = fine_tune  # fine-tune MiniLM (costly: for big labelled files) or use it frozen
         self.fine_tune_config = fine_tune_config
+        self.fine_tune_settings = fine_tune_settings  # the packaged model a fine-tune starts from
         self.folds = folds
         self.seed = seed
         # Set by fit(): the classes in label order, and what the held-out predictions measured.
@@ -187,7 +195,7 @@ class LabelEngine:
         embeddings: np.ndarray | None = None,
         scored: np.ndarray | None = None,
     ) -> "LabelEngine":
-        """`embeddings`: the texts' frozen embeddings, when the caller has them already.
+        """`embeddings`: the texts' frozen MiniLM embeddings (none when fine-tuning).
         `scored`: which rows the held-out choices and figures are made on (default: all)."""
         self.classes_, y = np.unique(np.asarray(labels), return_inverse=True)
         if len(self.classes_) < 2:
@@ -205,7 +213,7 @@ class LabelEngine:
             held_out, choosing = self._fit_fine_tuned(texts, y)
             measuring = choosing
         else:
-            embeddings = embed(texts) if embeddings is None else embeddings
+            embeddings = _required(embeddings)
             held_out = np.arange(len(y))
             choosing = self._out_of_fold(texts, embeddings, y, weights, self.seed)
             # The blend is chosen as the best of many on `choosing`, which flatters its error rates
@@ -240,7 +248,11 @@ class LabelEngine:
         fit_texts = [texts[i] for i in fit_index]
         held_out_texts = [texts[i] for i in held_out]
         config = self.fine_tune_config or FineTuneConfig()
-        self._minilm = FineTunedClassifier(config).fit(fit_texts, y[fit_index], len(self.classes_))
+        if self.fine_tune_settings is None:
+            raise ValueError("fine-tuning needs fine_tune_settings: the packaged model to start from")
+        self._minilm = FineTunedClassifier(config, self.fine_tune_settings).fit(
+            fit_texts, y[fit_index], len(self.classes_)
+        )
         probabilities = {"minilm": self._minilm.predict_proba(held_out_texts)}
         for name, model in self._member_models().items():
             probabilities[name] = model.fit(fit_texts, y[fit_index]).predict_proba(held_out_texts)
@@ -341,9 +353,7 @@ class LabelEngine:
         weights = self.calibration.weights
         probabilities = np.zeros((len(texts), len(self.classes_)))
         if weights["minilm"] > 0:
-            minilm = (
-                self._minilm.predict_proba(texts) if self.fine_tune else self._minilm.predict_proba(texts, embeddings)
-            )
+            minilm = self._minilm.predict_proba(texts if self.fine_tune else _required(embeddings))
             probabilities += weights["minilm"] * minilm
         for name, model in self._others.items():
             probabilities += weights[name] * model.predict_proba(texts)

@@ -21,7 +21,7 @@ from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precisio
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from stigma_insights.assets.labels.datasets import LabelledTexts
-from stigma_insights.assets.labels.embedding import embed, embed_truncated, embedding_model_id
+from stigma_insights.assets.labels.embedding import MiniLM
 from stigma_insights.assets.labels.empathy import LEVELS, MECHANISMS, ReplyPairs, empathy_engine
 from stigma_insights.assets.labels.empathy import features as empathy_features
 from stigma_insights.assets.labels.engine import Decisions, LabelEngine, sparse_model
@@ -35,7 +35,6 @@ from stigma_insights.assets.labels.prevalence import (
 )
 from stigma_insights.assets.labels.progress import Progress
 from stigma_insights.assets.labels.routes import routes_to_multilingual
-from stigma_insights.settings import embedding_settings
 
 
 def training_set_from_file(data: LabelledTexts) -> TrainingSet:
@@ -60,14 +59,15 @@ class TextVectors:
         return TextVectors(rows(self.engine), self.truncated[index], rows(self.routed), rows(self.multilingual))
 
     @classmethod
-    def of(cls, texts: list[str], engine: np.ndarray | None) -> "TextVectors":
-        """With the routing of the labels asset: multilingual vectors only where some text needs them."""
+    def of(cls, texts: list[str], engine: np.ndarray | None, minilm: MiniLM) -> "TextVectors":
+        """With the routing of the labels asset (as `minilm`'s settings say): multilingual vectors only where
+        some text needs them."""
         routed = None
-        if embedding_settings().multilingual != "off":
+        if minilm.settings.multilingual != "off":
             routed = np.array([routes_to_multilingual(language.code) for language in detect_languages(texts)])
         if routed is None or not routed.any():
-            return cls(engine, embed_truncated(texts))
-        return cls(engine, embed_truncated(texts), routed, embed_multilingual(texts))
+            return cls(engine, minilm.embed_truncated(texts))
+        return cls(engine, minilm.embed_truncated(texts), routed, embed_multilingual(texts))
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,7 @@ def _scores(true: np.ndarray, predicted: np.ndarray) -> dict:
 
 
 def _report(
+    model_id: str,
     engine: LabelEngine,
     classes: np.ndarray,
     folds: list[FoldResult],
@@ -185,7 +186,7 @@ def _report(
     accepted = ~uncertain
     calibration = engine.calibration
     return {
-        "model": embedding_model_id(),
+        "model": model_id,
         "train": train_description,
         "test": test_description,
         "folds": len(folds),
@@ -241,40 +242,43 @@ def _report(
     }
 
 
-def evaluate(train: TrainingSet, test: LabelledTexts, cues: tuple[str, ...] = (), fine_tune: bool = False) -> dict:
+def evaluate(
+    train: TrainingSet, test: LabelledTexts, minilm: MiniLM, cues: tuple[str, ...] = (), fine_tune: bool = False
+) -> dict:
     """Train on `train`, score on `test`. `fine_tune`: fine-tune MiniLM (costly) instead of the frozen
     embeddings the pipeline labels with."""
     started = time.perf_counter()
-    engine = LabelEngine(cues=cues, fine_tune=fine_tune)
+    engine = LabelEngine(cues=cues, fine_tune=fine_tune, fine_tune_settings=minilm.settings)
     test_labels = np.asarray(test.labels)
     classes = np.unique(np.concatenate([train.labels, test_labels]))
-    test_vectors = TextVectors.of(test.texts, None if fine_tune else embed(test.texts, progress=True))
+    test_vectors = TextVectors.of(test.texts, None if fine_tune else minilm.embed(test.texts, progress=True), minilm)
     train_vectors = TextVectors(
-        None if fine_tune else embed(train.texts, progress=True),
-        embed_truncated(train.texts),
+        None if fine_tune else minilm.embed(train.texts, progress=True),
+        minilm.embed_truncated(train.texts),
         multilingual=None if test_vectors.routed is None else embed_multilingual(train.texts),
     )
     fold = _run_fold(engine, classes, train, test.texts, test_labels, train_vectors, test_vectors)
     test_description = (
         f"{test.source} ({len(test.texts)} texts, {test.dropped_rows} rows without text or label skipped)"
     )
-    report = _report(engine, classes, [fold], train.description, test_description, started)
+    report = _report(minilm.model_id, engine, classes, [fold], train.description, test_description, started)
     return report | routing(test_vectors)
 
 
 def cross_validate(
     data: LabelledTexts,
     folds: int,
+    minilm: MiniLM,
     extra: TrainingSet | None = None,
     cues: tuple[str, ...] = (),
     seed: int = 0,
-    embed_texts: Callable[[list[str]], np.ndarray] = embed,
+    embed_texts: Callable[[list[str]], np.ndarray] | None = None,
     words: bool = True,
     repeats: int = 1,
 ) -> dict:
     """K-fold cross-validation on `data` (stratified; test folds never overlap); each fold's engine
     also trains on `extra` (e.g. the taxonomy's texts), which is never scored. `embed_texts`: the
-    engine's embedding model (MiniLM; the baseline keeps MiniLM's first window); `words`: with the
+    engine's embedding model (default `minilm`; the baseline keeps MiniLM's first window); `words`: with the
     word members (cues, TF-IDF); `repeats`: the K folds cut `repeats` times (seeds seed, seed + 1, ...),
     for steadier figures and more test folds to measure the quoted interval's coverage on."""
     started = time.perf_counter()
@@ -284,7 +288,7 @@ def cross_validate(
     stratify = np.where(np.isin(labels, values[counts >= folds]), labels, "__rare__")
     all_texts = data.texts + (extra.texts if extra else [])
     vectors = TextVectors.of(
-        all_texts, embed(all_texts, progress=True) if embed_texts is embed else embed_texts(all_texts)
+        all_texts, minilm.embed(all_texts, progress=True) if embed_texts is None else embed_texts(all_texts), minilm
     )
     extra_index = np.arange(len(data.texts), len(all_texts))
     engine = LabelEngine(cues=cues, words=words)
@@ -320,7 +324,7 @@ def cross_validate(
         + (f", each fold also trained on {extra.description}" if extra else "")
     )
     test_description = f"{data.source} ({len(labels)} texts, {data.dropped_rows} rows without text or label skipped)"
-    report = _report(engine, classes, results, train_description, test_description, started) | routing(
+    report = _report(minilm.model_id, engine, classes, results, train_description, test_description, started) | routing(
         vectors[np.arange(len(labels))]
     )
     # Each row's held-out label (from the first cut of the folds), in the file's row order.

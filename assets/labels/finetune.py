@@ -14,7 +14,7 @@ import torch
 
 from stigma_insights.assets.labels.embedding import WindowCutter, load_sentence_transformer, torch_device
 from stigma_insights.assets.labels.progress import Progress
-from stigma_insights.settings import embedding_settings
+from stigma_insights.settings import EmbeddingSettings
 
 
 @dataclass(frozen=True)
@@ -45,9 +45,9 @@ class _Classifier(torch.nn.Module):
 
 
 class FineTunedClassifier:
-    def __init__(self, config: FineTuneConfig = FineTuneConfig()):
+    def __init__(self, config: FineTuneConfig, settings: EmbeddingSettings):
         self.config = config
-        self._settings = embedding_settings()
+        self._settings = settings  # the packaged model to start from, and the device
         self.device = torch.device(torch_device(self._settings.device))
 
     def fit(self, texts: list[str], y: np.ndarray, n_classes: int) -> "FineTunedClassifier":

@@ -17,7 +17,6 @@ import numpy as np
 from stigma_insights.assets.labels import engine as engine_module
 from stigma_insights.assets.labels import engine_artifact as engine_artifact_module
 from stigma_insights.assets.labels.annotations import AnnotatedTexts
-from stigma_insights.assets.labels.embedding import embed
 from stigma_insights.assets.labels.engine import LabelEngine
 from stigma_insights.assets.labels.engine_artifact import dump_engines, load_engines
 from stigma_insights.assets.labels.taxonomy import Dimension, Taxonomy
@@ -99,10 +98,11 @@ def training_set_id(taxonomy: Taxonomy, sets: dict[str, TrainingSet], model_id: 
 def train_engines(
     taxonomy: Taxonomy,
     sets: dict[str, TrainingSet],
-    embed_texts: Callable[[list[str]], np.ndarray] = embed,
+    embed_texts: Callable[[list[str]], np.ndarray],
     words: bool = True,
 ) -> dict[str, LabelEngine]:
-    """`words`: blend the word members (cues, TF-IDF) with the embedding one; False: embeddings alone."""
+    """`embed_texts`: the embedding model the engines read (e.g. MiniLM.embed); `words`: blend the word
+    members (cues, TF-IDF) with the embedding one; False: embeddings alone."""
     engines = {}
     for dimension in taxonomy.dimensions:
         training = sets[dimension.name]
@@ -136,12 +136,11 @@ def load_or_train_engines(
 def label_texts(
     texts: list[str],
     taxonomy: Taxonomy,
-    engines: dict[str, LabelEngine] | None = None,
-    embeddings: np.ndarray | None = None,
+    engines: dict[str, LabelEngine],
+    embeddings: np.ndarray,
 ) -> dict[str, DimensionLabels]:
-    """`engines`: default, trained on the taxonomy alone; `embeddings`: the texts' (from the cache)."""
-    engines = engines or train_engines(taxonomy, training_sets(taxonomy))
-    embeddings = embed(texts) if embeddings is None else embeddings
+    """Each dimension's labels from `engines`, read on the texts' `embeddings` (from the cache), gated as
+    the taxonomy says."""
     decided = {name: engine.predict(texts, embeddings) for name, engine in engines.items()}
     result = {}
     for dimension in taxonomy.dimensions:

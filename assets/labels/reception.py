@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from stigma_insights.assets.labels.annotations import LABELLABLE_POSTS
+from stigma_insights.assets.labels.embedding import MiniLM
 from stigma_insights.assets.labels.embedding_cache import EmbeddingCache
 from stigma_insights.assets.labels.empathy import MECHANISMS, EmpathyEngines
 from stigma_insights.assets.labels.routes import ENGLISH_ROUTE_LANGUAGES
@@ -75,7 +76,7 @@ def file_sha256(path: Path) -> str:
 
 
 def label_new_replies(
-    conn: duckdb.DuckDBPyConnection, engines_path: Path, relabel_all: bool = False, log=print
+    conn: duckdb.DuckDBPyConnection, engines_path: Path, minilm: MiniLM, relabel_all: bool = False, log=print
 ) -> ReceptionSummary:
     engines_sha256 = file_sha256(engines_path)
     conn.execute(REPLY_EMPATHY_DDL)
@@ -95,7 +96,7 @@ def label_new_replies(
     kept = conn.execute(f"select count(*) from {REPLY_EMPATHY_TABLE}").fetchall()[0][0]
     if len(todo):
         engines = EmpathyEngines.load(engines_path)
-        cache = EmbeddingCache(conn)
+        cache = EmbeddingCache(conn, minilm.model_id, minilm.embed)
         for start in range(0, len(todo), BATCH_SIZE):
             batch = todo.slice(start, BATCH_SIZE)
             conn.begin()

@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from stigma_insights.assets.labels.annotations import LABELLABLE_POSTS, annotated_texts
-from stigma_insights.assets.labels.embedding import embed, embedding_model_id
+from stigma_insights.assets.labels.embedding import MiniLM
 from stigma_insights.assets.labels.embedding_cache import EmbeddingCache, cache_vectors_of
 from stigma_insights.assets.labels.engine import LabelEngine
 from stigma_insights.assets.labels.labeller import (
@@ -37,7 +37,7 @@ from stigma_insights.assets.labels.routes import ENGLISH_ROUTE_LANGUAGES, label_
 from stigma_insights.assets.labels.taxonomy import Taxonomy
 from stigma_insights.crash_points import LABELS_BATCH_COMMITTED, crash_point
 from stigma_insights.registered import registered, replace_table
-from stigma_insights.settings import EmbeddingSettings, embedding_settings
+from stigma_insights.settings import EmbeddingSettings
 
 POST_LABELS_TABLE = "labels.post_labels"
 ERROR_RATES_TABLE = "labels.label_error_rates"
@@ -105,17 +105,18 @@ def label_new_posts(
     conn: duckdb.DuckDBPyConnection,
     taxonomy: Taxonomy,
     engines_folder: Path,
+    minilm: MiniLM,
     relabel_all: bool = False,
     batch_size: int = BATCH_SIZE,
     log: Callable[[str], None] = print,
-    multilingual: bool | None = None,
 ) -> LabellingSummary:
-    """`multilingual`: route non-English posts to the multilingual model (default: the setting)."""
-    settings = embedding_settings()
-    multilingual = settings.multilingual == "non-english" if multilingual is None else multilingual
+    """Label the posts that need it with `minilm` (its settings also say whether posts not in English go to
+    the multilingual model, and whether Ray labels them)."""
+    settings = minilm.settings
+    multilingual = settings.multilingual == "non-english"
     annotations = {d: annotated_texts(conn, d) for d in taxonomy.dimension_names}
     training = training_sets(taxonomy, annotations)
-    english = Route(conn, embedding_model_id(), embed, training, taxonomy, engines_folder, words=True)
+    english = Route(conn, minilm.model_id, minilm.embed, training, taxonomy, engines_folder, words=True)
     other = Route(conn, multilingual_model_id(), embed_multilingual, training, taxonomy, engines_folder, words=False)
     engines = english.engines
     log(f"Engines {english.model_id} " + ("loaded from their artifact" if english.reused else "trained"))
