@@ -20,6 +20,7 @@ from stigma_insights.assets.labels.datasets import LabelledTexts
 from stigma_insights.assets.labels.evaluation import cross_validate
 from stigma_insights.assets.labels.labeller import taxonomy_training_set
 from stigma_insights.assets.labels.prevalence import adjusted_share_interval, adjusted_shares, error_rates
+from stigma_insights.assets.labels.routes import LabelIds
 from stigma_insights.assets.labels.store import label_new_posts
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
 from stigma_insights.orchestration.cli import main
@@ -208,7 +209,9 @@ def test_a_changed_training_set_relabels_every_post_from_cached_embeddings(sampl
     cached_before = set(sample_copy.execute(cached).fetchall())
     after = label_new_posts(sample_copy, taxonomy, engines, minilm(), log=log.append)
     again = label_new_posts(sample_copy, taxonomy, engines, minilm(), log=log.append)
-    models = sample_copy.execute("select distinct model_name from labels.post_labels").fetchall()
+    models = sample_copy.execute(
+        "select distinct embedding_model, engine_id, language_detector from labels.post_labels"
+    ).fetchall()
     embedded_now = set(sample_copy.execute(cached).fetchall()) - cached_before
     post_texts = set(sample_copy.execute("select sha256(text) from intermediate.int_posts_deduplicated").fetchall())
 
@@ -217,7 +220,7 @@ def test_a_changed_training_set_relabels_every_post_from_cached_embeddings(sampl
     assert after.labelled == before.kept
     assert not embedded_now & post_texts  # posts relabelled from cached embeddings (only training texts new)
     # One model per route (MiniLM for the English posts, E5 for the others), both with the new engines.
-    assert {model for (model,) in models} == set(after.labelled_by_route) and after.model_id in set(
+    assert {LabelIds(*ids).model_name for ids in models} == set(after.labelled_by_route) and after.model_id in set(
         after.labelled_by_route
     )
     assert again.engine_reused and again.labelled == 0 and again.model_id == after.model_id

@@ -477,10 +477,10 @@ def test_posts_not_in_english_are_labelled_by_the_multilingual_model_and_routing
         write_posts(conn, posts)
         routing_on = MiniLM(dataclasses.replace(minilm().settings, multilingual="non-english"))
         routed = label_new_posts(conn, taxonomy, tmp_path / "engines", routing_on, log=lambda _: None)
-        models = dict(conn.execute("select post_key, model_name from labels.post_labels").fetchall())
-        multilingual = {key for key, model in models.items() if model.startswith(multilingual_model_id())}
+        models = dict(conn.execute("select post_key, embedding_model from labels.post_labels").fetchall())
+        multilingual = {key for key, model in models.items() if model == multilingual_model_id()}
         assert multilingual == {"reddit:post:6", "tiktok:comment:7"}
-        assert all(models[key].startswith(minilm().model_id) for key in models.keys() - multilingual)
+        assert all(models[key] == minilm().model_id for key in models.keys() - multilingual)
         assert sorted(routed.labelled_by_route.values()) == [2, 4]
         e5_vectors = conn.execute(
             "select count(*) from labels.embedding_cache where model_id = ?", [multilingual_model_id()]
@@ -490,5 +490,5 @@ def test_posts_not_in_english_are_labelled_by_the_multilingual_model_and_routing
         routing_off = MiniLM(dataclasses.replace(minilm().settings, multilingual="off"))
         off = label_new_posts(conn, taxonomy, tmp_path / "engines", routing_off, log=lambda _: None)
         assert (off.removed, off.labelled, off.kept) == (2, 2, 4)
-        models = dict(conn.execute("select post_key, model_name from labels.post_labels").fetchall())
-        assert all(model.startswith(minilm().model_id) for model in models.values())
+        models = dict(conn.execute("select post_key, embedding_model from labels.post_labels").fetchall())
+        assert all(model == minilm().model_id for model in models.values())

@@ -98,16 +98,16 @@ class EmbeddingCache:
 
 
 def cache_vectors_of(conn: duckdb.DuckDBPyConnection, relation: str) -> tuple[int, int]:
-    """Store the vectors of `relation` (`embedding_model_id`, `text_sha256`, `embedding`: the label files of a
+    """Store the vectors of `relation` (`embedding_model`, `text_sha256`, `embedding`: the label files of a
     Ray job) that the cache lacks, one per text and model; returns (vectors stored, rows whose vector the cache
     had)."""
     cached = f"""exists (select 1 from {CACHE_TABLE} c
-                         where c.model_id = f.embedding_model_id and c.text_sha256 = f.text_sha256)"""
+                         where c.model_id = f.embedding_model and c.text_sha256 = f.text_sha256)"""
     [(hits,)] = conn.execute(f"select count(*) from {relation} f where {cached}").fetchall()
     [(stored,)] = conn.execute(
         f"""insert into {CACHE_TABLE} (model_id, text_sha256, embedding)
-            select embedding_model_id, text_sha256, any_value(embedding) from {relation} f
-            where not {cached} group by embedding_model_id, text_sha256"""
+            select embedding_model, text_sha256, any_value(embedding) from {relation} f
+            where not {cached} group by embedding_model, text_sha256"""
     ).fetchall()
     return stored, hits
 

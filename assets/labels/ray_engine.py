@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 from stigma_insights.assets.labels.embedding import EMBEDDING_DIM
 from stigma_insights.assets.labels.embedding_cache import CACHE_TABLE, embed_missing
 from stigma_insights.assets.labels.engine import LabelEngine
-from stigma_insights.assets.labels.routes import label_batch
+from stigma_insights.assets.labels.routes import LabelIds, label_batch
 from stigma_insights.assets.labels.taxonomy import Taxonomy
 from stigma_insights.settings import RAY_INIT_OPTIONS, ray_worker_environment
 
@@ -46,9 +46,8 @@ class RouteOnRay:
     """A route as the actors get it: its engines (trained by the driver), its embedding model, and the
     column of the posts' files that holds the vector the cache has for a post's text (null: none yet)."""
 
-    model_id: str
-    embedding_model_id: str
-    embed_texts: Callable[[list[str]], np.ndarray]  # a module-level function: Ray ships it by reference
+    ids: LabelIds
+    embed_texts: Callable[[list[str]], np.ndarray]  # MiniLM.embed or a module-level function: cloudpickle ships it
     engines: dict[str, LabelEngine]
     cached_column: str
 
@@ -65,15 +64,11 @@ class PostLabeller:
 
     def __init__(self, taxonomy: Taxonomy, english: RouteOnRay, other: RouteOnRay | None):
         self.taxonomy, self.english, self.other = taxonomy, english, other
-        self.embedding_models = {route.model_id: route.embedding_model_id for route in (english, other) if route}
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         posts = pl.DataFrame(pl.from_arrow(batch))
         labels, vectors = label_batch(posts, self.taxonomy, self.english, self.other)
-        return labels.with_columns(
-            embedding_model_id=pl.col("model_name").replace_strict(self.embedding_models),
-            embedding=pl.Series(vectors.astype(np.float32)),
-        ).to_arrow()
+        return labels.with_columns(embedding=pl.Series(vectors.astype(np.float32))).to_arrow()
 
 
 def start_ray(address: str | None) -> None:
@@ -121,7 +116,7 @@ def labelled_on_ray(
     workers: int | None = None,
 ) -> Iterator[pa_dataset.Dataset]:
     """Label the posts of `posts_table` (`position`, `post_key`, `text`, `text_sha256`, `country_code`) on
-    Ray; yields the label files the actors wrote (label columns, `embedding_model_id`, `embedding`) as a
+    Ray; yields the label files the actors wrote (label rows with their `embedding`) as a
     dataset. `staging`: a folder every worker and this process reach (`staging_folder`; None: this
     machine's temporary folder, enough for a local Ray); the run's files there are removed afterwards."""
     import ray
@@ -141,7 +136,7 @@ def labelled_on_ray(
         posts = conn.execute(
             f"""select posts.post_key, posts.text, posts.text_sha256, posts.country_code, {cached}
                 from {posts_table} as posts {joins} order by posts.position""",
-            [route.embedding_model_id for route in routes],
+            [route.ids.embedding_model for route in routes],
         ).to_arrow_reader(POSTS_PER_FILE)
         # Written by pyarrow: DuckDB 1.5.5's Parquet writer gave an all-null list column that pyarrow cannot read.
         for number, block in enumerate(posts):

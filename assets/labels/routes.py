@@ -2,6 +2,7 @@
 model for the rest), each route embeds and labels its posts. Shared by the local loop (`store`) and the
 Ray actors (`ray_engine`), which differ only in where a route's vectors come from."""
 
+from dataclasses import dataclass, fields
 from typing import Protocol
 
 import numpy as np
@@ -15,9 +16,28 @@ from stigma_insights.assets.labels.taxonomy import Taxonomy
 ENGLISH_ROUTE_LANGUAGES = ("en", "und")  # labelled by MiniLM; every other language by the multilingual model
 
 
+@dataclass(frozen=True)
+class LabelIds:
+    """What labelled a post, each a column of labels.post_labels: the embedding model (the cache key's model
+    part), the engines (their training set id) and the language detector. A change of any relabels the post."""
+
+    embedding_model: str
+    engine_id: str
+    language_detector: str
+
+    @property
+    def model_name(self) -> str:
+        """The three joined, for people: logs, run metadata (the marts join them the same way, in the dbt
+        macro `labelling_model_name`)."""
+        return f"{self.embedding_model}|engine:{self.engine_id}|language:{self.language_detector}"
+
+
+LABEL_ID_COLUMNS = tuple(field.name for field in fields(LabelIds))
+
+
 class LabellingRoute(Protocol):
     @property
-    def model_id(self) -> str: ...  # written on each label row: embedding model, engines, language detector
+    def ids(self) -> LabelIds: ...  # written on each label row
 
     @property
     def engines(self) -> dict[str, LabelEngine]: ...
@@ -48,16 +68,14 @@ def label_batch(
         rows = batch[positions]
         embeddings = route.embed_rows(rows)
         labelled = label_texts(rows["text"].to_list(), taxonomy, route.engines, embeddings)
-        frames.append(labels_frame(rows, labelled, [languages[i] for i in positions], [route.model_id] * len(rows)))
+        frames.append(labels_frame(rows, labelled, [languages[i] for i in positions], route.ids))
         vectors.append(embeddings)
     return pl.concat(frames), np.concatenate(vectors)
 
 
-def labels_frame(
-    batch: pl.DataFrame, labelled: dict, languages: list[Language], model_names: list[str]
-) -> pl.DataFrame:
+def labels_frame(batch: pl.DataFrame, labelled: dict, languages: list[Language], ids: LabelIds) -> pl.DataFrame:
     """One row per post: its language, label, calibrated confidence and uncertain flag for each dimension,
-    and the model that labelled it."""
+    and what labelled it."""
     columns: dict[str, pl.Series] = {
         "post_key": batch["post_key"],
         "text_sha256": batch["text_sha256"],
@@ -68,5 +86,6 @@ def labels_frame(
         columns[dimension] = pl.Series(result.labels, dtype=pl.String)
         columns[f"{dimension}_confidence"] = pl.Series(result.confidences, dtype=pl.Float64)
         columns[f"{dimension}_is_uncertain"] = pl.Series(result.uncertain, dtype=pl.Boolean)
-    columns["model_name"] = pl.Series(model_names, dtype=pl.String)
+    for name, value in vars(ids).items():
+        columns[name] = pl.Series([value] * len(batch), dtype=pl.String)
     return pl.DataFrame(columns)

@@ -33,7 +33,13 @@ from stigma_insights.assets.labels.labeller import (
 from stigma_insights.assets.labels.language import language_detector_id
 from stigma_insights.assets.labels.multilingual import embed_multilingual, multilingual_model_id
 from stigma_insights.assets.labels.ray_engine import RouteOnRay, labelled_on_ray
-from stigma_insights.assets.labels.routes import ENGLISH_ROUTE_LANGUAGES, label_batch, labels_frame
+from stigma_insights.assets.labels.routes import (
+    ENGLISH_ROUTE_LANGUAGES,
+    LABEL_ID_COLUMNS,
+    LabelIds,
+    label_batch,
+    labels_frame,
+)
 from stigma_insights.assets.labels.taxonomy import Taxonomy
 from stigma_insights.crash_points import LABELS_BATCH_COMMITTED, crash_point
 from stigma_insights.registered import registered, replace_table
@@ -79,9 +85,9 @@ class Route:
     reused: bool = False  # the engines came from a kept artifact
 
     @cached_property
-    def model_id(self) -> str:
+    def ids(self) -> LabelIds:
         engines = training_set_id(self.taxonomy, self.training, self.embedding_model_id, self.words)
-        return f"{self.embedding_model_id}|engine:{engines}|language:{language_detector_id()}"
+        return LabelIds(self.embedding_model_id, engines, language_detector_id())
 
     @cached_property
     def cache(self) -> EmbeddingCache:
@@ -98,7 +104,7 @@ class Route:
         return self.cache.embed(rows["text"].to_list(), rows["text_sha256"].to_list())
 
     def on_ray(self, cached_column: str) -> RouteOnRay:
-        return RouteOnRay(self.model_id, self.embedding_model_id, self.embed_texts, self.engines, cached_column)
+        return RouteOnRay(self.ids, self.embed_texts, self.engines, cached_column)
 
 
 def label_new_posts(
@@ -119,19 +125,17 @@ def label_new_posts(
     english = Route(conn, minilm.model_id, minilm.embed, training, taxonomy, engines_folder, words=True)
     other = Route(conn, multilingual_model_id(), embed_multilingual, training, taxonomy, engines_folder, words=False)
     engines = english.engines
-    log(f"Engines {english.model_id} " + ("loaded from their artifact" if english.reused else "trained"))
-    provenance = {"model_name": english.model_id, "taxonomy_version": taxonomy.version}
+    log(f"Engines {english.ids.model_name} " + ("loaded from their artifact" if english.reused else "trained"))
+    provenance = {"model_name": english.ids.model_name, "taxonomy_version": taxonomy.version}
     provenance_columns = {name: pl.lit(value) for name, value in provenance.items()}
     stamp = {"labelled_at": datetime.now(UTC), "taxonomy_version": taxonomy.version}
     conn.execute(f"create or replace temp table labellable_posts as {LABELLABLE_POSTS_SQL}")
     conn.begin()
-    removed = _forget_stale_labels(
-        conn, english.model_id, other.model_id if multilingual else None, taxonomy, relabel_all
-    )
+    removed = _forget_stale_labels(conn, english.ids, other.ids if multilingual else None, taxonomy, relabel_all)
     if not _label_columns(conn):  # the table exists from the first run on, even with nothing to label
         no_posts = pl.DataFrame(schema={"post_key": pl.String, "text_sha256": pl.String})
         no_labels = {dimension.name: DimensionLabels([], [], []) for dimension in taxonomy.dimensions}
-        _insert_labels(conn, labels_frame(no_posts, no_labels, [], []), stamp)
+        _insert_labels(conn, labels_frame(no_posts, no_labels, [], english.ids), stamp)
     measured_on = {d: "annotations" if any(a.representative) else "taxonomy examples" for d, a in annotations.items()}
     replace_table(
         conn, ERROR_RATES_TABLE, error_rates(engines, measured_on).with_columns(**provenance_columns).to_arrow()
@@ -156,14 +160,16 @@ def label_new_posts(
         labelled_by_route, ray_computed, ray_hits = _label_here(conn, taxonomy, *routes, batch_size, stamp, log), 0, 0
     conn.execute("drop table posts_to_label")
     conn.execute("drop table labellable_posts")
-    caches = [route.cache for route in (english, other) if route is english or route.model_id in labelled_by_route]
+    caches = [
+        route.cache for route in (english, other) if route is english or route.ids.model_name in labelled_by_route
+    ]
     return LabellingSummary(
         labelled=to_label,
         kept=labellable - to_label,
         removed=removed,
         embeddings_computed=ray_computed + sum(cache.computed for cache in caches),
         embeddings_from_cache=ray_hits + sum(cache.hits for cache in caches),
-        model_id=english.model_id,
+        model_id=english.ids.model_name,
         engine_reused=english.reused,
         engines=engines,
         labelled_by_route=labelled_by_route,
@@ -188,7 +194,8 @@ def _label_here(
         labels, _ = label_batch(batch, taxonomy, english, other)
         _insert_labels(conn, labels, stamp)
         conn.commit()
-        for model, count in labels["model_name"].value_counts().iter_rows():
+        for *ids, count in labels.group_by(LABEL_ID_COLUMNS).len().iter_rows():
+            model = LabelIds(*ids).model_name
             labelled_by_route[model] = labelled_by_route.get(model, 0) + count
         crash_point(LABELS_BATCH_COMMITTED)
         done, elapsed = min(start + batch_size, to_label), time.perf_counter() - started
@@ -218,36 +225,40 @@ def _label_on_ray(
         conn.begin()
         conn.execute(
             f"""insert into {POST_LABELS_TABLE} by name
-                select * exclude (embedding_model_id, embedding), ? as labelled_at, ? as taxonomy_version
+                select * exclude (embedding), ? as labelled_at, ? as taxonomy_version
                 from label_files""",
             [stamp["labelled_at"], stamp["taxonomy_version"]],
         )
         stored, cached = cache_vectors_of(conn, "label_files")
-        by_model = "select model_name, count(*) from label_files group by model_name"
-        labelled_by_route = dict(conn.execute(by_model).fetchall())
+        by_ids = f"select {', '.join(LABEL_ID_COLUMNS)}, count(*) from label_files group by all"
+        labelled_by_route = {LabelIds(*ids).model_name: count for *ids, count in conn.execute(by_ids).fetchall()}
         conn.commit()
     log(f"  labelled {sum(labelled_by_route.values())} on Ray, {stored} new vectors cached")
     return labelled_by_route, stored, cached
 
 
 def _forget_stale_labels(
-    conn, english_model: str, multilingual_model: str | None, taxonomy: Taxonomy, relabel_all: bool
+    conn, english: LabelIds, multilingual: LabelIds | None, taxonomy: Taxonomy, relabel_all: bool
 ) -> int:
-    """Delete label rows that no longer hold: post gone from the labellable set, text, taxonomy or the model
-    of its route changed (`multilingual_model` None: routing off, every post goes to MiniLM)."""
+    """Delete label rows that no longer hold: post gone from the labellable set, text, taxonomy or what labels
+    its route changed (`multilingual` None: routing off, every post goes to MiniLM)."""
     columns = _label_columns(conn)
-    if "text_sha256" not in columns or "language" not in columns:  # no table, or one from an older layout
+    if not {"text_sha256", "language", *LABEL_ID_COLUMNS} <= set(columns):  # no table, or an older layout
         conn.execute(f"drop table if exists {POST_LABELS_TABLE}")
         return 0
     english_languages = ", ".join(f"'{code}'" for code in ENGLISH_ROUTE_LANGUAGES)
+    routed = f"$routed and language not in ({english_languages})"
+    changed = " or ".join(
+        f"{column} is distinct from (case when {routed} then ${column}_routed else ${column} end)"
+        for column in LABEL_ID_COLUMNS
+    )
+    ids = vars(english) | {f"{column}_routed": value for column, value in vars(multilingual or english).items()}
     (removed,) = conn.execute(
         f"""delete from {POST_LABELS_TABLE} l
-            where ? or taxonomy_version is distinct from ?
-               or model_name is distinct from (
-                   case when ? is not null and language not in ({english_languages}) then ? else ? end)
+            where $relabel_all or taxonomy_version is distinct from $taxonomy_version or {changed}
                or not exists (select 1 from labellable_posts p
                               where p.post_key = l.post_key and p.text_sha256 = l.text_sha256)""",
-        [relabel_all, taxonomy.version, multilingual_model, multilingual_model, english_model],
+        {"relabel_all": relabel_all, "taxonomy_version": taxonomy.version, "routed": multilingual is not None, **ids},
     ).fetchone()
     return removed
 

@@ -59,7 +59,7 @@ create table if not exists {POST_THEMES_TABLE} (
 """
 # The stigma-related posts of one domain and embedding model, read one group at a time.
 GROUPS_SQL = """
-    select distinct stigma_domain, split_part(model_name, '|engine:', 1) as embedding_model
+    select distinct stigma_domain, embedding_model
     from labels.post_labels
     where relevance = 'relevant' and stigma_domain is not null
     order by all
@@ -69,7 +69,7 @@ GROUP_POSTS_SQL = """
     from labels.post_labels as labels
     join intermediate.int_posts_deduplicated as posts using (post_key)
     where labels.relevance = 'relevant' and labels.stigma_domain = $domain
-        and split_part(labels.model_name, '|engine:', 1) = $model
+        and labels.embedding_model = $model
     qualify row_number() over (partition by labels.post_key) = 1
     order by labels.post_key
 """

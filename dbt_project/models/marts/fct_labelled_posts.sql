@@ -47,7 +47,7 @@ select
     {%- endfor %}
     themes.theme_id,
     themes.assigned_at as theme_assigned_at,
-    labels.model_name,
+    {{ labelling_model_name('labels') }} as model_name,
     labels.taxonomy_version,
     labels.labelled_at,
     posts.refreshed_at as post_refreshed_at,
