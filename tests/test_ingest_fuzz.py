@@ -137,3 +137,30 @@ def test_tiktok_research_envelopes_never_crash_and_are_all_accounted_for(tmp_pat
     assert_accounted(result, conn, "tiktok_research")
     if error_code not in ("ok", None):
         assert result.status == "refused" and "rate_limit_exceeded" in result.refusal_reason
+
+
+GENERIC_HEADER = ["id", "platform", "kind", "text", "created_at", "thread_id"]
+generic_cells = st.one_of(
+    st.sampled_from(["reddit", "TikTok", "post", "comment", "p1", "2026-01-05T10:00:00Z", "1767607200", ""]),
+    loose_scalars.map(lambda value: "" if value is None else str(value)),
+    texts,
+)
+
+
+@FUZZ
+@given(
+    rows=st.lists(st.lists(generic_cells, min_size=4, max_size=8), min_size=1, max_size=8),
+    encoding=st.sampled_from(["utf-8", "cp1252"]),
+)
+def test_generic_csv_rows_never_crash_and_are_all_accounted_for(tmp_path, rows, encoding):
+    """Rows of any cells, too few or too many of them, quoted newlines and commas, bytes that are not UTF-8."""
+    import csv
+    import io
+
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(GENERIC_HEADER)
+    writer.writerows(rows)
+    data = text.getvalue().encode(encoding, errors="replace")
+    result, conn = load_bytes(tmp_path, "generic", "rows.csv", data)
+    assert_accounted(result, conn, "generic", lines=sum(1 for row in rows if row))
