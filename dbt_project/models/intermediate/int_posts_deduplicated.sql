@@ -44,11 +44,10 @@ latest as (
 -- Comments take community and region from their thread's post (TikTok comments carry neither).
 threads as (
     {% if is_incremental() %}
-    -- the posts rebuilt now, else the posts as this table has them (a table from before region_code
-    -- was kept has the code as country_code, unless the seed did not know it)
+    -- the posts rebuilt now, else the posts as this table has them
     select platform, post_id as thread_id, community, region_code from latest where kind = 'post'
     union all
-    select platform, post_id, community, coalesce(region_code, country_code)
+    select platform, post_id, community, region_code
     from {{ this }} as kept
     where kind = 'post'
         and (platform, post_id) not in (select (platform, post_id) from latest where kind = 'post')

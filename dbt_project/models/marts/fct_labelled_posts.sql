@@ -70,11 +70,7 @@ where posts.refreshed_at > (select coalesce(max(post_refreshed_at), '-infinity':
     -- a reply whose empathy or whose parent's or thread's labels were written since the last run
     or greatest(empathy.labelled_at, parent_labels.labelled_at, thread_labels.labelled_at)
         > (select coalesce(max(fact_written_at), '-infinity'::timestamptz) from {{ this }})
-    {%- if 'theme_assigned_at' in adapter.get_columns_in_relation(this) | map(attribute='name') %}
     or themes.assigned_at > (select coalesce(max(theme_assigned_at), '-infinity'::timestamptz) from {{ this }})
-    {%- else %}
-    or themes.post_key is not null  -- a fact table from before themes: every themed post gets its theme
-    {%- endif %}
     -- labels withdrawn without a new post version (e.g. a relabelling that has not reached this post yet)
     or (labels.post_key is null
         and pseudonymise_post_key(posts.post_key) in (select post_key from {{ this }} where relevance is not null))
