@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 import zstandard
 
-from stigma_insights.assets.ingest import loader
+from stigma_insights.assets.ingest import loader, readers
 from stigma_insights.assets.ingest.formats import SOURCE_FORMATS
 from stigma_insights.assets.labels.datasets import read_table
 from stigma_insights.assets.labels.embedding import MiniLM
@@ -75,8 +75,8 @@ def test_a_file_read_in_many_small_blocks_loads_exactly_as_in_one(tmp_path, monk
     (folder / f"RS{suffix}").write_bytes(zstandard.ZstdCompressor().compress(data) if suffix == ".zst" else data)
 
     results = {}
-    for block_bytes in (loader.BLOCK_BYTES, 100):
-        monkeypatch.setattr(loader, "BLOCK_BYTES", block_bytes)
+    for block_bytes in (readers.BLOCK_BYTES, 100):
+        monkeypatch.setattr(readers, "BLOCK_BYTES", block_bytes)
         with duckdb.connect(str(tmp_path / f"blocks_{block_bytes}.duckdb")) as conn:
             loader.load_landing_folder(conn, SOURCE_FORMATS["reddit_dump"], folder)
             results[block_bytes] = raw_and_rejects(conn, "reddit_dump")

@@ -7,7 +7,7 @@ import duckdb
 import pytest
 import zstandard
 
-from stigma_insights.assets.ingest import loader
+from stigma_insights.assets.ingest import loader, readers
 from stigma_insights.assets.ingest.formats import SOURCE_FORMATS
 from stigma_insights.assets.ingest.loader import (
     landed_files,
@@ -264,7 +264,7 @@ def test_files_the_loader_cannot_place_are_named_and_rejects_counted_by_reason(c
 def test_a_dump_whose_stream_breaks_after_loaded_blocks_is_refused_whole(conn, tmp_path, monkeypatch):
     """Blocks are read ahead of the ones being stored: an error in a later block still refuses the whole
     file, and what its earlier blocks stored goes with it."""
-    monkeypatch.setattr(loader, "BLOCK_BYTES", 20_000)
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 20_000)
     text = ndjson(*(dict(SUBMISSION, id=f"s{i}", selftext=f"post number {i}") for i in range(3000)))
     compressed = bytearray(zstandard.ZstdCompressor(write_checksum=True).compress(text.encode()))
     compressed[-6:] = b"broken"  # the last of its zstd blocks (128 kB each) and the frame's checksum
@@ -273,8 +273,8 @@ def test_a_dump_whose_stream_breaks_after_loaded_blocks_is_refused_whole(conn, t
     (folder / "RS_broken.zst").write_bytes(bytes(compressed))
     (folder / "RS_good.ndjson").write_text(text)
     readable = []
-    with pytest.raises(loader.RefusedFile, match="RS_broken.zst is not a readable zstd file"):
-        for block in loader.ndjson_line_blocks(folder / "RS_broken.zst"):
+    with pytest.raises(readers.RefusedFile, match="RS_broken.zst is not a readable zstd file"):
+        for block in readers.ndjson_line_blocks(folder / "RS_broken.zst"):
             readable.append(block.num_rows)
     assert sum(readable) > 1000  # blocks that are stored before the broken one is read
 

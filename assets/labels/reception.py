@@ -8,7 +8,6 @@ with no levels (`context` = language_not_supported: the engines learnt English r
 reply is accounted for.
 """
 
-import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ import duckdb
 import numpy as np
 import polars as pl
 
+from stigma_insights.assets.ingest.readers import file_sha256
 from stigma_insights.assets.labels.annotations import LABELLABLE_POSTS
 from stigma_insights.assets.labels.embedding import MiniLM
 from stigma_insights.assets.labels.embedding_cache import EmbeddingCache
@@ -69,10 +69,6 @@ class ReceptionSummary:
     removed: int  # rows of replies no longer labellable, or whose text, parent or engines changed
     by_context: dict[str, int]  # every reply's context, after the run
     engines_sha256: str
-
-
-def file_sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def label_new_replies(
