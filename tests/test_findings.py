@@ -70,8 +70,8 @@ def test_each_finding_states_its_figure_interval_base_and_kind():
         " (held by family, peers, workplace or society)."
     )
     assert (
-        "41% (95% CI 33%-49%, n=120, adjusted) of stigma-related items raise awareness and 12% (95% CI 8%-18%,"
-        in (said["awareness-versus-actionable"])
+        "41% (95% CI 33%-49%, n=120, adjusted) of items about stigma or answering it raise awareness and 12%"
+        " (95% CI 8%-18%," in (said["awareness-versus-actionable"])
     )
     assert said["subreddits-by-region"].endswith("no interval): South Asia 8, Global 6.")
     assert (
@@ -83,7 +83,7 @@ def test_each_finding_states_its_figure_interval_base_and_kind():
     )
     assert "55% (95% CI 40%-69%, n=40, raw) of replies to personal stories" in said["compassion-to-personal-stories"]
     assert (
-        "27% (95% CI 19%-36%, n=120, adjusted) of stigma-related reddit comments ask for help"
+        "27% (95% CI 19%-36%, n=120, adjusted) of reddit comments about stigma or answering it ask for help"
         in (said["resource-questions-in-comments"])
     )
 

@@ -19,6 +19,8 @@ def test_shipped_taxonomy_has_its_four_dimensions():
     taxonomy = load_taxonomy()
     assert taxonomy.dimension_names == ("relevance", "stigma_domain", "intent", "stigma_source")
     assert taxonomy.dimension("stigma_domain").class_names == ("self", "community", "professional")
+    # Replies in a stigma-related thread get an intent (asking for help, advice), not a domain or source.
+    assert [d.name for d in taxonomy.dimensions if d.thread_scope] == ["intent"]
     assert taxonomy.dimension("intent").class_names == (
         "awareness",
         "actionable_advice",
@@ -54,6 +56,12 @@ def test_malformed_taxonomy_is_refused(tmp_path):
         "    classes: {me: {description: x, rolls_up_to: self}, boss: {description: y, rolls_up_to: work}}\n"
     )
     with pytest.raises(TaxonomyError, match=r"rolls up to 'domain', but classes \['boss'\]"):
+        load_taxonomy(path)
+    path.write_text(
+        "version: 1\ndimensions:\n  domain:\n    classes: {self: {description: x}, others: {description: y}}\n"
+        "thread_scope: [domain]\n"
+    )
+    with pytest.raises(TaxonomyError, match="thread_scope names 'domain', which is no gated dimension"):
         load_taxonomy(path)
 
 
@@ -110,7 +118,8 @@ def test_labeller_labels_clear_texts_and_skips_dimensions_that_do_not_apply():
     assert labels["relevance"].labels == ["relevant", "relevant", "relevant", "noise"]
     assert labels["stigma_domain"].labels == ["community", "professional", "self", None]
     assert labels["intent"].labels[2] == "seeking_help"
-    assert labels["intent"].labels[3] is None and labels["intent"].uncertain[3] is None
+    # Intent is kept for every text (a reply in a stigma thread gets it); the fact gates it by scope.
+    assert labels["intent"].labels[3] is not None
 
 
 def test_evaluate_command_scores_engine_and_both_baselines(tmp_path, capsys):

@@ -175,14 +175,20 @@ def test_subreddits_per_region_match_the_seeds(warehouse, answer_key):
 @pytest.mark.parametrize("name", AGGREGATES)
 def test_aggregates_equal_counts_and_shares_recomputed_from_the_fact_table(warehouse, name):
     groups, dimensions = AGGREGATES[name]
-    fact = (
-        table(warehouse, "marts.fct_labelled_posts")
-        .filter(pl.col("is_stigma_related"))
-        .with_columns(pl.col("self_disclosed_gender", "self_disclosed_age_band").fill_null("not disclosed"))
+    taxonomy = load_taxonomy()
+    fact = table(warehouse, "marts.fct_labelled_posts").with_columns(
+        pl.col("self_disclosed_gender", "self_disclosed_age_band").fill_null("not disclosed")
     )
+    # Each dimension over stigma-related items; intent (thread scope) also over the replies to them.
+    in_thread = pl.col("stigma_scope") == "thread"
+    population = {
+        d.name: pl.col("is_stigma_related") | in_thread if d.thread_scope else pl.col("is_stigma_related")
+        for d in taxonomy.dimensions
+    }
+    assert fact.filter(in_thread)["intent"].null_count() < fact.filter(in_thread).height  # replies counted
     expected = pl.concat(
         [
-            fact.filter(pl.col(d).is_not_null())
+            fact.filter(population[d] & pl.col(d).is_not_null())
             .group_by(groups + [d])
             .len("n_posts")
             .rename({d: "label"})
@@ -192,7 +198,6 @@ def test_aggregates_equal_counts_and_shares_recomputed_from_the_fact_table(wareh
     ).with_columns(n_group=pl.col("n_posts").sum().over(groups + ["dimension"]))
     expected = expected.with_columns(share=pl.col("n_posts") / pl.col("n_group"))
     actual = table(warehouse, f"marts.{name}")
-    taxonomy = load_taxonomy()
 
     key = groups + ["dimension", "label"]
     joined = expected.join(actual.filter(pl.col("n_posts") > 0), on=key, how="full", suffix="_mart", coalesce=True)

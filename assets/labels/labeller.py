@@ -88,7 +88,7 @@ def training_set_id(taxonomy: Taxonomy, sets: dict[str, TrainingSet], model_id: 
     recipe = engine_recipe() if words else f"{engine_recipe()}-embedding-only"
     digest = hashlib.sha256(f"{recipe}\0{model_id}\0{taxonomy.version}\0{taxonomy.dimension_names}".encode())
     for dimension in taxonomy.dimensions:
-        digest.update(repr(dimension.cues).encode())
+        digest.update(repr((dimension.cues, dimension.thread_scope)).encode())
         training = sets[dimension.name]
         for text, label, scored in zip(training.texts, training.labels, training.scored, strict=True):
             digest.update(f"\0{dimension.name}\0{label}\0{scored:d}\0{text}".encode())
@@ -140,13 +140,14 @@ def label_texts(
     embeddings: np.ndarray,
 ) -> dict[str, DimensionLabels]:
     """Each dimension's labels from `engines`, read on the texts' `embeddings` (from the cache), gated as
-    the taxonomy says."""
+    the taxonomy says; a thread-scope dimension is kept for every text (the fact gates it by the text's
+    scope: its own relevance, or its thread's)."""
     decided = {name: engine.predict(texts, embeddings) for name, engine in engines.items()}
     result = {}
     for dimension in taxonomy.dimensions:
         decisions = decided[dimension.name]
         applies = np.ones(len(texts), dtype=bool)
-        for other, required_label in dimension.applies_when:
+        for other, required_label in () if dimension.thread_scope else dimension.applies_when:
             applies &= decided[other].best == required_label
         result[dimension.name] = DimensionLabels(
             labels=[str(v) if a else None for v, a in zip(decisions.best, applies, strict=True)],

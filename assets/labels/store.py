@@ -306,7 +306,8 @@ def error_rates(engines: dict[str, LabelEngine], measured_on: dict[str, str]) ->
 
 def label_classes(taxonomy: Taxonomy) -> pl.DataFrame:
     """The taxonomy as a table, for dbt: which label columns the fact table gets, which values are valid,
-    and which posts each dimension counts (those where the gating dimension has the gating label)."""
+    and which posts each dimension counts (those where the gating dimension has the gating label, and for a
+    thread-scope dimension also the replies in a stigma-related thread)."""
     rows = []
     for dimension_position, dimension in enumerate(taxonomy.dimensions):
         # At most one condition (the taxonomy loader refuses more).
@@ -319,6 +320,7 @@ def label_classes(taxonomy: Taxonomy) -> pl.DataFrame:
                 "label_position": label_position,
                 "applies_when_dimension": gate_dimension,
                 "applies_when_label": gate_label,
+                "thread_scope": dimension.thread_scope,
                 "taxonomy_version": taxonomy.version,
             }
             for label_position, label in enumerate(dimension.class_names)

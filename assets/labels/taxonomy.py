@@ -33,6 +33,9 @@ class Dimension:
     classes: tuple[LabelClass, ...]
     # Labelled only where another dimension has one of these labels, e.g. {"relevance": "relevant"}.
     applies_when: tuple[tuple[str, str], ...] = ()
+    # Also labelled on a reply in a stigma-related thread whose own text fails `applies_when` (the fact gates
+    # it by the reply's stigma_scope; the label store keeps it for every text).
+    thread_scope: bool = False
     rolls_up_to: str | None = None  # a coarser dimension each class belongs to a class of (source -> domain)
 
     @property
@@ -67,6 +70,7 @@ def load_taxonomy(path: Path = DEFAULT_TAXONOMY_PATH) -> Taxonomy:
     if not isinstance(document, dict) or "version" not in document or "dimensions" not in document:
         raise TaxonomyError(f"{path}: needs top-level 'version' and 'dimensions'")
     applies_when = document.get("applies_when") or {}
+    thread_scope = set(document.get("thread_scope") or ())
     dimensions = []
     for name, spec in document["dimensions"].items():
         classes = tuple(
@@ -95,10 +99,14 @@ def load_taxonomy(path: Path = DEFAULT_TAXONOMY_PATH) -> Taxonomy:
                 description=str(spec.get("description", "")),
                 classes=classes,
                 applies_when=tuple((applies_when.get(name) or {}).items()),
+                thread_scope=name in thread_scope,
                 rolls_up_to=spec.get("rolls_up_to"),
             )
         )
     names = {d.name: d for d in dimensions}
+    for name in sorted(thread_scope):
+        if name not in names or not names[name].applies_when:
+            raise TaxonomyError(f"{path}: thread_scope names {name!r}, which is no gated dimension (applies_when)")
     for dimension in dimensions:
         if len(dimension.applies_when) > 1:  # the marts count each dimension over one gated population
             raise TaxonomyError(f"{path}: applies_when of {dimension.name!r} has more than one condition")

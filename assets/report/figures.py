@@ -21,6 +21,8 @@ from stigma_insights.assets.publish.analyst_copy import (
 # The dimensions of the seed study's questions, and the labels the summary speaks of.
 RELEVANCE, DOMAIN, INTENT = "relevance", "stigma_domain", "intent"
 RELEVANT, SEEKING_HELP, AWARENESS, ADVICE = "relevant", "seeking_help", "awareness", "actionable_advice"
+# What intent shares are counted over: stigma-related items, and the comments answering them (thread scope).
+INTENT_ITEMS, INTENT_COMMENTS = "items about stigma or answering it", "comments about stigma or answering it"
 
 
 @dataclass(frozen=True)
@@ -173,13 +175,13 @@ def summary_sentences(figures: ReportFigures) -> list[str]:
         if len(comments):
             row = comments.iloc[0]
             sentences.append(
-                f"Of the stigma-related {platform} comments, {percent(row.quoted_share)} ask for help"
+                f"Of the {platform} {INTENT_COMMENTS}, {percent(row.quoted_share)} ask for help"
                 f" ({interval(row)}, {base_text(row.n_group)})."
             )
         awareness = figures.quoted("platform", platform, INTENT, AWARENESS)
         advice = figures.quoted("platform", platform, INTENT, ADVICE)
         sentences.append(
-            f"On {platform}, {percent(awareness.quoted_share)} of stigma-related items raise awareness"
+            f"On {platform}, {percent(awareness.quoted_share)} of {INTENT_ITEMS} raise awareness"
             f" ({interval(awareness)}) and {percent(advice.quoted_share)} give actionable advice ({interval(advice)})."
         )
     sentences.append(_quoted_figures_note(figures))

@@ -18,6 +18,8 @@ from stigma_insights.assets.report.figures import (
     AWARENESS,
     DOMAIN,
     INTENT,
+    INTENT_COMMENTS,
+    INTENT_ITEMS,
     SEEKING_HELP,
     ReportFigures,
     base_text,
@@ -116,10 +118,10 @@ def awareness_versus_actionable(figures: ReportFigures) -> Finding:
         figures,
         measure,
         lambda platform, found: (
-            f"on {platform}, {_phrase(found[0])} of stigma-related items raise awareness and"
+            f"on {platform}, {_phrase(found[0])} of {INTENT_ITEMS} raise awareness and"
             f" {_phrase(found[1])} give actionable advice"
         ),
-        "stigma-related items",
+        INTENT_ITEMS,
     )
     return Finding(
         "awareness-versus-actionable", "78% of posts were about awareness, only 17% actionable.", sentence, rows
@@ -130,8 +132,8 @@ def resource_questions_in_comments(figures: ReportFigures) -> Finding:
     sentence, rows = _per_platform(
         figures,
         lambda platform: _quoted(figures, "platform_kind", f"{platform} / comment", INTENT, SEEKING_HELP),
-        lambda platform, found: f"{_phrase(found[0])} of stigma-related {platform} comments ask for help or resources",
-        "stigma-related comments",
+        lambda platform, found: f"{_phrase(found[0])} of {platform} {INTENT_COMMENTS} ask for help or resources",
+        INTENT_COMMENTS,
     )
     return Finding(
         "resource-questions-in-comments",

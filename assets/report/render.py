@@ -20,6 +20,7 @@ from stigma_insights.assets.publish.analyst_copy import BUNDLED_SAMPLE
 from stigma_insights.assets.report.figures import (
     DOMAIN,
     INTENT,
+    INTENT_ITEMS,
     ReportFigures,
     changes_table,
     count_text,
@@ -145,8 +146,7 @@ def sections(figures: ReportFigures) -> list[Section]:
         Section(
             "intent-by-platform-and-kind",
             "Awareness, actionable advice and help-seeking, in posts and in comments",
-            "Share of each intent among stigma-related items; in comments, seeking_help shows who asks for help."
-            + small,
+            f"Share of each intent among {INTENT_ITEMS}; in comments, seeking_help shows who asks for help." + small,
             share_chart(intent_by_platform_kind, columns=2),
             figure_table(intent_by_platform_kind),
         ),

@@ -10,23 +10,34 @@
         {{ return([]) }}
     {%- endif -%}
     {%- set query -%}
-        select dimension, any_value(applies_when_dimension), any_value(applies_when_label)
+        select dimension, any_value(applies_when_dimension), any_value(applies_when_label), bool_or(thread_scope)
         from {{ label_classes }}
         group by dimension
         order by min(dimension_position)
     {%- endset -%}
     {%- set dimensions = [] -%}
     {%- for row in run_query(query).rows -%}
-        {%- do dimensions.append({'name': row[0], 'applies_when_dimension': row[1], 'applies_when_label': row[2]}) -%}
+        {%- do dimensions.append({
+            'name': row[0], 'applies_when_dimension': row[1], 'applies_when_label': row[2], 'thread_scope': row[3]
+        }) -%}
     {%- endfor -%}
     {{ return(dimensions) }}
 {% endmacro %}
 
-{# The posts a dimension is counted over: those labelled on it, gated as the taxonomy says. #}
+{# The posts a dimension is counted over: those labelled on it, gated as the taxonomy says (a thread-scope
+   dimension also over the replies in a stigma-related thread). Over the fact table. #}
 {% macro dimension_population(dimension, alias='') %}
     {%- set prefix = alias ~ '.' if alias else '' -%}
     {{ prefix }}{{ dimension.name }} is not null
     {%- if dimension.applies_when_dimension %}
-    and {{ prefix }}{{ dimension.applies_when_dimension }} = '{{ dimension.applies_when_label }}'
+    and ({{ prefix }}{{ dimension.applies_when_dimension }} = '{{ dimension.applies_when_label }}'
+        {%- if dimension.thread_scope %} or {{ prefix }}stigma_scope = 'thread'{% endif %})
     {%- endif %}
 {% endmacro %}
+
+{# Whether a comment is in the study by its thread: it answers a stigma-related comment, or sits under a
+   stigma-related post (the fact's `parent_labels` and `thread_labels`). #}
+{% macro in_stigma_thread(posts, parent_labels, thread_labels) -%}
+    ({{ posts }}.kind = 'comment'
+        and ({{ parent_labels }}.relevance = 'relevant' or {{ thread_labels }}.relevance = 'relevant'))
+{%- endmacro %}

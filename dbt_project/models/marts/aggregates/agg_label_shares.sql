@@ -1,7 +1,8 @@
 -- Label counts and shares for every grouping and every taxonomy dimension, in long form: one row
 -- per group, dimension and label (labels no post in the group has included, with 0), with a 95%
 -- Wilson interval per share. Each dimension is counted over its population: relevance over every
--- labelled post, the dimensions the taxonomy gates on relevance over stigma-related posts.
+-- labelled post, the dimensions the taxonomy gates on relevance over stigma-related posts (intent, a
+-- thread-scope dimension, also over the comments answering them).
 {%- set groupings = {
     'platform': ['platform'],
     'platform_kind': ['platform', 'kind'],
