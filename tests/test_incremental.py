@@ -366,7 +366,7 @@ def test_the_int8_onnx_backend_gives_embeddings_close_to_torch_and_later_loads_w
     monkeypatch.setenv(BACKEND_ENV, "onnx-int8")
     fast = minilm().embed(texts)
     assert minilm().model_id.split("|")[1] == "onnx-int8"
-    assert (tmp_path / "models" / f"all-MiniLM-L6-v2.{embedding.ONNX_RECIPE}.onnx").exists()
+    assert (tmp_path / "models" / f"all-MiniLM-L6-v2.{embedding.onnx_recipe()}.onnx").exists()
     assert (fast * reference).sum(axis=1).min() > 0.98  # one scale per matrix gave 0.87 on real posts
     # A vector is the text's own, whatever runs beside it: a nightly run labels as a full one would.
     for position, text in enumerate(texts):
@@ -390,6 +390,23 @@ def test_the_int8_onnx_backend_gives_embeddings_close_to_torch_and_later_loads_w
     monkeypatch.setenv(BACKEND_ENV, "tensorflow")
     with pytest.raises(ValueError, match="choose one of auto, torch, onnx-int8"):
         minilm()
+
+
+def test_the_model_id_follows_the_code_that_makes_vectors_with_nothing_to_bump_by_hand(monkeypatch):
+    """An edited window length, export or encoder makes a new model id (so a new cache key and ONNX file):
+    vectors of other code are never reused."""
+    from stigma_insights.assets.labels import embedding
+
+    settings = minilm().settings
+    before, recipe = embedding.embedding_model_id(settings), embedding.onnx_recipe()
+    assert embedding.embedding_model_id(settings) == before
+    monkeypatch.setattr(embedding, "MAX_WINDOWS", embedding.MAX_WINDOWS + 1)
+    assert embedding.embedding_model_id(settings) != before
+    monkeypatch.undo()
+    monkeypatch.setattr(embedding, "ONNX_INPUTS", ("input_ids", "attention_mask"))
+    assert embedding.onnx_recipe() != recipe
+    monkeypatch.undo()
+    assert (embedding.embedding_model_id(settings), embedding.onnx_recipe()) == (before, recipe)
 
 
 FRESH_PROCESS_EMBEDS = """

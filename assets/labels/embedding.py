@@ -11,10 +11,13 @@ GPU, `onnx-int8` on a CPU, where it labels several times faster and scores as to
   onnxruntime on the CPU, one window per run on each of the CPUs. The export is made locally from the
   packaged model on first use and kept in the model cache folder with the window cutter, so later loads
   need neither torch nor sentence-transformers.
-The settings are read when a function needs them (stigma_insights.settings), never on import.
+The settings are handed in (MiniLM(settings)), never read here. What produced a vector (the model id, the
+cache key's model part) is derived from the code that makes it (code_key), never bumped by hand.
 """
 
 import copy
+import hashlib
+import inspect
 import json
 import os
 import sys
@@ -38,15 +41,6 @@ EMBEDDING_DIM = 384
 # percentile of Reddit self-posts, and bounds the cost of a pathological text.
 MAX_WINDOWS = 8
 ONNX_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-# How the int8 model is made and run, part of its file name and of the model id (a change re-embeds).
-# Weights: one int8 scale per output channel (a single scale per matrix left vectors at cosine 0.95 to
-# fp32 on real posts, this 0.99). Activations are quantised at run time over the whole input, so a
-# window run in a batch would move with its batch-mates (up to 0.04 per component): each window runs
-# alone, with no padding, one single-threaded session per CPU (1.5 times the windows/s of padded
-# batches of 16 on two threads here).
-ONNX_RECIPE = "int8-per-channel-unbatched"
-# Windows are cut from the text's tokens, never re-tokenised from text (part of the model id).
-WINDOWING = "token-windows"
 # Padded tokens per batch of the torch backend. On a GPU, large batches keep it busy while Python prepares
 # the next (an H100 embedded 13.8k real posts/s with 262k, 9.6k with 65k); activations stay near 1 GiB in fp16.
 GPU_TOKENS_PER_BATCH = 262_144
@@ -73,15 +67,42 @@ def torch_device(configured: str | None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def code_key(*parts) -> str:
+    """A short hash of the source of the functions and classes that produce a vector and of the constants
+    they read: derived, never bumped by hand, so edited code can never reuse vectors or files of the old."""
+    digest = hashlib.sha256()
+    for part in parts:
+        code = inspect.isclass(part) or inspect.isfunction(part)
+        digest.update((inspect.getsource(part) if code else repr(part)).encode())
+    return digest.hexdigest()[:12]
+
+
+def onnx_recipe() -> str:
+    """How the int8 model is made and run: its file name and part of the model id. Weights get one int8
+    scale per output channel (a single scale per matrix left vectors at cosine 0.95 to fp32 on real posts,
+    this 0.99); activations are quantised at run time over the whole input, so a window run in a batch
+    would move with its batch-mates (up to 0.04 per component): each window runs alone, with no padding,
+    one single-threaded session per CPU (1.5 times the windows/s of padded batches of 16 on two threads)."""
+    return "int8-" + code_key(export_int8_onnx, OnnxEncoder, ONNX_INPUTS, EMBEDDING_DIM)
+
+
+def windowing() -> str:
+    """How texts become windows and windows a vector (cut from the text's tokens, never re-tokenised from
+    text; a token-weighted mean of at most MAX_WINDOWS): part of the model id and the cutter's file name."""
+    return "windows-" + code_key(Windows, WindowCutter, MiniLM.embed, MAX_WINDOWS)
+
+
 def embedding_model_id(settings: EmbeddingSettings) -> str:
     """What produced an embedding: the model, the backend and its precision, and the pooling (the cache
     key's model part)."""
     backend = backend_name(settings)
     if backend == "onnx-int8":
-        backend = f"{backend}|{ONNX_RECIPE}"
-    elif torch_device(settings.device).startswith("cuda"):
-        backend = f"{backend}|fp16"
-    return f"{MODEL_NAME}|{backend}|windows<={MAX_WINDOWS}|{WINDOWING}"
+        backend = f"{backend}|{onnx_recipe()}"
+    else:
+        backend = f"{backend}-{code_key(TorchEncoder)}"
+        if torch_device(settings.device).startswith("cuda"):
+            backend = f"{backend}|fp16"
+    return f"{MODEL_NAME}|{backend}|{windowing()}"
 
 
 def model_folder(settings: EmbeddingSettings) -> str:
@@ -222,7 +243,7 @@ class WindowCutter:
 
 
 class OnnxEncoder:
-    """Mean-pooled MiniLM window embeddings from an ONNX graph. Each window runs alone (ONNX_RECIPE), so
+    """Mean-pooled MiniLM window embeddings from an ONNX graph. Each window runs alone (onnx_recipe), so
     its vector never depends on the windows beside it."""
 
     texts_per_step = 1_024  # texts `embed` tokenises at a time (about 4 s of work here)
@@ -302,8 +323,8 @@ def load_onnx_int8_encoder(settings: EmbeddingSettings) -> OnnxEncoder:
     """The int8 model and its window cutter, made from the packaged model once and kept in the cache folder:
     later loads import neither torch nor sentence-transformers (0.3 s and 230 MB instead of 5 s and 700 MB,
     in every labels step and Ray actor)."""
-    path = settings.cache_folder / f"all-MiniLM-L6-v2.{ONNX_RECIPE}.onnx"
-    cutter_path = settings.cache_folder / f"all-MiniLM-L6-v2.{WINDOWING}.json"
+    path = settings.cache_folder / f"all-MiniLM-L6-v2.{onnx_recipe()}.onnx"
+    cutter_path = settings.cache_folder / f"all-MiniLM-L6-v2.{windowing()}.json"
     if not (path.exists() and cutter_path.exists()):
         packaged = load_sentence_transformer(settings)
         if not path.exists():
