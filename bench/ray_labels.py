@@ -19,13 +19,14 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stigma_insights.assets.labels.embedding import MiniLM  # noqa: E402
-from stigma_insights.assets.labels.embedding_cache import CACHE_DDL, text_sha256  # noqa: E402
+from stigma_insights.assets.labels.embedding_cache import text_sha256  # noqa: E402
 from stigma_insights.assets.labels.labeller import training_sets  # noqa: E402
 from stigma_insights.assets.labels.multilingual import embed_multilingual, multilingual_model_id  # noqa: E402
 from stigma_insights.assets.labels.ray_engine import labelled_on_ray, start_ray  # noqa: E402
 from stigma_insights.assets.labels.routes import label_batch  # noqa: E402
 from stigma_insights.assets.labels.store import BATCH_SIZE, Route  # noqa: E402
 from stigma_insights.assets.labels.taxonomy import load_taxonomy  # noqa: E402
+from stigma_insights.assets.warehouse_tables import CACHE_DDL  # noqa: E402
 from stigma_insights.settings import Settings  # noqa: E402
 
 from generate_landing import shared_real_texts  # noqa: E402

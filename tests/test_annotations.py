@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 from stigma_insights.assets.labels.annotations import (
-    ANNOTATIONS_TABLE,
     AnnotationImportError,
     agreement,
     annotated_texts,
@@ -23,6 +22,7 @@ from stigma_insights.assets.labels.prevalence import adjusted_share_interval, ad
 from stigma_insights.assets.labels.routes import LabelIds
 from stigma_insights.assets.labels.store import label_new_posts
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
+from stigma_insights.assets.warehouse_tables import ANNOTATIONS_TABLE
 from stigma_insights.orchestration.cli import main
 from stigma_insights.settings import WAREHOUSE_ENV
 

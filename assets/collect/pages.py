@@ -15,27 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from stigma_insights.assets.warehouse_tables import COLLECT_STATE_DDL
 from stigma_insights.atomic_file import write_atomically
-
-STATE_DDL = """
-create schema if not exists collect;
-create table if not exists collect.state (
-    source varchar not null,
-    query_key varchar not null,
-    state json not null,
-    updated_at timestamptz not null,
-    primary key (source, query_key)
-);
-create table if not exists collect.quota (
-    source varchar not null,
-    day date not null,
-    requests bigint not null,
-    records bigint not null,
-    primary key (source, day)
-);
--- Set when the platform refused a request for the day's quota: nothing more is sent that day.
-alter table collect.quota add column if not exists refused boolean default false
-"""
 
 
 @dataclass
@@ -78,7 +59,7 @@ class CollectState:
         self.database, self.source = collect_state_file(warehouse, source), source
         self.database.parent.mkdir(parents=True, exist_ok=True)
         with duckdb.connect(str(self.database)) as conn:
-            conn.execute(STATE_DDL)
+            conn.execute(COLLECT_STATE_DDL)
 
     def get(self, query_key: str) -> dict:
         with duckdb.connect(str(self.database), read_only=True) as conn:

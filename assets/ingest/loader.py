@@ -23,49 +23,13 @@ from stigma_insights.assets.ingest.readers import (
     ndjson_line_blocks,
     table_row_blocks,
 )
+from stigma_insights.assets.warehouse_tables import RAW_LEDGER_DDL, RAW_TABLE_DDL
 from stigma_insights.crash_points import RAW_LOAD_BEFORE_COMMIT, crash_point
 from stigma_insights.read_ahead import read_ahead
 from stigma_insights.registered import registered
 
 # JSON documents are loaded in transactions of about this many landed bytes (a file alone if larger).
 DOCUMENT_BATCH_BYTES = 32 * 2**20
-
-RAW_LEDGER_DDL = """
-create schema if not exists raw;
-create table if not exists raw.load_log (
-    source_format varchar not null,
-    source_file varchar not null,
-    file_sha256 varchar not null,
-    status varchar not null,          -- loaded | refused
-    refusal_reason varchar,
-    records_read bigint not null,
-    records_loaded bigint not null,
-    records_rejected bigint not null,
-    records_duplicate bigint not null,
-    loaded_at timestamptz not null
-);
-create table if not exists raw.rejects (
-    source_format varchar not null,
-    source_file varchar not null,
-    source_position varchar not null,
-    reason varchar not null,
-    original_text varchar,
-    original_sha256 varchar not null,
-    loaded_at timestamptz not null
-);
-"""
-
-RAW_TABLE_DDL = """
-create table if not exists {table} (
-    entity varchar not null,
-    record_id varchar not null,
-    record json not null,
-    source_file varchar not null,
-    source_position varchar not null,
-    content_sha256 varchar not null,
-    loaded_at timestamptz not null
-)
-"""
 
 
 @dataclass(frozen=True)

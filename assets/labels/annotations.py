@@ -24,24 +24,9 @@ from sklearn.metrics import cohen_kappa_score
 from stigma_insights.assets.labels.datasets import read_table
 from stigma_insights.assets.labels.taxonomy import Taxonomy
 from stigma_insights.assets.privacy import pseudonym_key, pseudonymise_post_key, scrub_texts
+from stigma_insights.assets.warehouse_tables import ANNOTATIONS_DDL, ANNOTATIONS_TABLE
 from stigma_insights.registered import registered
 
-ANNOTATIONS_TABLE = "labels.annotations"
-ANNOTATIONS_DDL = f"""
-create schema if not exists labels;
-create table if not exists {ANNOTATIONS_TABLE} (
-    post_key varchar not null,
-    dimension varchar not null,
-    label varchar not null,
-    annotator varchar not null,
-    sampling varchar not null,
-    taxonomy_version varchar not null,
-    text varchar not null,
-    source_file varchar not null,
-    imported_at timestamptz not null
-    -- one row per (post_key, dimension, annotator), kept so by the import's merge (DuckLake has no keys)
-)
-"""
 RANDOM, UNCERTAIN_SAMPLING, EXTERNAL = "random", "uncertain", "external"
 # Samplings whose posts stand for the population: held-out predictions on them give error rates.
 REPRESENTATIVE = (RANDOM, EXTERNAL)

@@ -10,9 +10,10 @@ from stigma_insights.assets.labels.annotations import annotation_counts, ensure_
 from stigma_insights.assets.labels.embedding import MiniLM
 from stigma_insights.assets.labels.embedding_cache import seed_from_starter_vectors
 from stigma_insights.assets.labels.empathy import MECHANISMS, SHIPPED_ENGINES
-from stigma_insights.assets.labels.reception import REPLY_EMPATHY_TABLE, label_new_replies
+from stigma_insights.assets.labels.reception import label_new_replies
 from stigma_insights.assets.labels.store import POST_LABELS_TABLE, label_new_posts
 from stigma_insights.assets.labels.taxonomy import load_taxonomy
+from stigma_insights.assets.warehouse_tables import REPLY_EMPATHY_TABLE
 from stigma_insights.resources import WAREHOUSE_POOL, Embedding, ProjectFiles
 
 POSTS = dg.AssetKey(["intermediate", "int_posts_deduplicated"])

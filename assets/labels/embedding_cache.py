@@ -19,19 +19,9 @@ import numpy as np
 import pyarrow as pa
 
 from stigma_insights.assets.labels.embedding import EMBEDDING_DIM
+from stigma_insights.assets.warehouse_tables import CACHE_DDL, CACHE_TABLE
 from stigma_insights.lake import sql_string
 from stigma_insights.registered import registered
-
-CACHE_TABLE = "labels.embedding_cache"
-CACHE_DDL = f"""
-create schema if not exists labels;
-create table if not exists {CACHE_TABLE} (
-    model_id varchar not null,
-    text_sha256 varchar not null,
-    embedding float[] not null,  -- EMBEDDING_DIM values; a list, not float[N]: DuckLake has no fixed-size arrays
-    embedded_at timestamptz not null default current_timestamp
-)
-"""
 
 
 def text_sha256(text: str) -> str:

@@ -27,10 +27,11 @@ import pyarrow.fs as pa_fs
 import pyarrow.parquet as pq
 
 from stigma_insights.assets.labels.embedding import EMBEDDING_DIM
-from stigma_insights.assets.labels.embedding_cache import CACHE_TABLE, embed_missing
+from stigma_insights.assets.labels.embedding_cache import embed_missing
 from stigma_insights.assets.labels.engine import LabelEngine
 from stigma_insights.assets.labels.routes import LabelIds, label_batch
 from stigma_insights.assets.labels.taxonomy import Taxonomy
+from stigma_insights.assets.warehouse_tables import CACHE_TABLE
 from stigma_insights.settings import RAY_INIT_OPTIONS, ray_worker_environment
 
 # Posts per actor call: large enough for the model's batches, small enough to spread over the actors.

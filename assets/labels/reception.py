@@ -22,28 +22,11 @@ from stigma_insights.assets.labels.embedding import MiniLM
 from stigma_insights.assets.labels.embedding_cache import EmbeddingCache
 from stigma_insights.assets.labels.empathy import MECHANISMS, EmpathyEngines
 from stigma_insights.assets.labels.routes import ENGLISH_ROUTE_LANGUAGES
+from stigma_insights.assets.warehouse_tables import REPLY_EMPATHY_TABLE, reply_empathy_ddl
 from stigma_insights.registered import registered
 
-REPLY_EMPATHY_TABLE = "labels.reply_empathy"
 NOT_ENGLISH = "language_not_supported"
 BATCH_SIZE = 4096
-REPLY_EMPATHY_DDL = f"""
-create schema if not exists labels;
-create table if not exists {REPLY_EMPATHY_TABLE} (
-    post_key varchar not null,  -- the reply
-    parent_key varchar,  -- what it answers, when that is in the warehouse
-    context varchar not null,  -- pair | reply_only | {NOT_ENGLISH}
-    reply_sha256 varchar not null,
-    parent_sha256 varchar,
-    engines_sha256 varchar not null,
-    {
-    ", ".join(
-        f"empathy_{m} varchar, empathy_{m}_confidence double, empathy_{m}_is_uncertain boolean" for m in MECHANISMS
-    )
-},
-    labelled_at timestamptz not null
-)
-"""
 # Every labellable reply, with the text it answers where that is labellable too, and its language.
 REPLIES_SQL = f"""
     select
@@ -75,7 +58,7 @@ def label_new_replies(
     conn: duckdb.DuckDBPyConnection, engines_path: Path, minilm: MiniLM, relabel_all: bool = False, log=print
 ) -> ReceptionSummary:
     engines_sha256 = file_sha256(engines_path)
-    conn.execute(REPLY_EMPATHY_DDL)
+    conn.execute(reply_empathy_ddl(MECHANISMS))
     conn.execute(f"create or replace temp table replies_now as {REPLIES_SQL}")
     removed = conn.execute(
         f"""delete from {REPLY_EMPATHY_TABLE} as done

@@ -33,30 +33,10 @@ from stigma_insights.assets.themes.themes import (
     theme_count,
     themes_of,
 )
+from stigma_insights.assets.warehouse_tables import POST_THEMES_TABLE, THEMES_DDL, THEMES_TABLE
 from stigma_insights.registered import registered, replace_table
 
 THEME_NAMES_FILE = Path(__file__).with_name("theme_names.yaml")
-THEMES_TABLE = "labels.themes"
-POST_THEMES_TABLE = "labels.post_themes"
-DDL = f"""
-create schema if not exists labels;
-create table if not exists {THEMES_TABLE} (
-    theme_id integer not null,
-    stigma_domain varchar not null,
-    embedding_model varchar not null,
-    n_posts integer not null,
-    keywords varchar[] not null,
-    name varchar,  -- from theme_names.yaml, where a researcher named the theme
-    centroid float[] not null,  -- EMBEDDING_DIM values (DuckLake has no fixed-size arrays)
-    found_at timestamptz not null
-);
-create table if not exists {POST_THEMES_TABLE} (
-    post_key varchar not null,
-    stigma_domain varchar not null,
-    theme_id integer not null,
-    assigned_at timestamptz not null
-)
-"""
 # The stigma-related posts of one domain and embedding model, read one group at a time.
 GROUPS_SQL = """
     select distinct stigma_domain, embedding_model
@@ -175,7 +155,7 @@ def theme_posts(conn: duckdb.DuckDBPyConnection, names: dict[int, str] | None = 
     """`names`: theme id -> name (default: theme_names.yaml). Posts are read, themed and written in one
     transaction; a group's vectors are the largest thing held (1.5 KB a post)."""
     names = theme_names() if names is None else names
-    conn.execute(DDL)
+    conn.execute(THEMES_DDL)
     now = datetime.now(UTC)
     conn.begin()
     previous = conn.execute(f"select theme_id, stigma_domain, embedding_model, centroid from {THEMES_TABLE}").pl()
