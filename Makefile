@@ -22,9 +22,10 @@ browser:
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-# The inner loop: every test but the slow ones (pipeline runs, dbt, training); about 2 minutes.
+# The inner loop: every test but the slow ones (pipeline runs, dbt, training), and the property-based
+# tests with fewer generated files (HYPOTHESIS_PROFILE=fast); about a minute.
 test-fast: $(VENV)/.installed
-	$(BIN)/pytest -m "not slow"
+	HYPOTHESIS_PROFILE=fast $(BIN)/pytest -m "not slow"
 
 # The scale-out end-to-end tests only: the sample on DuckLake with a PostgreSQL catalog and S3 data, their
 # servers (pgserver, moto's S3) started by the tests on loopback. `make test` runs them too.

@@ -1,12 +1,20 @@
 """Test set-up: one warehouse per test session, on the bundled sample, with settings passed explicitly."""
 
+import os
 import tempfile
 import warnings
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from stigma_insights.settings import Settings
+
+# Property-based tests: 150 generated cases each in the whole suite, 30 in the inner loop (make test-fast).
+FUZZ_CHECKS = {"deadline": None, "suppress_health_check": [HealthCheck.function_scoped_fixture]}
+settings.register_profile("full", max_examples=150, **FUZZ_CHECKS)
+settings.register_profile("fast", max_examples=30, **FUZZ_CHECKS)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "full"))
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).with_name("fixtures")

@@ -1,10 +1,13 @@
 """The fine-tuned engine (behind the published CAMS figure) on a tiny training set."""
 
 import numpy as np
+import pytest
 
 from stigma_insights.assets.labels.finetune import FineTuneConfig, FineTunedClassifier
 
 from conftest import minilm
+
+pytestmark = pytest.mark.slow  # trains a transformer
 
 FAMILY = [
     "my parents say my depression is shameful",
