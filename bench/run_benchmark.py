@@ -93,7 +93,8 @@ def stage_selections(steps):
     return {
         "ingest_ndjson": dg.AssetSelection.assets(*raw_keys[:2]).without_checks(),
         "ingest_documents": dg.AssetSelection.assets(*raw_keys[2:]).without_checks(),
-        "dbt": dg.AssetSelection.assets(*steps.clean_and_unify.keys),
+        # with the raw table of the generic format, which the generator does not write (dbt stages it)
+        "dbt": dg.AssetSelection.assets(*steps.clean_and_unify.keys, ["raw", "generic"]).without_checks(),
         # labels and the themes found among them (the fact table joins both)
         "labels": dg.AssetSelection.assets(
             *(
