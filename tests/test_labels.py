@@ -61,7 +61,7 @@ def test_malformed_taxonomy_is_refused(tmp_path):
         "version: 1\ndimensions:\n  domain:\n    classes: {self: {description: x}, others: {description: y}}\n"
         "thread_scope: [domain]\n"
     )
-    with pytest.raises(TaxonomyError, match="thread_scope names 'domain', which is no gated dimension"):
+    with pytest.raises(TaxonomyError, match="thread_scope names 'domain', which is no dimension gated on relevance"):
         load_taxonomy(path)
 
 

@@ -26,6 +26,9 @@ class LabelClass:
         return (self.description, *self.examples)
 
 
+STUDY_GATE = (("relevance", "relevant"),)  # what makes an item's own text part of the study
+
+
 @dataclass(frozen=True)
 class Dimension:
     name: str
@@ -104,9 +107,13 @@ def load_taxonomy(path: Path = DEFAULT_TAXONOMY_PATH) -> Taxonomy:
             )
         )
     names = {d.name: d for d in dimensions}
+    # The fact shows a thread-scope dimension where the item is in the study (stigma_scope: its own text or
+    # its thread relevant), so it must be one the study's gate (relevance: relevant) applies to.
     for name in sorted(thread_scope):
-        if name not in names or not names[name].applies_when:
-            raise TaxonomyError(f"{path}: thread_scope names {name!r}, which is no gated dimension (applies_when)")
+        if name not in names or names[name].applies_when != STUDY_GATE:
+            raise TaxonomyError(
+                f"{path}: thread_scope names {name!r}, which is no dimension gated on relevance: relevant"
+            )
     for dimension in dimensions:
         if len(dimension.applies_when) > 1:  # the marts count each dimension over one gated population
             raise TaxonomyError(f"{path}: applies_when of {dimension.name!r} has more than one condition")

@@ -35,9 +35,13 @@
     {%- endif %}
 {% endmacro %}
 
-{# Whether a comment is in the study by its thread: it answers a stigma-related comment, or sits under a
-   stigma-related post (the fact's `parent_labels` and `thread_labels`). #}
-{% macro in_stigma_thread(posts, parent_labels, thread_labels) -%}
-    ({{ posts }}.kind = 'comment'
-        and ({{ parent_labels }}.relevance = 'relevant' or {{ thread_labels }}.relevance = 'relevant'))
+{# Why an item is in the study (the fact's stigma_scope): its own text is stigma-related (own_text), or it
+   is a comment answering a stigma-related comment or sitting under a stigma-related post (thread); NULL
+   when neither. Over the fact's `posts`, `labels`, `parent_labels` and `thread_labels`. #}
+{% macro stigma_scope() -%}
+    case
+        when labels.relevance = 'relevant' then 'own_text'
+        when posts.kind = 'comment' and (parent_labels.relevance = 'relevant' or thread_labels.relevance = 'relevant')
+            then 'thread'
+    end
 {%- endmacro %}

@@ -28,10 +28,9 @@ select
     labels.language_confidence,
     {%- for dimension in label_dimensions() %}
     {%- if dimension.thread_scope %}
-    -- kept by the label store for every text: here only where the text or its thread is stigma-related
+    -- kept by the label store for every text: here only where the item is in the study (stigma_scope)
     {%- for column in [dimension.name, dimension.name ~ '_confidence', dimension.name ~ '_is_uncertain'] %}
-    case when labels.{{ dimension.applies_when_dimension }} = '{{ dimension.applies_when_label }}'
-        or {{ in_stigma_thread('posts', 'parent_labels', 'thread_labels') }} then labels.{{ column }} end as {{ column }},
+    case when {{ stigma_scope() }} is not null then labels.{{ column }} end as {{ column }},
     {%- endfor %}
     {%- else %}
     labels.{{ dimension.name }},
@@ -42,10 +41,7 @@ select
     coalesce(labels.relevance = 'relevant', false) as is_stigma_related,
     -- A reply belongs to the study through its thread: in scope by its own words, or by answering a
     -- stigma-related post or comment (or sitting under a stigma-related post).
-    case
-        when labels.relevance = 'relevant' then 'own_text'
-        when {{ in_stigma_thread('posts', 'parent_labels', 'thread_labels') }} then 'thread'
-    end as stigma_scope,
+    {{ stigma_scope() }} as stigma_scope,
     empathy.context as empathy_context,
     {%- for mechanism in var('empathy_mechanisms') %}
     empathy.empathy_{{ mechanism }},
